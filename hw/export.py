@@ -1,0 +1,62 @@
+"""Verilog export and the JSON manifest that lets any harness drive a unit."""
+
+import json
+from pathlib import Path
+
+from amaranth.back import verilog
+from amaranth.hdl import Shape
+from amaranth.lib.wiring import Flow
+
+from .catalogue import build, get_preset
+
+__all__ = ["manifest", "export", "export_preset"]
+
+
+def manifest(unit, top, preset=None):
+    """Everything an outside harness needs: ports, clock, reset, timing, formats."""
+    ports = []
+    if unit.latency:
+        ports += [
+            {"name": "clk", "dir": "in", "width": 1, "signed": False, "kind": "clock",
+             "doc": "rising-edge clock"},
+            {"name": "rst", "dir": "in", "width": 1, "signed": False, "kind": "reset",
+             "doc": "synchronous active-high reset (clears the valid pipeline)"},
+        ]
+    for name, member in unit.signature.members.items():
+        shape = Shape.cast(member.shape)
+        kind, doc = unit.port_docs[name]
+        ports.append({"name": name, "dir": "in" if member.flow == Flow.In else "out",
+                      "width": shape.width, "signed": shape.signed, "kind": kind, "doc": doc})
+    return {
+        "preset": preset,
+        "unit": type(unit).__name__,
+        "top": top,
+        "params": unit.params,
+        "clock": "clk" if unit.latency else None,
+        "reset": "rst" if unit.latency else None,
+        "latency": unit.latency,
+        "initiation_interval": unit.initiation_interval,
+        "valid": {"in": "in_valid", "out": "out_valid"} if unit.latency else None,
+        "formats": unit.formats(),
+        "ports": ports,
+    }
+
+
+def export(unit, top, out_dir, preset=None):
+    """Write ``out_dir/<top>.v`` and ``out_dir/<top>.json``; return both paths.
+
+    The output depends only on the unit's parameters and ``top``: no source
+    locations, no time stamps, so identical parameters give identical bytes.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    v_path, json_path = out_dir / f"{top}.v", out_dir / f"{top}.json"
+    v_path.write_text(verilog.convert(unit, name=top, emit_src=False))
+    json_path.write_text(json.dumps(manifest(unit, top, preset), indent=2) + "\n")
+    return v_path, json_path
+
+
+def export_preset(name, out_dir, overrides=None, top=None):
+    """Export preset ``name`` (with parameter ``overrides``) under ``top`` (default: the preset name)."""
+    get_preset(name)
+    return export(build(name, overrides), top or name, out_dir, preset=name)

@@ -1,0 +1,106 @@
+"""Declared unit parameters: one table per unit, checked before any hardware is built.
+
+Each unit lists its parameters as :class:`Param` rows (name, default, range,
+meaning). :func:`resolve` fills defaults and validates a keyword set against the
+table, raising a ``ValueError`` that names the parameter and its allowed range;
+the catalogue prints the same table for ``nnarith list``. An integer bound may
+name an earlier parameter (``hi="a_width"``) and a default may be computed from
+earlier ones, so the table also states the constraints between parameters.
+"""
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+__all__ = ["Param", "Derived", "resolve"]
+
+
+@dataclass(frozen=True)
+class Derived:
+    """A default computed from the parameters before it."""
+
+    compute: Callable[[dict], Any]
+    text: str
+
+    def __str__(self):
+        return self.text
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    default: Any
+    doc: str
+    lo: int | str | None = None
+    hi: int | str | None = None
+    choices: tuple | None = None
+
+    @property
+    def kind(self):
+        if self.choices is not None:
+            return "choice"
+        if self.lo is not None or self.hi is not None:
+            return "int"
+        return "bool"
+
+    def _bound(self, bound, values):
+        return values[bound] if isinstance(bound, str) else bound
+
+    def allowed(self, values=None):
+        """The allowed values as text; bounds that name other parameters are
+        shown by name, with their current value when ``values`` is given."""
+        if self.kind == "choice":
+            return "one of " + ", ".join(map(str, self.choices))
+        if self.kind == "bool":
+            return "true or false"
+
+        def show(bound):
+            if isinstance(bound, str) and values is not None:
+                return f"{bound} ({values[bound]})"
+            return str(bound)
+        return f"{show(self.lo)}..{show(self.hi)}"
+
+    def check(self, value, values):
+        """Return ``value`` if allowed, else raise ``ValueError`` naming this parameter."""
+        def fail():
+            raise ValueError(f"{self.name}: must be {self.allowed(values)}, got {value!r}")
+        if self.kind == "bool":
+            if not isinstance(value, bool):
+                fail()
+        elif self.kind == "choice":
+            if value not in self.choices:
+                fail()
+        else:
+            if not isinstance(value, int) or isinstance(value, bool):
+                fail()
+            if not self._bound(self.lo, values) <= value <= self._bound(self.hi, values):
+                fail()
+        return value
+
+    def describe(self):
+        """Plain-data row for ``nnarith list --json``."""
+        default = str(self.default) if isinstance(self.default, Derived) else self.default
+        return {"name": self.name, "kind": self.kind, "default": default,
+                "allowed": self.allowed(), "doc": self.doc}
+
+
+def resolve(table, given):
+    """Validate ``given`` keyword parameters against ``table``; return all values.
+
+    Parameters are checked in table order, so a bound or derived default may
+    refer to any parameter listed before it.
+    """
+    known = {param.name for param in table}
+    for name in given:
+        if name not in known:
+            raise ValueError(f"{name}: unknown parameter; this unit takes "
+                             f"{', '.join(param.name for param in table)}")
+    values = {}
+    for param in table:
+        if param.name in given:
+            value = given[param.name]
+        elif isinstance(param.default, Derived):
+            value = param.default.compute(values)
+        else:
+            value = param.default
+        values[param.name] = param.check(value, values)
+    return values

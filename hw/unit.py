@@ -1,0 +1,54 @@
+"""What every nnarith unit has in common: its parameter table, its timing
+ports and the facts its manifest publishes."""
+
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from .params import Param, resolve
+
+__all__ = ["Unit", "STAGES_PARAM"]
+
+#: The shared ``stages`` parameter: 0 is combinational, k a pipeline of latency k.
+STAGES_PARAM = Param("stages", 0, "pipeline register ranks (0 = combinational; "
+                     "latency = stages, initiation interval 1)", lo=0, hi=8)
+
+
+class Unit(wiring.Component):
+    """Base of every generated unit.
+
+    A subclass declares ``PARAMS`` (a tuple of :class:`~hw.params.Param`),
+    validates its keyword parameters with :meth:`resolve_params` before building
+    anything, and passes its data ports to ``super().__init__``; the base adds
+    ``in_valid``/``out_valid`` when the unit is pipelined. ``port_docs`` maps
+    each port name to ``(kind, doc)`` for the manifest.
+    """
+
+    PARAMS: tuple = ()
+
+    @classmethod
+    def resolve_params(cls, given):
+        return resolve(cls.PARAMS, given)
+
+    def __init__(self, params, members, port_docs):
+        self.params = params
+        self.port_docs = dict(port_docs)
+        members = dict(members)
+        if self.latency:
+            members["in_valid"] = In(1)
+            members["out_valid"] = Out(1)
+            self.port_docs["in_valid"] = ("valid", "inputs on this cycle are a new operation")
+            self.port_docs["out_valid"] = ("valid", f"outputs hold the result issued {self.latency} cycles earlier")
+        super().__init__(members)
+
+    @property
+    def latency(self):
+        """Cycles from an input to its result (0: combinational)."""
+        return self.params.get("stages", 0)
+
+    @property
+    def initiation_interval(self):
+        return 1
+
+    def formats(self):
+        """Number formats of the ports, for the manifest (port name -> description)."""
+        return {}

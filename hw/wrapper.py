@@ -1,0 +1,45 @@
+"""Register wrapper for timing a unit on an FPGA with four pins.
+
+Every data input of the unit comes from one long shift register fed by a
+serial pin; every data output is captured in a register that shifts out
+through another pin. So the measured path is register -> unit -> register,
+the wrapper adds at most one LUT level (the capture mux), and a design with
+hundreds of ports fits any package.
+"""
+
+from amaranth.hdl import Cat, Module, Mux, Shape, Signal
+from amaranth.lib import wiring
+from amaranth.lib.wiring import Flow, In, Out
+
+__all__ = ["ShiftWrapper"]
+
+
+class ShiftWrapper(wiring.Component):
+    sin: In(1)
+    load: In(1)
+    sout: Out(1)
+
+    def __init__(self, unit):
+        self.unit = unit
+        super().__init__()
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.unit = unit = self.unit
+        ins = [getattr(unit, n) for n, p in unit.signature.members.items() if p.flow == Flow.In]
+        outs = [getattr(unit, n) for n, p in unit.signature.members.items() if p.flow == Flow.Out]
+        in_width = sum(Shape.cast(s.shape()).width for s in ins)
+        out_width = sum(Shape.cast(s.shape()).width for s in outs)
+
+        chain = Signal(in_width, name="wrap_in")
+        m.d.sync += chain.eq(Cat(self.sin, chain[:-1]))
+        offset = 0
+        for port in ins:
+            width = len(port)
+            m.d.comb += port.eq(chain[offset:offset + width])
+            offset += width
+
+        capture = Signal(out_width, name="wrap_out")
+        m.d.sync += capture.eq(Mux(self.load, Cat(*outs), capture >> 1))
+        m.d.comb += self.sout.eq(capture[0])
+        return m

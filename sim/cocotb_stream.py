@@ -1,0 +1,142 @@
+"""The one generic cocotb driver: streams vectors through any exported unit.
+
+Everything it needs comes from the unit's manifest (ports, clock, latency,
+valid names) and a vector file of inputs and golden expectations written by
+:mod:`sim.runner`; it knows nothing about what the unit computes. Combinational
+units get one vector per nanosecond. Pipelined units get one vector per clock
+with seeded random bubbles on ``in_valid``, and every result must appear on
+``out_valid`` exactly ``latency`` cycles after its input. On a mismatch it
+prints the seed and writes the failing vectors to a CSV file.
+
+Configuration comes through environment variables set by the runner:
+``NNARITH_MANIFEST``, ``NNARITH_VECTORS``, ``NNARITH_SEED``, ``NNARITH_REPORT``
+(JSON summary written here) and ``NNARITH_FAILURES`` (CSV of failing vectors).
+"""
+
+import csv
+import json
+import os
+import random
+import time
+
+import cocotb
+from cocotb.clock import Clock
+from cocotb.triggers import FallingEdge, Timer
+
+from sim.vectors import load
+
+#: Fraction of pipelined cycles that carry no new input.
+BUBBLE_RATE = 0.125
+
+
+def _read(handle):
+    """A port's value as an unsigned int (1-bit ports are ``Logic``, wider ``LogicArray``)."""
+    value = handle.value
+    return value.to_unsigned() if hasattr(value, "to_unsigned") else int(value)
+
+
+def _data_ports(manifest, direction):
+    return [p["name"] for p in manifest["ports"]
+            if p["dir"] == direction and p["kind"] not in ("clock", "reset", "valid")]
+
+
+async def _run_combinational(dut, inputs, outputs, count):
+    got = {name: [] for name in outputs}
+    drive = [(getattr(dut, name), inputs[name]) for name in inputs]
+    sample = [(getattr(dut, name), got[name]) for name in outputs]
+    for i in range(count):
+        for handle, values in drive:
+            handle.value = values[i]
+        await Timer(1, unit="ns")
+        for handle, values in sample:
+            values.append(_read(handle))
+    return got, []
+
+
+async def _run_pipelined(dut, manifest, inputs, outputs, count, rng):
+    latency = manifest["latency"]
+    clock, reset = getattr(dut, manifest["clock"]), getattr(dut, manifest["reset"])
+    in_valid = getattr(dut, manifest["valid"]["in"])
+    out_valid = getattr(dut, manifest["valid"]["out"])
+    drive = [(getattr(dut, name), inputs[name]) for name in inputs]
+    got = {name: [] for name in outputs}
+    sample = [(getattr(dut, name), got[name]) for name in outputs]
+
+    cocotb.start_soon(Clock(clock, 10, unit="ns").start())
+    reset.value, in_valid.value = 1, 0
+    for _ in range(2):
+        await FallingEdge(clock)
+    reset.value = 0
+
+    issued_at, errors = [], []
+    collected, cycle, sent = 0, 0, 0
+    limit = 2 * count + latency + 16
+    while collected < count and cycle < limit:
+        await FallingEdge(clock)
+        if _read(out_valid):
+            if collected < len(issued_at) and cycle - issued_at[collected] != latency:
+                errors.append(f"vector {collected}: out_valid {cycle - issued_at[collected]} "
+                              f"cycles after in_valid, manifest says {latency}")
+            for handle, values in sample:
+                values.append(_read(handle))
+            collected += 1
+        # The inputs of the vector about to be sent also go on the wires during
+        # bubbles, so that results cannot depend on data without in_valid.
+        index = min(sent, count - 1)
+        for handle, values in drive:
+            handle.value = values[index]
+        if sent < count and rng.random() >= BUBBLE_RATE:
+            in_valid.value = 1
+            issued_at.append(cycle)
+            sent += 1
+        else:
+            in_valid.value = 0
+        cycle += 1
+    if collected != count:
+        errors.append(f"only {collected} of {count} results came out within {limit} cycles")
+    return got, errors
+
+
+def _write_failures(path, bad, inputs, expected, got):
+    with open(path, "w", newline="") as f:
+        out = csv.writer(f)
+        out.writerow(["index", *inputs, *(f"expected_{n}" for n in expected),
+                      *(f"got_{n}" for n in expected)])
+        for i in bad:
+            out.writerow([i, *(hex(inputs[n][i]) for n in inputs),
+                          *(hex(expected[n][i]) for n in expected),
+                          *(hex(got[n][i]) if i < len(got[n]) else "missing" for n in expected)])
+
+
+@cocotb.test()
+async def stream(dut):
+    with open(os.environ["NNARITH_MANIFEST"]) as f:
+        manifest = json.load(f)
+    seed = int(os.environ["NNARITH_SEED"])
+    inputs, expected = load(os.environ["NNARITH_VECTORS"])
+    inputs = {name: inputs[name] for name in _data_ports(manifest, "in")}
+    outputs = _data_ports(manifest, "out")
+    count = len(next(iter(inputs.values())))
+
+    start = time.perf_counter()
+    if manifest["latency"] == 0:
+        got, errors = await _run_combinational(dut, inputs, outputs, count)
+    else:
+        got, errors = await _run_pipelined(dut, manifest, inputs, outputs, count,
+                                           random.Random(seed))
+    seconds = time.perf_counter() - start
+
+    bad = [i for i in range(count)
+           if any(i >= len(got[n]) or got[n][i] != expected[n][i] for n in outputs)]
+    report = {"top": manifest["top"], "seed": seed, "vectors": count, "mismatches": len(bad),
+              "errors": errors, "seconds": seconds, "failures": None}
+    if bad:
+        report["failures"] = os.environ["NNARITH_FAILURES"]
+        _write_failures(report["failures"], bad, inputs, {n: expected[n] for n in outputs}, got)
+        dut._log.error("%d of %d vectors mismatch (seed %d); failing vectors in %s",
+                       len(bad), count, seed, report["failures"])
+    for error in errors:
+        dut._log.error("%s (seed %d)", error, seed)
+    with open(os.environ["NNARITH_REPORT"], "w") as f:
+        json.dump(report, f, indent=2)
+    assert not bad and not errors, f"{len(bad)} mismatches, {len(errors)} timing errors (seed {seed})"
