@@ -44,18 +44,17 @@ def booth_partial_products(m, x, x_signed, y, y_signed, width):
         one = Signal(name=f"booth_one{i}")
         two = Signal(name=f"booth_two{i}")
         neg = Signal(name=f"booth_neg{i}")
-        row = Signal(wx + 1, name=f"booth_pp{i}")
         m.d.comb += [
             one.eq(mid ^ low),
             two.eq((high & ~mid & ~low) | (~high & mid & low)),
             neg.eq(high),
-            row.eq(Cat(*(((one & xs[j]) | (two & (xs[j - 1] if j else Const(0, 1)))) ^ neg
-                         for j in range(wx + 1)))),
         ]
         shift = 2 * i
-        for j in range(wx + 1):
-            if shift + j < width:
-                columns[shift + j].append(~row[j] if j == wx else row[j])
+        # One signal per bit: simulators then re-evaluate only the adders a bit feeds.
+        for j in range(min(wx + 1, width - shift)):
+            bit = Signal(name=f"booth_pp{i}_{j}")
+            m.d.comb += bit.eq(((one & xs[j]) | (two & (xs[j - 1] if j else 0))) ^ neg)
+            columns[shift + j].append(~bit if j == wx else bit)
         if shift < width:
             columns[shift].append(neg)
         constant -= 1 << (shift + wx)

