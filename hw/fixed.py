@@ -64,8 +64,15 @@ def narrow(m, value, in_fmt, out_fmt, rounding, overflow, can_overflow=True):
     if not can_overflow:
         m.d.comb += y.eq(rounded)
         return y, overflowed
-    above = rounded > out_fmt.max
-    below = rounded < out_fmt.min
+    # Out of range iff the bits above the output's width disagree with its sign:
+    # a bit test, far cheaper than two wide comparisons against constants.
+    negative = rounded[-1] if rounded.shape().signed else 0
+    if out_fmt.signed:
+        high = rounded[out_fmt.width - 1:]
+        outside = ~(high.all() | ~high.any()) if len(high) > 1 else 0
+        above, below = outside & ~negative, outside & negative
+    else:
+        above, below = ~negative & rounded[out_fmt.width:].any(), negative
     m.d.comb += overflowed.eq(above | below)
     if overflow == "saturate":
         m.d.comb += y.eq(Mux(above, out_fmt.max, Mux(below, out_fmt.min, rounded)))

@@ -19,7 +19,10 @@ from amaranth.back import verilog
 from .export import export
 from .wrapper import ShiftWrapper
 
-__all__ = ["TARGETS", "synthesize", "run_yosys", "yowasp_env"]
+__all__ = ["TARGETS", "SynthesisError", "lint", "lint_verilog", "synthesize", "run_yosys", "yowasp_env"]
+
+#: Fails the Yosys script on any latch, coarse-grained or mapped.
+NO_LATCHES = "select -assert-none t:$dlatch t:$adlatch t:$dlatchsr t:$_DLATCH_* t:$_DLATCHSR_*"
 
 TARGETS = ("generic", "asic", "ice40", "ecp5", "xilinx")
 
@@ -73,9 +76,24 @@ def _read(top):
     return f"read_verilog {top}.v\nhierarchy -check -top {top}\n"
 
 
+def lint(unit, top, workdir):
+    """Quick structural check without technology mapping: no latches, no
+    combinational loops, no multiple or missing drivers."""
+    workdir = Path(workdir).resolve()
+    export(unit, top, workdir)
+    lint_verilog(top, workdir)
+
+
+def lint_verilog(top, workdir):
+    """:func:`lint` for ``workdir/<top>.v``; raises :class:`SynthesisError`."""
+    run_yosys(_read(top) + f"proc\nflatten\nopt_clean\ncheck -assert\n{NO_LATCHES}\n",
+              Path(workdir), "lint")
+
+
 def _generic(top, workdir):
     run_yosys(_read(top) + f"""synth -flatten -top {top}
 check -assert
+{NO_LATCHES}
 tee -q -o generic_cmos.json stat -tech cmos -json
 abc -g {GENERIC_GATES}
 opt_clean
@@ -87,15 +105,19 @@ tee -q -o generic_ltp.txt ltp -noff
     ltp = re.search(r"length=(\d+)", (workdir / "generic_ltp.txt").read_text())
     cells = gates["num_cells_by_type"]
     flops = sum(n for cell, n in cells.items() if "DFF" in cell)
+    # Yosys counts CMOS transistors of logic gates only; a trailing "+" says flops were left out.
+    transistors = str(cmos["estimated_num_transistors"])
     return {"cells": gates["num_cells"], "logic_cells": gates["num_cells"] - flops,
             "flops": flops, "levels": int(ltp.group(1)) if ltp else None,
-            "transistors": int(cmos["estimated_num_transistors"])}
+            "transistors": int(transistors.rstrip("+")),
+            "transistors_exclude_flops": transistors.endswith("+")}
 
 
 def _asic(top, workdir, liberty):
     liberty = Path(liberty).resolve()
     run_yosys(_read(top) + f"""synth -flatten -top {top}
 check -assert
+{NO_LATCHES}
 dfflibmap -liberty {liberty}
 abc -liberty {liberty}
 opt_clean
@@ -115,7 +137,8 @@ def _fpga(top, workdir, family, dsp):
     command = {"ice40": f"synth_ice40 -top {top}" + (" -dsp" if dsp else ""),
                "ecp5": f"synth_ecp5 -top {top}" + ("" if dsp else " -nodsp"),
                "xilinx": f"synth_xilinx -top {top}" + ("" if dsp else " -nodsp")}[family]
-    run_yosys(_read(top) + f"{command}\ncheck -assert\ntee -q -o {name}.json stat -json\n",
+    run_yosys(_read(top) + f"{command}\ncheck -assert\n{NO_LATCHES}\n"
+              f"tee -q -o {name}.json stat -json\n",
               workdir, name)
     cells = _stat(workdir, name)["num_cells_by_type"]
     return {key: _count(cells, names) for key, names in FPGA_CELLS[family].items()}

@@ -1,0 +1,78 @@
+"""Synthesis flow: every preset passes Yosys's checks; numbers come from stat -json."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from hw.catalogue import PRESETS, build
+from hw.synth import SynthesisError, lint, lint_verilog, synthesize
+
+LIBERTY = Path(__file__).resolve().parents[2] / "shared" / "pdk" / "nangate45_typical.lib"
+
+
+def synth_dir(name):
+    return Path("build", "test-synth", name)
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_every_preset_is_free_of_latches_and_loops(name):
+    for overrides in ({}, *PRESETS[name].variants):
+        for stages in (0, 2):
+            variant = "-".join(f"{k}-{v}" for k, v in {**overrides, "stages": stages}.items())
+            lint(build(name, {**overrides, "stages": stages}), name,
+                 synth_dir(f"{name}-{variant}"))
+
+
+@pytest.mark.parametrize("verilog, problem", [
+    ("module bad(input e, input d, output reg q); always @* if (e) q = d; endmodule", "latch"),
+    ("module bad(input a, output y); wire w; assign w = a ^ y; assign y = w; endmodule", "loop"),
+])
+def test_lint_catches_latches_and_loops(verilog, problem):
+    workdir = synth_dir(f"bad-{problem}")
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "bad.v").write_text(verilog + "\n")
+    with pytest.raises(SynthesisError, match=problem):
+        lint_verilog("bad", workdir)
+
+
+def test_pipelined_unit_has_its_registers():
+    unit = build("int8_mul", {"stages": 2, "arch": "booth"})
+    result = synthesize(unit, "int8_mul", synth_dir("int8_mul-s2"), targets=("generic",))
+    # the compressed rows (2 x 16 bits less constant ones), the 16-bit product, 2 valid bits
+    assert 16 + 16 + 2 < result["generic"]["flops"] <= 2 * 16 + 16 + 2
+    assert result["generic"]["transistors_exclude_flops"]
+
+
+def test_cli_synth_json_has_the_whole_story():
+    out = synth_dir("cli")
+    result = subprocess.run([sys.executable, "-m", "hw.cli", "synth", "int8_mul", "--json",
+                             "-o", str(out)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    r = json.loads(result.stdout)
+    assert r["generic"]["cells"] == r["generic"]["logic_cells"] > 100
+    assert r["generic"]["transistors"] > r["generic"]["cells"]
+    assert r["generic"]["levels"] > 5
+    assert r["ice40"]["dsp"] == 1 and r["ecp5"]["dsp"] == 1 and r["xilinx"]["dsp"] == 1
+    assert r["ecp5_nodsp"]["dsp"] == 0 and r["ecp5_nodsp"]["lut4"] > 100
+    assert r["xilinx_nodsp"]["lut"] > 50
+    assert 20 < r["ecp5"]["fmax_mhz"] < 1000 and 20 < r["ecp5_nodsp"]["fmax_mhz"] < 1000
+    assert "asic" not in r
+
+
+@pytest.mark.skipif(not LIBERTY.is_file(), reason=f"no liberty at {LIBERTY} (shared/ absent)")
+def test_liberty_area():
+    unit = build("int8_mul", {"arch": "booth"})
+    result = synthesize(unit, "int8_mul", synth_dir("int8_mul-asic"), targets=("asic",),
+                        liberty=LIBERTY)
+    assert 100 < result["asic"]["area_um2"] < 2000
+    assert result["asic"]["liberty"] == LIBERTY.name
+
+
+def test_bad_target_and_liberty_are_refused():
+    with pytest.raises(ValueError, match="^target: must be one of"):
+        synthesize(build("int8_mul"), "x", synth_dir("bad"), targets=("asic40",))
+    with pytest.raises(ValueError, match="^liberty: no such file"):
+        synthesize(build("int8_mul"), "x", synth_dir("bad"), liberty="/nonexistent.lib")
