@@ -90,8 +90,8 @@ def lint_verilog(top, workdir):
               Path(workdir), "lint")
 
 
-def _generic(top, workdir):
-    run_yosys(_read(top) + f"""synth -flatten -top {top}
+def _generic(top, workdir, synth_options=""):
+    run_yosys(_read(top) + f"""synth -flatten -top {top} {synth_options}
 check -assert
 {NO_LATCHES}
 tee -q -o generic_cmos.json stat -tech cmos -json
@@ -113,9 +113,9 @@ tee -q -o generic_ltp.txt ltp -noff
             "transistors_exclude_flops": transistors.endswith("+")}
 
 
-def _asic(top, workdir, liberty):
+def _asic(top, workdir, liberty, synth_options=""):
     liberty = Path(liberty).resolve()
-    run_yosys(_read(top) + f"""synth -flatten -top {top}
+    run_yosys(_read(top) + f"""synth -flatten -top {top} {synth_options}
 check -assert
 {NO_LATCHES}
 dfflibmap -liberty {liberty}
@@ -164,11 +164,13 @@ def _fmax(unit, workdir, dsp, seed=1):
     return round(min(achieved), 1) if achieved else None
 
 
-def synthesize(unit, top, workdir, targets=TARGETS, liberty=None, fmax=True):
+def synthesize(unit, top, workdir, targets=TARGETS, liberty=None, fmax=True, synth_options=""):
     """Synthesize ``unit`` for each of ``targets``; return a dict of results.
 
     ``asic`` needs ``liberty`` (a .lib path) and is skipped without one; Fmax
     (ECP5, with and without DSP blocks) comes with the ``ecp5`` target.
+    ``synth_options`` go to Yosys's generic ``synth`` (e.g. ``-booth``) for the
+    ``generic`` and ``asic`` targets.
     """
     for target in targets:
         if target not in TARGETS:
@@ -179,9 +181,9 @@ def synthesize(unit, top, workdir, targets=TARGETS, liberty=None, fmax=True):
     export(unit, top, workdir)
     results = {"top": top, "unit": type(unit).__name__, "params": unit.params}
     if "generic" in targets:
-        results["generic"] = _generic(top, workdir)
+        results["generic"] = _generic(top, workdir, synth_options)
     if "asic" in targets and liberty is not None:
-        results["asic"] = _asic(top, workdir, liberty)
+        results["asic"] = _asic(top, workdir, liberty, synth_options)
     if "ice40" in targets:
         results["ice40"] = _fpga(top, workdir, "ice40", dsp=True)
     if "ecp5" in targets:
