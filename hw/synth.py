@@ -3,7 +3,8 @@ iCE40, ECP5 and Xilinx; Fmax on an ECP5 25k from nextpnr.
 
 Every number is read from ``stat -json`` or nextpnr's ``--report`` JSON; the
 only scraped line is ``ltp`` (logic levels), which has no JSON form. yowasp
-tools cannot see ``/tmp``, so all files live under ``build/``.
+tools cannot see ``/tmp``, so all files live under ``build/`` and every path
+handed to them is relative to their working directory.
 """
 
 import json
@@ -114,7 +115,10 @@ tee -q -o generic_ltp.txt ltp -noff
 
 
 def _asic(top, workdir, liberty, synth_options=""):
-    liberty = Path(liberty).resolve()
+    name = Path(liberty).name
+    # yowasp tools see the real file system only through relative paths when
+    # the project sits under /tmp (their /tmp is a private directory).
+    liberty = os.path.relpath(Path(liberty).resolve(), workdir)
     run_yosys(_read(top) + f"""synth -flatten -top {top} {synth_options}
 check -assert
 {NO_LATCHES}
@@ -125,7 +129,7 @@ tee -q -o asic.json stat -liberty {liberty} -json
 """, workdir, "asic")
     design = _stat(workdir, "asic")
     return {"area_um2": round(float(design["area"]), 1), "cells": design["num_cells"],
-            "liberty": liberty.name}
+            "liberty": name}
 
 
 def _count(cells, names):
