@@ -33,9 +33,14 @@ class Param:
     lo: int | str | None = None
     hi: int | str | None = None
     choices: tuple | None = None
+    #: For open-ended values (e.g. float format names): raises ValueError if invalid.
+    parse: Callable[[Any], Any] | None = None
+    allowed_text: str | None = None
 
     @property
     def kind(self):
+        if self.parse is not None:
+            return "text"
         if self.choices is not None:
             return "choice"
         if self.lo is not None or self.hi is not None:
@@ -48,6 +53,8 @@ class Param:
     def allowed(self, values=None):
         """The allowed values as text; bounds that name other parameters are
         shown by name, with their current value when ``values`` is given."""
+        if self.kind == "text":
+            return self.allowed_text
         if self.kind == "choice":
             return "one of " + ", ".join(map(str, self.choices))
         if self.kind == "bool":
@@ -63,7 +70,14 @@ class Param:
         """Return ``value`` if allowed, else raise ``ValueError`` naming this parameter."""
         def fail():
             raise ValueError(f"{self.name}: must be {self.allowed(values)}, got {value!r}")
-        if self.kind == "bool":
+        if self.kind == "text":
+            if not isinstance(value, str):
+                fail()
+            try:
+                self.parse(value)
+            except ValueError as error:
+                raise ValueError(f"{self.name}: {error}") from None
+        elif self.kind == "bool":
             if not isinstance(value, bool):
                 fail()
         elif self.kind == "choice":

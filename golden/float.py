@@ -1,0 +1,255 @@
+"""Floating-point golden model: decode, exact products, one rounding, encode.
+
+Bit patterns in and out (uint64 arrays); arithmetic on integers only, so the
+model is exact for every format (int64 while significand products fit in 60
+bits, Python ints beyond). Semantics: IEEE 754 applied to each format's
+widths, RISC-V rounding-mode codes and ``fflags`` bits, tininess detected
+after rounding, canonical NaN results, OCP FP8 E4M3 without infinities.
+
+:func:`round_pack` is the reusable half: it rounds any exact value
+``(-1)**sign * sig * 2**exp`` to a format, for every unit whose golden ends
+in one rounding (multipliers, fused MACs, MMA, Kulisch read-out).
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .formats import (FLAG_NV, FLAG_NX, FLAG_OF, FLAG_UF, ROUND_MODES, FloatFormat,
+                      float_format)
+
+__all__ = ["Decoded", "decode", "round_pack", "multiply", "to_float64", "from_float64",
+           "RNE", "RTZ", "RDN", "RUP", "RMM"]
+
+RNE, RTZ, RDN, RUP, RMM = (ROUND_MODES[m] for m in ("RNE", "RTZ", "RDN", "RUP", "RMM"))
+
+_INT64_SAFE_BITS = 60
+
+
+def _ints(values, bits):
+    """Array of ``values`` in a dtype that holds ``bits``-bit integers exactly."""
+    arr = np.asarray(values)
+    if bits <= _INT64_SAFE_BITS:
+        return arr.astype(np.int64)
+    if arr.dtype == object:
+        return arr
+    return np.array([int(v) for v in arr.ravel()], dtype=object).reshape(arr.shape)
+
+
+def _bit_length(x):
+    """Vectorized ``int.bit_length`` for non-negative integers."""
+    if x.dtype == object:
+        return np.array([int(v).bit_length() for v in x.ravel()], dtype=np.int64).reshape(x.shape)
+    # frexp is exact while the integer converts exactly to float64 (< 2**53).
+    if x.size == 0 or int(x.max()) < (1 << 53):
+        return np.frexp(x.astype(np.float64))[1].astype(np.int64)
+    length = np.zeros(x.shape, dtype=np.int64)
+    for step in (32, 16, 8, 4, 2, 1):
+        big = x >= (1 << step)
+        length += np.where(big, step, 0)
+        x = np.where(big, x >> step, x)
+    return length + (x > 0)
+
+
+@dataclass
+class Decoded:
+    """Fields of floating-point bit patterns; finite values are
+    ``(-1)**sign * sig * 2**exp`` with ``sig`` an integer (0 for zeros)."""
+
+    sign: np.ndarray
+    sig: np.ndarray
+    exp: np.ndarray
+    is_nan: np.ndarray
+    is_snan: np.ndarray
+    is_inf: np.ndarray
+    is_zero: np.ndarray
+
+
+def decode(bits, fmt, ftz=False):
+    """Split bit patterns of ``fmt``; ``ftz`` reads subnormals as zeros of the same sign."""
+    fmt = float_format(fmt)
+    bits = np.asarray(bits).astype(np.uint64)
+    m, all_ones = fmt.frac_bits, (1 << fmt.exp_bits) - 1
+    sign = ((bits >> np.uint64(fmt.width - 1)) & np.uint64(1)).astype(np.int64)
+    field = ((bits >> np.uint64(m)) & np.uint64(all_ones)).astype(np.int64)
+    frac = (bits & np.uint64((1 << m) - 1)).astype(np.int64)
+    if fmt.ieee:
+        special = field == all_ones
+        is_nan = special & (frac != 0)
+        is_inf = special & (frac == 0)
+        is_snan = is_nan & ((frac >> (m - 1)) == 0)
+    else:                                   # OCP E4M3: one NaN, no infinities
+        is_nan = (field == all_ones) & (frac == (1 << m) - 1)
+        is_inf = np.zeros_like(is_nan)
+        is_snan = np.zeros_like(is_nan)
+    subnormal = field == 0
+    sig = np.where(subnormal, frac, frac | (1 << m))
+    if ftz:
+        sig = np.where(subnormal, 0, sig)
+    exp = np.where(subnormal, 1, field) - fmt.bias - m
+    is_zero = (sig == 0) & ~is_nan & ~is_inf
+    return Decoded(sign, sig, exp, is_nan, is_snan, is_inf, is_zero)
+
+
+def _round_at(sig, exp, quantum, sign, rm):
+    """``sig * 2**exp`` rounded to a multiple of ``2**quantum`` by mode ``rm``.
+
+    Returns ``(kept, inexact)`` with the result ``kept * 2**quantum``.
+    """
+    drop = quantum - exp
+    widen = np.maximum(-drop, 0)
+    if sig.dtype == object:
+        shift = np.maximum(drop, 0)
+        half_unit = np.array([(1 << int(s)) >> 1 for s in shift.ravel()],
+                             dtype=object).reshape(shift.shape)
+    else:
+        # sig < 2**60 here: with 61 or more bits dropped it is all sticky, half is 0
+        shift = np.clip(drop, 0, 61)
+        half_unit = (1 << shift) >> 1
+    kept = sig >> shift
+    rest = sig - (kept << shift)
+    half = rest >= np.where(shift > 0, half_unit, 1)   # never set when nothing is dropped
+    sticky = rest != np.where(half, half_unit, 0)
+    inexact = rest != 0
+    if np.ndim(rm) == 0:
+        rm = int(rm)
+        increment = {RNE: half & (sticky | ((kept & 1) == 1)), RTZ: False,
+                     RDN: (sign == 1) & inexact, RUP: (sign == 0) & inexact, RMM: half}[rm]
+    else:
+        increment = np.select(
+            [rm == RNE, rm == RDN, rm == RUP, rm == RMM],
+            [half & (sticky | ((kept & 1) == 1)), (sign == 1) & inexact,
+             (sign == 0) & inexact, half], False)
+    kept = (kept + increment) << widen
+    return kept, inexact
+
+
+def round_pack(sign, sig, exp, fmt, rm=RNE, ftz=False, saturate=False):
+    """Round exact values ``(-1)**sign * sig * 2**exp`` (``sig`` >= 0) once to ``fmt``.
+
+    ``rm``: RISC-V rounding-mode code(s) 0..4. Tininess is detected after
+    rounding; underflow is flagged when a tiny result is inexact. ``ftz``
+    flushes subnormal results to zero (flagging underflow and inexact).
+    ``saturate`` turns overflow into the largest finite number of the sign
+    (OCP ``satfinite``); formats without infinities otherwise overflow to NaN.
+    Returns ``(bits, flags)``.
+    """
+    fmt = float_format(fmt)
+    sign = np.asarray(sign, dtype=np.int64)
+    rm = np.asarray(rm, dtype=np.int64)
+    if rm.ndim:
+        rm = np.broadcast_to(rm, sign.shape)
+    m = fmt.frac_bits
+    sig = np.asarray(sig)
+    sig = sig if sig.dtype == object else sig.astype(np.int64)
+    exp = np.asarray(exp, dtype=np.int64)
+    top = exp + _bit_length(sig) - 1                  # value in [2**top, 2**(top+1))
+    emin = fmt.emin
+
+    quantum = np.maximum(top, emin) - m
+    kept, inexact = _round_at(sig, exp, quantum, sign, rm)
+    carried = kept >> (m + 1) != 0                   # rounded up to the next binade
+    kept = np.where(carried, kept >> 1, kept)
+    quantum = quantum + carried
+    kept = _ints(kept, m + 2)                         # zero inputs stay zero from here on
+
+    # Tininess after rounding: rounding with unbounded exponent range stays below
+    # 2**emin. Only values just below 2**emin can round up to it: redo those.
+    tiny = top < emin
+    edge = np.nonzero(tiny & (top == emin - 1) & (sig != 0))
+    if edge[0].size:
+        edge_rm = rm[edge] if np.ndim(rm) else rm
+        unbounded, _ = _round_at(sig[edge], exp[edge], top[edge] - m, sign[edge], edge_rm)
+        tiny[edge] = (unbounded >> (m + 1)) == 0
+
+    normal = kept >> m != 0
+    field = np.where(normal, quantum + m + fmt.bias, 0)
+    frac = np.where(normal, kept - (1 << m), kept)
+    flags = inexact * FLAG_NX | (tiny & inexact) * FLAG_UF
+    bits = (field.astype(np.uint64) << np.uint64(m)) | frac.astype(np.uint64)
+
+    if ftz:
+        flush = ~normal & (kept != 0)
+        bits = np.where(flush, np.uint64(0), bits)
+        flags = np.where(flush, FLAG_UF | FLAG_NX, flags)
+
+    bits = bits | (sign.astype(np.uint64) << np.uint64(fmt.width - 1))
+    overflow = (field > fmt.exp_max_field) | ((field == fmt.exp_max_field) & (frac > fmt.max_frac))
+    if overflow.any():
+        toward_inf = ((rm == RNE) | (rm == RMM) | ((rm == RUP) & (sign == 0))
+                      | ((rm == RDN) & (sign == 1)))
+        sign_bit = sign.astype(np.uint64) << np.uint64(fmt.width - 1)
+        finite = sign_bit | np.uint64(fmt.max_finite_bits)
+        if saturate:
+            big = finite
+        elif fmt.has_inf:
+            big = np.where(toward_inf, sign_bit | np.uint64(fmt.inf_bits), finite)
+        else:                                     # no infinity: NaN, which has no sign
+            big = np.where(toward_inf, np.uint64(fmt.nan_bits), finite)
+        bits = np.where(overflow, big, bits)
+        flags = np.where(overflow, FLAG_OF | FLAG_NX, flags)
+    return bits.astype(np.uint64), flags.astype(np.int64)
+
+
+#: Elements per pass: arrays this size stay in cache, which triples throughput.
+CHUNK = 1 << 15
+
+
+def multiply(a, b, a_fmt, b_fmt=None, out_fmt=None, rm=RNE, ftz=False, saturate=False):
+    """``a * b`` on bit patterns, rounded once to ``out_fmt``; returns ``(bits, flags)``.
+
+    ``b_fmt`` and ``out_fmt`` default to ``a_fmt``; ``rm`` is one RISC-V
+    rounding-mode code or one per element. ``ftz`` flushes subnormal inputs
+    and outputs to zero; ``saturate`` see :func:`round_pack`.
+    """
+    a, b = np.broadcast_arrays(np.asarray(a, dtype=np.uint64), np.asarray(b, dtype=np.uint64))
+    rm = np.asarray(rm, dtype=np.int64)
+    if a.ndim != 1 or a.size <= CHUNK:
+        return _multiply(a, b, a_fmt, b_fmt, out_fmt, rm, ftz, saturate)
+    rm = np.broadcast_to(rm, a.shape) if rm.ndim else rm
+    parts = [_multiply(a[i:i + CHUNK], b[i:i + CHUNK], a_fmt, b_fmt, out_fmt,
+                       rm[i:i + CHUNK] if rm.ndim else rm, ftz, saturate)
+             for i in range(0, a.size, CHUNK)]
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+
+def _multiply(a, b, a_fmt, b_fmt, out_fmt, rm, ftz, saturate):
+    a_fmt = float_format(a_fmt)
+    b_fmt = float_format(b_fmt or a_fmt)
+    out_fmt = float_format(out_fmt or a_fmt)
+    da, db = decode(a, a_fmt, ftz), decode(b, b_fmt, ftz)
+    sign = da.sign ^ db.sign
+    bits = a_fmt.frac_bits + b_fmt.frac_bits + 2
+    sig = _ints(da.sig, bits) * _ints(db.sig, bits)
+    y, flags = round_pack(sign, sig, da.exp + db.exp, out_fmt, rm, ftz, saturate)
+
+    invalid = da.is_snan | db.is_snan | (da.is_inf & db.is_zero) | (da.is_zero & db.is_inf)
+    nan = da.is_nan | db.is_nan | invalid
+    inf = (da.is_inf | db.is_inf) & ~nan
+    sign_bit = sign.astype(np.uint64) << np.uint64(out_fmt.width - 1)
+    if out_fmt.has_inf:
+        inf_bits = sign_bit | np.uint64(out_fmt.inf_bits)
+    elif saturate:
+        inf_bits = sign_bit | np.uint64(out_fmt.max_finite_bits)
+    else:
+        inf_bits = np.full(sign.shape, out_fmt.nan_bits, dtype=np.uint64)
+    y = np.where(nan, np.uint64(out_fmt.nan_bits), np.where(inf, inf_bits, y))
+    flags = np.where(nan, np.where(invalid, FLAG_NV, 0), np.where(inf, 0, flags))
+    return y.astype(np.uint64), flags.astype(np.int64)
+
+
+def to_float64(bits, fmt):
+    """Values of bit patterns as float64 (exact for formats up to 11/52 bits)."""
+    d = decode(bits, fmt)
+    value = np.ldexp(d.sig.astype(np.float64), d.exp.astype(np.int64))
+    value = np.where(d.is_inf, np.inf, value)
+    value = np.where(d.sign == 1, -value, value)
+    return np.where(d.is_nan, np.nan, value)
+
+
+def from_float64(x, fmt, rm=RNE, saturate=False):
+    """Round float64 values once to ``fmt`` (bit patterns, flags)."""
+    x = np.asarray(x, dtype=np.float64)
+    return multiply(x.view(np.uint64), np.full(x.shape, 0x3FF0000000000000, dtype=np.uint64),
+                    FloatFormat("fp64", 11, 52), FloatFormat("fp64", 11, 52), fmt, rm,
+                    saturate=saturate)
