@@ -24,7 +24,15 @@ setup:
 test:
 	$(PY) -m pytest -n $(JOBS) -q tests
 
+# Every fp16 x fp16 and bf16 x bf16 pair (2**32 each) in RNE and RDN through the
+# exported Verilog (Verilator batch harness, sim/exhaustive.py), then the slow pytest sweeps.
+EXHAUSTIVE_RUNS = fp16_mul:0 fp16_mul:2 bf16_mul:0 bf16_mul:2
 exhaustive:
+	@mkdir -p build/exhaustive
+	@for run in $(EXHAUSTIVE_RUNS); do \
+	  $(PY) -m sim.exhaustive $${run%%:*} --rm $${run##*:} --shards $(JOBS) --jobs $(JOBS) \
+	    | tee -a build/exhaustive/summary.jsonl || exit 1; \
+	done
 	$(PY) -m pytest -n $(JOBS) -q -m slow tests
 
 sim:

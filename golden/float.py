@@ -204,6 +204,8 @@ def multiply(a, b, a_fmt, b_fmt=None, out_fmt=None, rm=RNE, ftz=False, saturate=
     """
     a, b = np.broadcast_arrays(np.asarray(a, dtype=np.uint64), np.asarray(b, dtype=np.uint64))
     rm = np.asarray(rm, dtype=np.int64)
+    if rm.ndim and rm.size and (rm == rm.flat[0]).all():
+        rm = rm.flat[0]                           # one mode: the faster scalar path
     if a.ndim != 1 or a.size <= CHUNK:
         return _multiply(a, b, a_fmt, b_fmt, out_fmt, rm, ftz, saturate)
     rm = np.broadcast_to(rm, a.shape) if rm.ndim else rm

@@ -3,10 +3,11 @@
 from dataclasses import dataclass, field
 
 from .fixed import FixedMultiplier
+from .float import FloatMultiplier
 
 __all__ = ["Preset", "PRESETS", "UNITS", "get_preset", "build"]
 
-UNITS = {cls.__name__: cls for cls in (FixedMultiplier,)}
+UNITS = {cls.__name__: cls for cls in (FixedMultiplier, FloatMultiplier)}
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,19 @@ PRESETS = {preset.name: preset for preset in (
            {"a_width": 16, "a_frac": 8, "b_width": 16, "b_frac": 8,
             "out_width": 16, "out_frac": 8, "rounding": "half_even", "overflow": "saturate"},
            "Q8.8 x Q8.8 -> Q8.8, rounded half-even, saturating", _BOOTH),
+    Preset("fp16_mul", FloatMultiplier, {"a_fmt": "fp16"}, "IEEE binary16 multiplier", _BOOTH),
+    Preset("bf16_mul", FloatMultiplier, {"a_fmt": "bf16"}, "bfloat16 multiplier", _BOOTH),
+    Preset("fp32_mul", FloatMultiplier, {"a_fmt": "fp32"}, "IEEE binary32 multiplier", _BOOTH),
+    Preset("tf32_mul", FloatMultiplier, {"a_fmt": "tf32"}, "TensorFloat-32 (e8m10) multiplier",
+           _BOOTH),
+    Preset("e4m3_mul", FloatMultiplier, {"a_fmt": "e4m3"},
+           "OCP FP8 E4M3 multiplier (no infinities, max 448)", _BOOTH),
+    Preset("e5m2_mul", FloatMultiplier, {"a_fmt": "e5m2"}, "OCP FP8 E5M2 (IEEE-like) multiplier",
+           _BOOTH),
+    Preset("fp16_mul_fp32", FloatMultiplier, {"a_fmt": "fp16", "out_fmt": "fp32"},
+           "fp16 x fp16 -> fp32, exact widening", _BOOTH),
+    Preset("bf16_mul_fp32", FloatMultiplier, {"a_fmt": "bf16", "out_fmt": "fp32"},
+           "bf16 x bf16 -> fp32, exact widening", _BOOTH),
 )}
 
 

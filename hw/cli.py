@@ -52,7 +52,7 @@ def cmd_list(args):
     for preset in PRESETS.values():
         params = " ".join(f"{k}={str(v).lower() if isinstance(v, bool) else v}"
                           for k, v in preset.params.items())
-        print(f"  {preset.name:<12} {preset.unit.__name__:<18} {preset.doc}")
+        print(f"  {preset.name:<14} {preset.unit.__name__:<16} {preset.doc}")
         if params:
             print(f"  {'':<12} {'':<18} {params}")
     for name, unit in UNITS.items():

@@ -19,11 +19,12 @@ from hw.export import export
 
 from . import vectors
 from .fixed import FixedMultiplierModel
+from .float import FloatMultiplierModel
 
 __all__ = ["MODELS", "SimResult", "simulate", "simulator_env", "BUILD_ROOT"]
 
 #: Bench model per unit family (unit class name -> model class).
-MODELS = {"FixedMultiplier": FixedMultiplierModel}
+MODELS = {"FixedMultiplier": FixedMultiplierModel, "FloatMultiplier": FloatMultiplierModel}
 
 BUILD_ROOT = Path(os.environ.get("NNARITH_BUILD", "build"))
 SIMULATORS = ("icarus", "verilator")

@@ -1,0 +1,190 @@
+"""Exhaustive batch check of a two-operand combinational unit: every (a, b) pair.
+
+cocotb cannot stream 2**32 vectors, so this harness compiles the exported
+Verilog with Verilator and a generated C++ driver that, for each ``a`` of its
+shard, evaluates every ``b`` and writes the output ports as one binary row to
+a pipe. Python computes the same row with the family's golden bench model
+(vectorized) and compares them. Shards (``--shard I/N``) split the ``a``
+range, so the same command spreads over cores, machines or a batch
+scheduler; :func:`run_parallel` runs N shards on this machine.
+
+    python -m sim.exhaustive fp16_mul --rm 0 --shards 2
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from hw.catalogue import build
+from hw.export import export
+
+from .runner import BUILD_ROOT, MODELS, simulator_env
+
+__all__ = ["build_driver", "check_shard", "run_parallel"]
+
+_CTYPE = [(8, "uint8_t"), (16, "uint16_t"), (32, "uint32_t"), (64, "uint64_t")]
+
+
+def _ctype(width):
+    return next((bits, name) for bits, name in _CTYPE if width <= bits)
+
+
+def _driver_source(manifest, sweep, fixed):
+    """C++ that sweeps ``sweep = (outer, inner)`` ports and streams every output row."""
+    outer, inner = sweep
+    widths = {p["name"]: p["width"] for p in manifest["ports"]}
+    outputs = [p for p in manifest["ports"] if p["dir"] == "out"]
+    lines = [
+        '#include "Vtop.h"', '#include "verilated.h"',
+        "#include <cstdint>", "#include <cstdio>", "#include <cstdlib>", "#include <vector>",
+        "int main(int argc, char** argv) {",
+        "    VerilatedContext context;",
+        "    Vtop top{&context};",
+        "    const uint64_t first = strtoull(argv[1], nullptr, 0);",
+        "    const uint64_t last = strtoull(argv[2], nullptr, 0);",
+    ]
+    for i, name in enumerate(fixed):
+        lines.append(f"    top.{name} = strtoull(argv[{3 + i}], nullptr, 0);")
+    count = 1 << widths[inner]
+    lines.append(f"    const uint64_t count = {count}ULL;")
+    for port in outputs:
+        bits, ctype = _ctype(port["width"])
+        lines.append(f"    std::vector<{ctype}> out_{port['name']}(count);")
+    lines += [
+        "    for (uint64_t x = first; x < last; ++x) {",
+        f"        top.{outer} = x;",
+        "        for (uint64_t y = 0; y < count; ++y) {",
+        f"            top.{inner} = y;",
+        "            top.eval();",
+    ]
+    for port in outputs:
+        lines.append(f"            out_{port['name']}[y] = top.{port['name']};")
+    lines.append("        }")
+    for port in outputs:
+        bits, ctype = _ctype(port["width"])
+        lines.append(f"        fwrite(out_{port['name']}.data(), sizeof({ctype}), count, stdout);")
+    lines += ["    }", "    fflush(stdout);", "    top.final();", "    return 0;", "}"]
+    return "\n".join(lines) + "\n"
+
+
+def build_driver(preset, overrides, sweep=("a", "b"), fixed=("rm",)):
+    """Export ``preset`` and compile it with its sweep driver; return (unit, binary, manifest)."""
+    unit = build(preset, overrides)
+    if unit.latency:
+        raise ValueError("stages: the exhaustive harness drives combinational units (stages=0)")
+    tag = "-".join([preset] + [f"{k}{v}" for k, v in sorted((overrides or {}).items())])
+    workdir = (BUILD_ROOT / "exhaustive" / tag).resolve()
+    v_path, manifest_path = export(unit, "top", workdir, preset=preset)
+    manifest = json.loads(manifest_path.read_text())
+    (workdir / "driver.cpp").write_text(_driver_source(manifest, sweep, fixed))
+    env = {**os.environ, **simulator_env("verilator")}
+    binary = workdir / "obj" / "sweep"
+    if not binary.exists() or binary.stat().st_mtime < v_path.stat().st_mtime:
+        with open(workdir / "build.log", "w") as log:
+            subprocess.run(["verilator", "--cc", "--exe", "--build", "-O3", "-Wno-fatal",
+                            "--top-module", "top", "-Mdir", str(workdir / "obj"), "-o", "sweep",
+                            str(v_path), str(workdir / "driver.cpp")],
+                           check=True, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=workdir)
+    return unit, binary, manifest
+
+
+def check_shard(preset, overrides, fixed_values, shard, shards, sweep=("a", "b"),
+                fixed=("rm",), log=print):
+    """Check every ``b`` for each ``a`` in shard ``shard`` of ``shards`` (0-based).
+
+    Returns ``(pairs_checked, mismatches, failures_path)``.
+    """
+    unit, binary, manifest = build_driver(preset, overrides, sweep, fixed)
+    outer, inner = sweep
+    widths = {p["name"]: p["width"] for p in manifest["ports"]}
+    outputs = [p["name"] for p in manifest["ports"] if p["dir"] == "out"]
+    total, count = 1 << widths[outer], 1 << widths[inner]
+    first, last = total * shard // shards, total * (shard + 1) // shards
+    model = MODELS[type(unit).__name__](unit)
+    dtypes = {n: np.dtype(f"<u{_ctype(widths[n])[0] // 8}") for n in outputs}
+    row_bytes = sum(dtypes[n].itemsize * count for n in outputs)
+    inner_values = np.arange(count, dtype=np.uint64)
+    fixed_inputs = {n: np.full(count, v, dtype=np.uint64) for n, v in zip(fixed, fixed_values)}
+
+    failures_path = binary.parent.parent / f"failures-{'-'.join(map(str, fixed_values))}-{shard}of{shards}.csv"
+    failures_path.unlink(missing_ok=True)
+    mismatches = 0
+    process = subprocess.Popen([str(binary), str(first), str(last), *map(str, fixed_values)],
+                               stdout=subprocess.PIPE, bufsize=row_bytes)
+    for x in range(first, last):
+        row = process.stdout.read(row_bytes)
+        if len(row) != row_bytes:
+            raise RuntimeError(f"{binary} stopped at {outer}={x:#x}")
+        inputs = {outer: np.full(count, x, dtype=np.uint64), inner: inner_values, **fixed_inputs}
+        expected = model.expected(inputs)
+        offset, bad = 0, np.zeros(count, dtype=bool)
+        got = {}
+        for name in outputs:
+            size = dtypes[name].itemsize * count
+            got[name] = np.frombuffer(row, dtype=dtypes[name], count=count, offset=offset)
+            offset += size
+            bad |= got[name].astype(np.uint64) != np.asarray(expected[name], dtype=np.uint64)
+        if bad.any():
+            mismatches += int(bad.sum())
+            with open(failures_path, "a") as f:
+                for i in np.nonzero(bad)[0][:100]:
+                    f.write(",".join([f"{outer}={x:#x}", f"{inner}={i:#x}",
+                                      *(f"{n}={v}" for n, v in zip(fixed, fixed_values)),
+                                      *(f"expected_{n}={int(expected[n][i]):#x}" for n in outputs),
+                                      *(f"got_{n}={int(got[n][i]):#x}" for n in outputs)]) + "\n")
+    process.wait()
+    pairs = (last - first) * count
+    return pairs, mismatches, failures_path if mismatches else None
+
+
+def run_parallel(preset, overrides, fixed_values, shards, jobs, log=print):
+    """Run ``shards`` shards, ``jobs`` at a time on this machine; return a summary dict."""
+    build_driver(preset, overrides)          # compile once before the shards start
+    start = time.perf_counter()
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        futures = [pool.submit(check_shard, preset, overrides, fixed_values, i, shards)
+                   for i in range(shards)]
+        results = [future.result() for future in futures]
+    seconds = time.perf_counter() - start
+    summary = {"preset": preset, "params": overrides, "fixed": list(fixed_values),
+               "pairs": sum(r[0] for r in results), "mismatches": sum(r[1] for r in results),
+               "failures": [str(r[2]) for r in results if r[2]], "seconds": round(seconds, 1)}
+    log(json.dumps(summary))
+    return summary
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description="Exhaustive (a, b) check against the golden model")
+    parser.add_argument("preset")
+    parser.add_argument("-p", "--param", action="append", metavar="KEY=VALUE")
+    parser.add_argument("--rm", type=int, default=0, help="rounding mode (fixed input rm)")
+    parser.add_argument("--shard", help="run only shard I/N (1-based), e.g. 2/8")
+    parser.add_argument("--shards", type=int, default=2, help="shards to run here in parallel")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    args = parser.parse_args(argv)
+    from hw.cli import parse_overrides
+    overrides = parse_overrides(args.param)
+    if args.shard:
+        index, total = (int(v) for v in args.shard.split("/"))
+        if not 1 <= index <= total:
+            raise SystemExit(f"--shard: must be I/N with 1 <= I <= N, got {args.shard}")
+        start = time.perf_counter()
+        pairs, mismatches, failures = check_shard(args.preset, overrides, [args.rm], index - 1, total)
+        print(json.dumps({"preset": args.preset, "shard": args.shard, "rm": args.rm, "pairs": pairs,
+                          "mismatches": mismatches, "failures": str(failures) if failures else None,
+                          "seconds": round(time.perf_counter() - start, 1)}))
+    else:
+        summary = run_parallel(args.preset, overrides, [args.rm], args.shards, args.jobs)
+        mismatches = summary["mismatches"]
+    return 1 if mismatches else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
