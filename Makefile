@@ -47,7 +47,9 @@ synth:
 
 bench:
 	$(PY) bench/multipliers.py $(if $(wildcard $(LIBERTY)),--liberty $(LIBERTY),)
+	$(PY) bench/float_multipliers.py $(if $(wildcard $(LIBERTY)),--liberty $(LIBERTY),)
 	$(PY) bench/sim_speed.py
+	$(PY) bench/golden_speed.py
 
 clean:
 	rm -rf build .pytest_cache .hypothesis

@@ -172,4 +172,7 @@ def float_format(name):
     if not match:
         raise ValueError(f"must be one of {', '.join(FLOAT_FORMATS)} or eXmY "
                          f"(X exponent bits 2..11, Y fraction bits 1..52), got {name!r}")
-    return FloatFormat(name, int(match.group(1)), int(match.group(2)))
+    try:
+        return FloatFormat(name, int(match.group(1)), int(match.group(2)))
+    except ValueError as error:
+        raise ValueError(f"{error} (in {name!r})") from None

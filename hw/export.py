@@ -51,9 +51,15 @@ def export(unit, top, out_dir, preset=None):
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     v_path, json_path = out_dir / f"{top}.v", out_dir / f"{top}.json"
-    v_path.write_text(verilog.convert(unit, name=top, emit_src=False))
-    json_path.write_text(json.dumps(manifest(unit, top, preset), indent=2) + "\n")
+    _write_if_changed(v_path, verilog.convert(unit, name=top, emit_src=False))
+    _write_if_changed(json_path, json.dumps(manifest(unit, top, preset), indent=2) + "\n")
     return v_path, json_path
+
+
+def _write_if_changed(path, text):
+    """Leave identical files alone, so that build steps keyed on mtimes stay valid."""
+    if not path.exists() or path.read_text() != text:
+        path.write_text(text)
 
 
 def export_preset(name, out_dir, overrides=None, top=None):

@@ -10,12 +10,13 @@ from amaranth.back import rtlil
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from hw.catalogue import PRESETS, UNITS
+from golden.formats import FLOAT_FORMATS
 from hw.fixed import FixedMultiplier
 from hw.params import Derived
 
 
 @st.composite
-def valid_params(draw):
+def valid_fixed(draw):
     p = {}
     for port in ("a", "b"):
         p[f"{port}_width"] = draw(st.integers(2, 64))
@@ -36,15 +37,43 @@ def valid_params(draw):
     return p
 
 
+float_formats = st.one_of(
+    st.sampled_from(sorted(FLOAT_FORMATS)),
+    st.builds(lambda e, m: f"e{e}m{m}", st.integers(2, 11), st.integers(1, 30)))
+
+
+@st.composite
+def valid_float(draw):
+    p = {"a_fmt": draw(float_formats), "b_fmt": draw(float_formats),
+         "out_fmt": draw(float_formats), "ftz": draw(st.booleans()),
+         "saturate": draw(st.booleans()), "arch": draw(st.sampled_from(["infer", "booth"])),
+         "stages": draw(st.integers(0, 8))}
+    for name in draw(st.sets(st.sampled_from(sorted(p)))):
+        p.pop(name)
+    return p
+
+
+#: A strategy of valid parameters per unit: a new unit must add one here.
+VALID = {"FixedMultiplier": valid_fixed(), "FloatMultiplier": valid_float()}
+
+
+@pytest.mark.parametrize("unit_name", sorted(UNITS))
+def test_every_unit_has_a_parameter_strategy(unit_name):
+    assert unit_name in VALID
+
+
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(valid_params())
-def test_every_valid_combination_elaborates(params):
-    unit = FixedMultiplier(**params)
+@given(data=st.data(), unit_name=st.sampled_from(sorted(VALID)))
+def test_every_valid_combination_elaborates(data, unit_name):
+    cls = UNITS[unit_name]
+    unit = cls(**data.draw(VALID[unit_name]))
     assert rtlil.convert(unit, name="dut")
-    assert len(unit.y) == unit.params["out_width"]
+    assert set(unit.port_docs) == set(unit.signature.members)
 
 
 def _invalid_values(param, values):
+    if param.kind == "text":
+        return ["fp17", "e1m3", "e12m2", "e5m0", "e5m53", "", 16, True]
     if param.kind == "bool":
         return [0, 1, "true", None]
     if param.kind == "choice":
@@ -54,14 +83,16 @@ def _invalid_values(param, values):
     return [lo - 1, hi + 1, -1000, 10**6, "8", 8.0, True]
 
 
-@settings(max_examples=300, deadline=None)
-@given(data=st.data(), base=valid_params())
-def test_every_invalid_value_names_its_parameter(data, base):
-    values = FixedMultiplier.resolve_params(base)
-    param = data.draw(st.sampled_from(FixedMultiplier.PARAMS))
+@settings(max_examples=400, deadline=None)
+@given(data=st.data(), unit_name=st.sampled_from(sorted(VALID)))
+def test_every_invalid_value_names_its_parameter(data, unit_name):
+    cls = UNITS[unit_name]
+    values = cls.resolve_params(data.draw(VALID[unit_name]))
+    param = data.draw(st.sampled_from(cls.PARAMS))
     bad = data.draw(st.sampled_from(_invalid_values(param, values)))
-    with pytest.raises(ValueError, match=rf"^{param.name}: must be .*, got {re.escape(repr(bad))}$"):
-        FixedMultiplier(**{**values, param.name: bad})
+    message = rf"^{param.name}: .*(must be|got) .*{re.escape(repr(bad))}\)?$"
+    with pytest.raises(ValueError, match=message):
+        cls(**{**values, param.name: bad})
 
 
 def test_unknown_parameter_is_named():
@@ -72,7 +103,7 @@ def test_unknown_parameter_is_named():
 def test_table_is_complete():
     for unit in UNITS.values():
         for param in unit.PARAMS:
-            assert param.doc and param.kind in ("int", "bool", "choice")
+            assert param.doc and param.kind in ("int", "bool", "choice", "text")
             if not isinstance(param.default, Derived):
                 param.check(param.default, {p.name: p.default for p in unit.PARAMS})
     for preset in PRESETS.values():
@@ -87,9 +118,13 @@ def test_table_is_complete():
     (["-p", "stages=-1"], "stages"),
     (["-p", "a_signed=3"], "a_signed"),
     (["-p", "nope=1"], "nope"),
+    (["-p", "a_fmt=fp17"], "a_fmt"),
+    (["-p", "out_fmt=e1m3"], "out_fmt"),
+    (["-p", "exp_bits=1"], "exp_bits"),
 ])
 def test_cli_rejects_bad_parameters_with_one_line(tmp_path, args, name):
-    result = subprocess.run([sys.executable, "-m", "hw.cli", "verilog", "int8_mul", *args,
+    preset = "fp16_mul" if name in ("a_fmt", "out_fmt", "exp_bits") else "int8_mul"
+    result = subprocess.run([sys.executable, "-m", "hw.cli", "verilog", preset, *args,
                              "-o", str(tmp_path)], capture_output=True, text=True)
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
