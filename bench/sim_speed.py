@@ -6,10 +6,9 @@ cocotb figures are for the streaming loop alone (timed inside the testbench),
 not for Verilog compilation or simulator start-up.
 """
 
-import json
-from pathlib import Path
-
 from sim.runner import simulate
+
+from results import publish
 
 CASES = [("int8_mul", {"stages": 0}), ("int8_mul", {"stages": 2}),
          ("int16_mul", {"stages": 0, "arch": "booth"}), ("fp16_mul", {"stages": 0}),
@@ -31,11 +30,7 @@ def main():
     lines = ["| simulator | unit | vectors | vectors/s |", "|---|---|---|---|"]
     lines += [f"| {r['simulator']} | {r['preset']} {r['params']} | {r['vectors']} | "
               f"{r['vectors_per_s']:,} |" for r in rows]
-    out = Path("build/bench")
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "sim_speed.json").write_text(json.dumps(rows, indent=2) + "\n")
-    (out / "sim_speed.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    publish("sim_speed", rows, lines)
 
 
 if __name__ == "__main__":
