@@ -12,6 +12,7 @@ scheduler; :func:`run_parallel` runs N shards on this machine.
 """
 
 import argparse
+import fcntl
 import json
 import os
 import subprocess
@@ -81,22 +82,30 @@ def build_driver(preset, overrides, sweep=("a", "b"), fixed=("rm",)):
         raise ValueError("stages: the exhaustive harness drives combinational units (stages=0)")
     tag = "-".join([preset] + [f"{k}{v}" for k, v in sorted((overrides or {}).items())])
     workdir = (BUILD_ROOT / "exhaustive" / tag).resolve()
-    v_path, manifest_path = export(unit, "top", workdir, preset=preset)
-    manifest = json.loads(manifest_path.read_text())
-    (workdir / "driver.cpp").write_text(_driver_source(manifest, sweep, fixed))
-    env = {**os.environ, **simulator_env("verilator")}
-    binary = workdir / "obj" / "sweep"
-    if not binary.exists() or binary.stat().st_mtime < v_path.stat().st_mtime:
-        with open(workdir / "build.log", "w") as log:
-            subprocess.run(["verilator", "--cc", "--exe", "--build", "-O3", "-Wno-fatal",
-                            "--top-module", "top", "-Mdir", str(workdir / "obj"), "-o", "sweep",
-                            str(v_path), str(workdir / "driver.cpp")],
-                           check=True, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    # Shards and parallel test workers share the build: one compiles, the others wait.
+    with open(workdir / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        v_path, manifest_path = export(unit, "top", workdir, preset=preset)
+        manifest = json.loads(manifest_path.read_text())
+        driver, source = workdir / "driver.cpp", _driver_source(manifest, sweep, fixed)
+        if not driver.exists() or driver.read_text() != source:
+            driver.write_text(source)
+        env = {**os.environ, **simulator_env("verilator")}
+        binary = workdir / "obj" / "sweep"
+        newest = max(v_path.stat().st_mtime, driver.stat().st_mtime)
+        if not binary.exists() or binary.stat().st_mtime < newest:
+            with open(workdir / "build.log", "w") as log:
+                subprocess.run(["verilator", "--cc", "--exe", "--build", "-O3", "-Wno-fatal",
+                                "--top-module", "top", "-Mdir", str(workdir / "obj"), "-o", "sweep",
+                                str(v_path), str(workdir / "driver.cpp")],
+                               check=True, env=env, stdout=log, stderr=subprocess.STDOUT,
+                               cwd=workdir)
     return unit, binary, manifest
 
 
 def check_shard(preset, overrides, fixed_values, shard, shards, sweep=("a", "b"),
-                fixed=("rm",), log=print):
+                fixed=("rm",)):
     """Check every ``b`` for each ``a`` in shard ``shard`` of ``shards`` (0-based).
 
     Returns ``(pairs_checked, mismatches, failures_path)``.
