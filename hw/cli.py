@@ -127,7 +127,8 @@ def _parser():
     preset_args(p)
     p.add_argument("--sim", choices=("icarus", "verilator"), default=None,
                    help="simulator (default: $SIM or icarus)")
-    p.add_argument("--vectors", type=int, default=20_000, help="random vectors beyond corners")
+    p.add_argument("--vectors", type=int, default=20_000,
+                   help="random vectors beyond the corner cases (per rounding mode for float units)")
     p.add_argument("--seed", type=int, default=1)
     p.set_defaults(func=cmd_sim)
 
