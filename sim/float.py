@@ -7,9 +7,9 @@ from golden.float import multiply
 
 from .vectors import concat, cross, exhaustive, random_bits
 
-__all__ = ["special_values", "pattern_values", "FloatMultiplierModel", "ROUND_MODES"]
+__all__ = ["special_values", "pattern_values", "FloatMultiplierModel", "MODE_COUNT"]
 
-ROUND_MODES = 5
+MODE_COUNT = 5
 #: Input spaces up to this many bits (without ``rm``) run exhaustively, in every mode.
 EXHAUSTIVE_BITS = 16
 #: TestFloat-style pattern pairs per mode (sampled from the full cross product).
@@ -61,17 +61,17 @@ class FloatMultiplierModel:
         classes x special classes in every mode, TestFloat-style patterns, and
         ``count`` random pairs per mode."""
         a_fmt, b_fmt = self.unit.a_fmt, self.unit.b_fmt
-        modes = list(range(ROUND_MODES))
+        modes = list(range(MODE_COUNT))
         if a_fmt.width + b_fmt.width <= EXHAUSTIVE_BITS:
             return self._every_pair_every_mode()
         specials = cross(a=special_values(a_fmt), b=special_values(b_fmt), rm=modes)
         patterns = cross(a=pattern_values(a_fmt), b=pattern_values(b_fmt))
         pick = rng.choice(len(patterns["a"]), min(PATTERN_PAIRS, len(patterns["a"])), replace=False)
-        patterns = {n: np.repeat(v[np.sort(pick)], ROUND_MODES) for n, v in patterns.items()}
-        patterns["rm"] = np.tile(np.arange(ROUND_MODES), len(pick))
-        randoms = {"a": random_bits(rng, a_fmt.width, count * ROUND_MODES),
-                   "b": random_bits(rng, b_fmt.width, count * ROUND_MODES),
-                   "rm": np.tile(np.arange(ROUND_MODES, dtype=np.uint64), count)}
+        patterns = {n: np.repeat(v[np.sort(pick)], MODE_COUNT) for n, v in patterns.items()}
+        patterns["rm"] = np.tile(np.arange(MODE_COUNT), len(pick))
+        randoms = {"a": random_bits(rng, a_fmt.width, count * MODE_COUNT),
+                   "b": random_bits(rng, b_fmt.width, count * MODE_COUNT),
+                   "rm": np.tile(np.arange(MODE_COUNT, dtype=np.uint64), count)}
         # the reserved codes 5..7 behave as RTZ; pin that down with a few vectors
         reserved = {"a": random_bits(rng, a_fmt.width, 300), "b": random_bits(rng, b_fmt.width, 300),
                     "rm": np.repeat(np.arange(5, 8, dtype=np.uint64), 100)}
@@ -79,8 +79,8 @@ class FloatMultiplierModel:
 
     def _every_pair_every_mode(self):
         pairs = exhaustive({"a": self.unit.a_fmt.width, "b": self.unit.b_fmt.width})
-        return {"a": np.tile(pairs["a"], ROUND_MODES), "b": np.tile(pairs["b"], ROUND_MODES),
-                "rm": np.repeat(np.arange(ROUND_MODES, dtype=np.uint64), len(pairs["a"]))}
+        return {"a": np.tile(pairs["a"], MODE_COUNT), "b": np.tile(pairs["b"], MODE_COUNT),
+                "rm": np.repeat(np.arange(MODE_COUNT, dtype=np.uint64), len(pairs["a"]))}
 
     def expected(self, inputs):
         unit, p = self.unit, self.unit.params
