@@ -47,3 +47,29 @@ def run_pysim(unit, inputs):
     simulator.add_testbench(bench)
     simulator.run()
     return got
+
+
+def pysim_mismatch(unit, count, keep, seed=0):
+    """Run up to ``keep`` of the unit's bench vectors (``count`` random ones
+    before sampling) in Amaranth's simulator against the golden model.
+
+    Returns ``None`` when every output matches, else a description of the first
+    mismatch."""
+    import numpy as np
+
+    from .runner import MODELS
+    model = MODELS[type(unit).__name__](unit)
+    inputs = model.stimulus(np.random.default_rng(seed), count)
+    size = len(next(iter(inputs.values())))
+    pick = np.sort(np.random.default_rng(seed + 1).choice(size, min(keep, size), replace=False))
+    inputs = {n: v[pick] for n, v in inputs.items()}
+    expected = model.expected(inputs)
+    got = run_pysim(unit, inputs)
+    for name, values in expected.items():
+        if len(got[name]) != len(values):
+            return f"{name}: {len(got[name])} results for {len(values)} vectors"
+        for i, (e, g) in enumerate(zip(values, got[name])):
+            if int(e) != g:
+                operands = " ".join(f"{n}={int(v[i]):#x}" for n, v in inputs.items())
+                return f"{name} wrong for {operands}: got {g:#x}, expected {int(e):#x}"
+    return None
