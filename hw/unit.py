@@ -6,11 +6,18 @@ from amaranth.lib.wiring import In, Out
 
 from .params import Param, resolve
 
-__all__ = ["Unit", "STAGES_PARAM"]
+__all__ = ["Unit", "STAGES_PARAM", "ACCUMULATOR_STAGES_PARAM"]
 
 #: The shared ``stages`` parameter: 0 is combinational, k a pipeline of latency k.
 STAGES_PARAM = Param("stages", 0, "pipeline register ranks (0 = combinational; "
                      "latency = stages, initiation interval 1)", lo=0, hi=8)
+
+#: ``stages`` of a unit that keeps a running sum: the accumulator register is
+#: the last rank, so there is at least one. State changes only on ``in_valid``;
+#: ``clear`` starts a new sum with the operation it comes with; the result
+#: output holds the sum including that operation, ``stages`` cycles later.
+ACCUMULATOR_STAGES_PARAM = Param("stages", 1, "register ranks, the accumulator included "
+                                 "(latency = stages, initiation interval 1)", lo=1, hi=8)
 
 
 class Unit(wiring.Component):

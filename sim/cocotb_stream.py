@@ -10,7 +10,12 @@ prints the seed and writes the failing vectors to a CSV file.
 
 Configuration comes through environment variables set by the runner:
 ``NNARITH_MANIFEST``, ``NNARITH_VECTORS``, ``NNARITH_SEED``, ``NNARITH_REPORT``
-(JSON summary written here) and ``NNARITH_FAILURES`` (CSV of failing vectors).
+(JSON summary written here), ``NNARITH_FAILURES`` (CSV of failing vectors) and
+``NNARITH_OUTPUTS`` (what the unit produced, saved so that a chain of units can
+feed one unit's results to the next).
+
+Units that keep a running sum need nothing special: their state moves only on
+``in_valid``, so the golden model replays the vectors in order.
 """
 
 import csv
@@ -22,6 +27,8 @@ import time
 import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge, Timer
+
+import numpy as np
 
 from sim.vectors import load
 
@@ -126,6 +133,9 @@ async def stream(dut):
                                            random.Random(seed))
     seconds = time.perf_counter() - start
 
+    np.savez(os.environ["NNARITH_OUTPUTS"],
+             **{n: np.array(got[n], dtype=object if len(got[n]) and max(got[n]) >> 63 else np.uint64)
+                for n in outputs})
     bad = [i for i in range(count)
            if any(i >= len(got[n]) or got[n][i] != expected[n][i] for n in outputs)]
     report = {"top": manifest["top"], "seed": seed, "vectors": count, "mismatches": len(bad),

@@ -42,6 +42,11 @@ class SimResult:
     failures: str | None
     workdir: Path
 
+    def outputs(self):
+        """What the unit produced (port name -> array of unsigned ints), vector order."""
+        with np.load(self.workdir / "outputs.npz", allow_pickle=True) as saved:
+            return {name: saved[name] for name in saved.files}
+
     @property
     def ok(self):
         return self.mismatches == 0 and not self.errors and self.vectors > 0
@@ -80,11 +85,12 @@ def _workdir(preset, params, simulator, seed, count, tag):
     return (BUILD_ROOT / "sim" / f"{tag or preset}-{digest}").resolve()
 
 
-def simulate(preset, overrides=None, simulator=None, count=20_000, seed=1, tag=None):
+def simulate(preset, overrides=None, simulator=None, count=20_000, seed=1, tag=None, inputs=None):
     """Simulate preset ``preset`` (with parameter ``overrides``) against its golden model.
 
     ``count`` random vectors are added to the unit's directed corner cases
-    (units whose input space is small are run exhaustively instead). Returns a
+    (units whose input space is small are run exhaustively instead), unless
+    ``inputs`` (port name -> array of unsigned ints) gives the vectors. Returns a
     :class:`SimResult`; raises ``ValueError`` for bad parameters or simulator.
     """
     simulator = simulator or os.environ.get("SIM", "icarus")
@@ -93,13 +99,16 @@ def simulate(preset, overrides=None, simulator=None, count=20_000, seed=1, tag=N
     if not isinstance(count, int) or count < 0:
         raise ValueError(f"vectors: must be a non-negative integer, got {count!r}")
     unit = build(preset, overrides)
-    workdir = _workdir(preset, unit.params, simulator, seed, count, tag)
+    key = count if inputs is None else hashlib.sha1(
+        repr(sorted((n, np.asarray(v).tolist()) for n, v in inputs.items())).encode()).hexdigest()
+    workdir = _workdir(preset, unit.params, simulator, seed, key, tag)
     workdir.mkdir(parents=True, exist_ok=True)
     top = preset
     v_path, manifest_path = export(unit, top, workdir, preset=preset)
 
     model = MODELS[type(unit).__name__](unit)
-    inputs = model.stimulus(np.random.default_rng(seed), count)
+    if inputs is None:
+        inputs = model.stimulus(np.random.default_rng(seed), count)
     vectors.save(workdir / "vectors.npz", inputs, model.expected(inputs))
 
     from cocotb_tools.runner import get_runner
@@ -114,7 +123,8 @@ def simulate(preset, overrides=None, simulator=None, count=20_000, seed=1, tag=N
     report_path.unlink(missing_ok=True)
     env = {"NNARITH_MANIFEST": str(manifest_path), "NNARITH_VECTORS": str(workdir / "vectors.npz"),
            "NNARITH_SEED": str(seed), "NNARITH_REPORT": str(report_path),
-           "NNARITH_FAILURES": str(workdir / "failures.csv")}
+           "NNARITH_FAILURES": str(workdir / "failures.csv"),
+           "NNARITH_OUTPUTS": str(workdir / "outputs.npz")}
     try:
         runner.test(hdl_toplevel=top, test_module="sim.cocotb_stream", build_dir=build_dir,
                     test_dir=workdir, extra_env=env, results_xml=str(workdir / "results.xml"),

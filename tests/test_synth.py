@@ -19,8 +19,9 @@ def synth_dir(name):
 
 @pytest.mark.parametrize("name", sorted(PRESETS))
 def test_every_preset_is_free_of_latches_and_loops(name):
+    fewest = {p.name: p.lo for p in PRESETS[name].unit.PARAMS}["stages"]
     for overrides in ({}, *PRESETS[name].variants):
-        for stages in (0, 2):
+        for stages in sorted({fewest, 2}):
             variant = "-".join(f"{k}-{v}" for k, v in {**overrides, "stages": stages}.items())
             lint(build(name, {**overrides, "stages": stages}), name,
                  synth_dir(f"{name}-{variant}"))
