@@ -4,10 +4,11 @@ from dataclasses import dataclass, field
 
 from .fixed import FixedMultiplier
 from .float import FloatMultiplier
+from .mac import IntMAC
 
 __all__ = ["Preset", "PRESETS", "UNITS", "get_preset", "build"]
 
-UNITS = {cls.__name__: cls for cls in (FixedMultiplier, FloatMultiplier)}
+UNITS = {cls.__name__: cls for cls in (FixedMultiplier, FloatMultiplier, IntMAC)}
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,10 @@ PRESETS = {preset.name: preset for preset in (
            "fp16 x fp16 -> fp32, exact widening", _BOOTH),
     Preset("bf16_mul_fp32", FloatMultiplier, {"a_fmt": "bf16", "out_fmt": "fp32"},
            "bf16 x bf16 -> fp32, exact widening", _BOOTH),
+    Preset("int8_mac", IntMAC, {"accumulate": True},
+           "int8 x int8 running sum in a 32-bit accumulator, wrapping, sticky overflow", _BOOTH),
+    Preset("dp4a", IntMAC, {"lanes": 4},
+           "CUDA __dp4a: c + 4-way int8 dot product, 32-bit, wrapping", _BOOTH),
 )}
 
 

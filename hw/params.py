@@ -4,8 +4,8 @@ Each unit lists its parameters as :class:`Param` rows (name, default, range,
 meaning). :func:`resolve` fills defaults and validates a keyword set against the
 table, raising a ``ValueError`` that names the parameter and its allowed range;
 the catalogue prints the same table for ``nnarith list``. An integer bound may
-name an earlier parameter (``hi="a_width"``) and a default may be computed from
-earlier ones, so the table also states the constraints between parameters.
+name an earlier parameter (``hi="a_width"``), and a bound or a default may be
+computed from earlier ones (:class:`Derived`), so the table also states the constraints between parameters.
 """
 
 from dataclasses import dataclass
@@ -47,7 +47,10 @@ class Param:
             return "int"
         return "bool"
 
-    def _bound(self, bound, values):
+    def bound(self, bound, values):
+        """The value of bound ``bound`` (a number, a parameter name or :class:`Derived`)."""
+        if isinstance(bound, Derived):
+            return bound.compute(values)
         return values[bound] if isinstance(bound, str) else bound
 
     def allowed(self, values=None):
@@ -61,8 +64,8 @@ class Param:
             return "true or false"
 
         def show(bound):
-            if isinstance(bound, str) and values is not None:
-                return f"{bound} ({values[bound]})"
+            if isinstance(bound, (str, Derived)) and values is not None:
+                return f"{bound} ({self.bound(bound, values)})"
             return str(bound)
         return f"{show(self.lo)}..{show(self.hi)}"
 
@@ -86,7 +89,7 @@ class Param:
         else:
             if not isinstance(value, int) or isinstance(value, bool):
                 fail()
-            if not self._bound(self.lo, values) <= value <= self._bound(self.hi, values):
+            if not self.bound(self.lo, values) <= value <= self.bound(self.hi, values):
                 fail()
         return value
 

@@ -20,11 +20,13 @@ from hw.export import export
 from . import vectors
 from .fixed import FixedMultiplierModel
 from .float import FloatMultiplierModel
+from .mac import IntMACModel
 
 __all__ = ["MODELS", "SimResult", "simulate", "simulator_env", "BUILD_ROOT"]
 
 #: Bench model per unit family (unit class name -> model class).
-MODELS = {"FixedMultiplier": FixedMultiplierModel, "FloatMultiplier": FloatMultiplierModel}
+MODELS = {"FixedMultiplier": FixedMultiplierModel, "FloatMultiplier": FloatMultiplierModel,
+          "IntMAC": IntMACModel}
 
 BUILD_ROOT = Path(os.environ.get("NNARITH_BUILD", "build"))
 SIMULATORS = ("icarus", "verilator")

@@ -53,8 +53,23 @@ def valid_float(draw):
     return p
 
 
+@st.composite
+def valid_mac(draw):
+    p = {"a_width": draw(st.integers(2, 32)), "a_signed": draw(st.booleans()),
+         "b_width": draw(st.integers(2, 32)), "b_signed": draw(st.booleans()),
+         "lanes": draw(st.integers(1, 8)),
+         "overflow": draw(st.sampled_from(["wrap", "saturate"])),
+         "accumulate": draw(st.booleans()), "arch": draw(st.sampled_from(["infer", "booth"]))}
+    p["acc_width"] = draw(st.integers(p["a_width"] + p["b_width"], 128))
+    p["stages"] = draw(st.integers(1 if p["accumulate"] else 0, 8))
+    for name in draw(st.sets(st.sampled_from(["acc_width", "stages", "arch", "overflow"]))):
+        p.pop(name)
+    return p
+
+
 #: A strategy of valid parameters per unit: a new unit must add one here.
-VALID = {"FixedMultiplier": valid_fixed(), "FloatMultiplier": valid_float()}
+VALID = {"FixedMultiplier": valid_fixed(), "FloatMultiplier": valid_float(),
+         "IntMAC": valid_mac()}
 
 
 @pytest.mark.parametrize("unit_name", sorted(UNITS))
@@ -78,8 +93,7 @@ def _invalid_values(param, values):
         return [0, 1, "true", None]
     if param.kind == "choice":
         return ["", "nearest", 3, True]
-    lo = values[param.lo] if isinstance(param.lo, str) else param.lo
-    hi = values[param.hi] if isinstance(param.hi, str) else param.hi
+    lo, hi = param.bound(param.lo, values), param.bound(param.hi, values)
     return [lo - 1, hi + 1, -1000, 10**6, "8", 8.0, True]
 
 
@@ -121,9 +135,12 @@ def test_table_is_complete():
     (["-p", "a_fmt=fp17"], "a_fmt"),
     (["-p", "out_fmt=e1m3"], "out_fmt"),
     (["-p", "exp_bits=1"], "exp_bits"),
+    (["-p", "lanes=0"], "lanes"),
+    (["-p", "acc_width=15"], "acc_width"),
 ])
 def test_cli_rejects_bad_parameters_with_one_line(tmp_path, args, name):
-    preset = "fp16_mul" if name in ("a_fmt", "out_fmt", "exp_bits") else "int8_mul"
+    preset = ("fp16_mul" if name in ("a_fmt", "out_fmt", "exp_bits")
+              else "dp4a" if name in ("lanes", "acc_width") else "int8_mul")
     result = subprocess.run([sys.executable, "-m", "hw.cli", "verilog", preset, *args,
                              "-o", str(tmp_path)], capture_output=True, text=True)
     assert result.returncode == 2

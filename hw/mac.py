@@ -1,0 +1,185 @@
+"""Integer multiply-accumulate: N-way dot products (CUDA's ``__dp4a``) and
+running-sum MACs, built from the fixed-point multiplier's pieces.
+
+Products are exact; their sum with the addend (input ``c``, or the
+accumulator register) is exact in a wide enough word and then fitted to the
+accumulator by the fixed-point multiplier's :func:`~hw.fixed.narrow`
+(wrap or saturate, with an overflow bit). With ``arch="booth"`` the Booth
+partial products of every lane and the addend go into one Dadda tree and a
+single carry-propagate adder, rather than a product adder per lane and a
+chain of sums.
+"""
+
+from amaranth.hdl import Module, Mux, Signal, signed, unsigned
+from amaranth.lib.wiring import In, Out
+
+from golden.formats import OVERFLOW_MODES, QFormat
+
+from .booth import booth_partial_products, dadda_reduce
+from .fixed import narrow
+from .params import Derived, Param
+from .pipeline import Pipeline
+from .unit import Unit
+
+__all__ = ["IntMAC"]
+
+
+def _shape(width, is_signed):
+    return signed(width) if is_signed else unsigned(width)
+
+
+def _tree_sum(m, values, name):
+    """Balanced adder tree over ``values`` (depth log2 N, not a chain of N adders)."""
+    level = 0
+    while len(values) > 1:
+        paired = []
+        for i in range(0, len(values) - 1, 2):
+            total = Signal(signed(max(len(values[i]), len(values[i + 1])) + 2),
+                           name=f"{name}_l{level}_{i // 2}")
+            m.d.comb += total.eq(values[i] + values[i + 1])
+            paired.append(total)
+        values = paired + values[len(values) & ~1:]
+        level += 1
+    return values[0]
+
+
+def _min_stages(p):
+    return 1 if p["accumulate"] else 0
+
+
+class IntMAC(Unit):
+    """``y = c + Σ a_i·b_i`` (``accumulate=False``) or ``acc <- acc + Σ a_i·b_i``
+    (``accumulate=True``, ``clear`` restarts the sum), over ``lanes`` products.
+
+    Lane ``i`` of ``a`` and ``b`` sits in bits ``[i*width, (i+1)*width)`` of the
+    packed ports, as ``__dp4a`` packs four bytes in a word. The accumulator is
+    signed unless both operands are unsigned. ``ovf`` says the exact sum fell
+    outside the accumulator (for a running sum: sticky since the last ``clear``).
+    """
+
+    PARAMS = (
+        Param("a_width", 8, "width of each lane of a", lo=2, hi=32),
+        Param("a_signed", True, "lanes of a are two's complement"),
+        Param("b_width", Derived(lambda p: p["a_width"], "a_width"), "width of each lane of b",
+              lo=2, hi=32),
+        Param("b_signed", Derived(lambda p: p["a_signed"], "a_signed"),
+              "lanes of b are two's complement"),
+        Param("lanes", 1, "products summed per operation (N of an N-way dot product)",
+              lo=1, hi=64),
+        Param("acc_width", Derived(lambda p: max(32, p["a_width"] + p["b_width"]),
+                                   "max(32, a_width + b_width)"),
+              "accumulator width (at least the product width)",
+              lo=Derived(lambda p: p["a_width"] + p["b_width"], "a_width + b_width"), hi=128),
+        Param("overflow", "wrap", "what a sum outside the accumulator becomes",
+              choices=OVERFLOW_MODES),
+        Param("accumulate", False, "keep a running sum in an internal register (input clear) "
+              "instead of adding input c"),
+        Param("arch", "infer", "products: inferred * or radix-4 Booth rows in one Dadda tree",
+              choices=("infer", "booth")),
+        Param("stages", Derived(_min_stages, "1 if accumulate else 0"),
+              "register ranks (latency = stages, initiation interval 1); a running sum "
+              "needs at least its accumulator register",
+              lo=Derived(_min_stages, "1 if accumulate else 0"), hi=8),
+    )
+
+    def __init__(self, **params):
+        p = self.resolve_params(params)
+        self.acc_signed = p["a_signed"] or p["b_signed"]
+        self.acc_fmt = QFormat(p["acc_width"], 0, self.acc_signed)
+        self.a_fmt = QFormat(p["a_width"], 0, p["a_signed"])
+        self.b_fmt = QFormat(p["b_width"], 0, p["b_signed"])
+        n, aw, bw = p["lanes"], p["a_width"], p["b_width"]
+
+        def lane_kind(width, is_signed):
+            return f"{n}x{'int' if is_signed else 'uint'}{width}"
+
+        members = {"a": In(n * aw), "b": In(n * bw)}
+        docs = {"a": (lane_kind(aw, p["a_signed"]), f"{n} lanes of {aw} bits, lane i in bits "
+                      f"[{aw}*i, {aw}*i+{aw})"),
+                "b": (lane_kind(bw, p["b_signed"]), f"{n} lanes of {bw} bits, lane i in bits "
+                      f"[{bw}*i, {bw}*i+{bw})")}
+        if p["accumulate"]:
+            members["clear"] = In(1)
+            docs["clear"] = ("control", "start a new sum with this operation's products")
+        else:
+            members["c"] = In(_shape(p["acc_width"], self.acc_signed))
+            docs["c"] = (self.acc_fmt.name, "addend")
+        members["y"] = Out(_shape(p["acc_width"], self.acc_signed))
+        members["ovf"] = Out(1)
+        what = "running sum" if p["accumulate"] else "c + sum of products"
+        docs["y"] = (self.acc_fmt.name, f"{what}, {p['overflow']} on overflow")
+        docs["ovf"] = ("flag", "the exact sum was outside the accumulator"
+                       + (" at some operation since the last clear" if p["accumulate"] else ""))
+        super().__init__(p, members, docs)
+
+    def formats(self):
+        return {"y": self.acc_fmt.describe()}
+
+    def _lanes(self, value, width, is_signed):
+        lanes = [value.word_select(i, width) for i in range(self.params["lanes"])]
+        return [lane.as_signed() if is_signed else lane for lane in lanes]
+
+    def elaborate(self, platform):
+        p = self.params
+        m = Module()
+        accumulate, booth = p["accumulate"], p["arch"] == "booth"
+        # A running sum keeps its last rank for the accumulator register.
+        ranking = (() if accumulate else ("out",)) + ("products",) \
+            + (("rows",) if booth else ()) + ("in",)
+        pipe_stages = p["stages"] - 1 if accumulate else p["stages"]
+        pipe = Pipeline(m, pipe_stages, ranking, self.in_valid if self.latency else None)
+
+        addend = self.clear if accumulate else self.c
+        a, b, addend = pipe.cut("in", self.a, self.b, addend)
+        a_lanes = self._lanes(a, p["a_width"], p["a_signed"])
+        b_lanes = self._lanes(b, p["b_width"], p["b_signed"])
+        n = p["lanes"]
+        # Exact range of the sum of products, and of that sum plus the addend.
+        corners = [x * y for x in (self.a_fmt.min, self.a_fmt.max)
+                   for y in (self.b_fmt.min, self.b_fmt.max)]
+        sum_width = max(abs(n * min(corners)), n * max(corners) + 1).bit_length() + 1
+        total_width = max(sum_width, p["acc_width"]) + 2
+
+        products = Signal(signed(sum_width), name="mac_products")
+        if booth:
+            columns = [[] for _ in range(sum_width)]
+            for i, (x, y) in enumerate(zip(a_lanes, b_lanes)):
+                for col, bits in zip(columns, booth_partial_products(
+                        m, x.as_unsigned(), p["a_signed"], y.as_unsigned(), p["b_signed"],
+                        sum_width)):
+                    col.extend(bits)
+            rows = dadda_reduce(m, columns)
+            row0, row1 = (Signal(sum_width, name=f"mac_row{i}") for i in range(2))
+            m.d.comb += [row0.eq(rows[0]), row1.eq(rows[1])]
+            row0, row1, addend = pipe.cut("rows", row0, row1, addend)
+            m.d.comb += products.eq(row0 + row1)
+        else:
+            lane_products = []
+            for i, (x, y) in enumerate(zip(a_lanes, b_lanes)):
+                product = Signal(signed(p["a_width"] + p["b_width"] + 1), name=f"mac_product{i}")
+                m.d.comb += product.eq(x * y)
+                lane_products.append(product)
+            m.d.comb += products.eq(_tree_sum(m, lane_products, "mac_sum"))
+        products, addend = pipe.cut("products", products, addend)
+
+        total = Signal(signed(total_width), name="acc_total")
+        total_fmt = QFormat(total_width, 0, True)
+        if accumulate:
+            acc = Signal(_shape(p["acc_width"], self.acc_signed), name="acc_value")
+            sticky = Signal(name="acc_sticky")
+            m.d.comb += total.eq(products + Mux(addend, 0, acc))
+            fitted, outside = narrow(m, total, total_fmt, self.acc_fmt, "trunc", p["overflow"])
+            with m.If(pipe.valid):
+                m.d.sync += [acc.eq(fitted), sticky.eq(outside | (sticky & ~addend))]
+            valid = Signal(name="acc_valid")
+            m.d.sync += valid.eq(pipe.valid)
+            m.d.comb += [self.y.eq(acc), self.ovf.eq(sticky), self.out_valid.eq(valid)]
+        else:
+            m.d.comb += total.eq(products + addend)
+            fitted, outside = narrow(m, total, total_fmt, self.acc_fmt, "trunc", p["overflow"])
+            y, ovf = pipe.cut("out", fitted, outside)
+            m.d.comb += [self.y.eq(y), self.ovf.eq(ovf)]
+            if self.latency:
+                m.d.comb += self.out_valid.eq(pipe.valid)
+        return m
+
