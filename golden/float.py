@@ -18,8 +18,8 @@ import numpy as np
 from .formats import (FLAG_NV, FLAG_NX, FLAG_OF, FLAG_UF, ROUND_MODES, FloatFormat,
                       float_format)
 
-__all__ = ["Decoded", "decode", "round_pack", "multiply", "to_float64", "from_float64",
-           "RNE", "RTZ", "RDN", "RUP", "RMM"]
+__all__ = ["Decoded", "decode", "round_pack", "multiply", "fma", "fma_accumulate", "to_float64",
+           "from_float64", "RNE", "RTZ", "RDN", "RUP", "RMM"]
 
 RNE, RTZ, RDN, RUP, RMM = (ROUND_MODES[m] for m in ("RNE", "RTZ", "RDN", "RUP", "RMM"))
 
@@ -238,6 +238,128 @@ def _multiply(a, b, a_fmt, b_fmt, out_fmt, rm, ftz, saturate):
     y = np.where(nan, np.uint64(out_fmt.nan_bits), np.where(inf, inf_bits, y))
     flags = np.where(nan, np.where(invalid, FLAG_NV, 0), np.where(inf, 0, flags))
     return y.astype(np.uint64), flags.astype(np.int64)
+
+
+def _specials(da, db, dc, sign_p, out_fmt, saturate):
+    """NaN, invalid and infinite results of ``a * b + c`` (RISC-V / SoftFloat):
+    returns ``(nan, invalid, inf, inf_bits)``."""
+    ab_nan = da.is_nan | db.is_nan
+    inf_times_zero = (da.is_inf & db.is_zero) | (da.is_zero & db.is_inf)
+    prod_inf = (da.is_inf | db.is_inf) & ~ab_nan & ~inf_times_zero
+    invalid = (da.is_snan | db.is_snan | dc.is_snan | inf_times_zero
+               | (prod_inf & dc.is_inf & (sign_p != dc.sign)))
+    nan = ab_nan | dc.is_nan | invalid
+    inf = (prod_inf | dc.is_inf) & ~nan
+    inf_sign = np.where(prod_inf, sign_p, dc.sign)
+    sign_bit = inf_sign.astype(np.uint64) << np.uint64(out_fmt.width - 1)
+    if out_fmt.has_inf:
+        inf_bits = sign_bit | np.uint64(out_fmt.inf_bits)
+    elif saturate:
+        inf_bits = sign_bit | np.uint64(out_fmt.max_finite_bits)
+    else:
+        inf_bits = np.full(inf_sign.shape, out_fmt.nan_bits, dtype=np.uint64)
+    return nan, invalid, inf, inf_bits
+
+
+def fma(a, b, c, a_fmt, b_fmt=None, c_fmt=None, out_fmt=None, rm=RNE, ftz=False, saturate=False):
+    """Fused ``a * b + c`` on bit patterns, rounded once to ``out_fmt``; returns ``(bits, flags)``.
+
+    ``b_fmt`` and ``c_fmt`` default to ``a_fmt``, ``out_fmt`` to ``c_fmt``.
+    RISC-V semantics: canonical NaN results; invalid for a signaling NaN,
+    ``inf * 0`` (even with a quiet NaN addend) and ``inf - inf``; an exact zero
+    sum of opposite-signed terms is +0 (-0 in RDN); tininess after rounding.
+    """
+    a, b, c = np.broadcast_arrays(*(np.asarray(x, dtype=np.uint64) for x in (a, b, c)))
+    rm = np.asarray(rm, dtype=np.int64)
+    if rm.ndim and rm.size and (rm == rm.flat[0]).all():
+        rm = rm.flat[0]
+    formats = (a_fmt, b_fmt, c_fmt, out_fmt)
+    if a.ndim != 1 or a.size <= CHUNK:
+        return _fma(a, b, c, *formats, rm, ftz, saturate)
+    rm = np.broadcast_to(rm, a.shape) if rm.ndim else rm
+    parts = [_fma(a[i:i + CHUNK], b[i:i + CHUNK], c[i:i + CHUNK], *formats,
+                  rm[i:i + CHUNK] if rm.ndim else rm, ftz, saturate)
+             for i in range(0, a.size, CHUNK)]
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+
+def _fma(a, b, c, a_fmt, b_fmt, c_fmt, out_fmt, rm, ftz, saturate):
+    a_fmt = float_format(a_fmt)
+    b_fmt = float_format(b_fmt or a_fmt)
+    c_fmt = float_format(c_fmt or a_fmt)
+    out_fmt = float_format(out_fmt or c_fmt)
+    da, db, dc = decode(a, a_fmt, ftz), decode(b, b_fmt, ftz), decode(c, c_fmt, ftz)
+    p = out_fmt.frac_bits + 1
+    product_bits = a_fmt.frac_bits + b_fmt.frac_bits + 2
+    # Bound on the aligned sum's width (see the reduction below), plus carry and sign.
+    wide = max(product_bits, c_fmt.frac_bits + 1)
+    sum_bits = max(wide, p + 1) + wide + 3
+    sig_p = _ints(da.sig, product_bits) * _ints(db.sig, product_bits)
+    sig_c = _ints(dc.sig, sum_bits)
+    sig_p = _ints(sig_p, sum_bits)
+    sign_p = da.sign ^ db.sign
+    exp_p, exp_c = da.exp + db.exp, dc.exp
+    p_zero, c_zero = sig_p == 0, sig_c == 0
+    exp_p = np.where(p_zero, exp_c, exp_p)            # a zero term never widens the sum
+    exp_c = np.where(c_zero, exp_p, exp_c)
+    top_p = exp_p + _bit_length(sig_p) - 1
+    top_c = exp_c + _bit_length(sig_c) - 1
+
+    # A term entirely below min(its partner's last bit, the partner's rounding
+    # grid two places under precision p) only decides which side of the partner
+    # the sum lies on: it is exactly replaced by one bit just under that bound.
+    # This keeps the aligned sum within sum_bits bits and the rounding unchanged.
+    grid_p = np.minimum(exp_p, top_p - p - 1)
+    grid_c = np.minimum(exp_c, top_c - p - 1)
+    c_small = ~p_zero & ~c_zero & (top_c < grid_p)
+    p_small = ~p_zero & ~c_zero & (top_p < grid_c)
+    sig_c = np.where(c_small, 1, sig_c)
+    exp_c = np.where(c_small, grid_p - 1, exp_c)
+    sig_p = np.where(p_small, 1, sig_p)
+    exp_p = np.where(p_small, grid_c - 1, exp_p)
+
+    exp = np.minimum(exp_p, exp_c)
+    term_p = sig_p << (exp_p - exp)
+    term_c = sig_c << (exp_c - exp)
+    total = np.where(sign_p == 1, -term_p, term_p) + np.where(dc.sign == 1, -term_c, term_c)
+    negative = total < 0
+    magnitude = np.where(negative, -total, total)
+    exact_zero_sign = np.where(sign_p == dc.sign, sign_p, (np.asarray(rm) == RDN).astype(np.int64))
+    sign = np.where(magnitude == 0, exact_zero_sign, negative.astype(np.int64))
+    y, flags = round_pack(sign, magnitude, exp, out_fmt, rm, ftz, saturate)
+
+    nan, invalid, inf, inf_bits = _specials(da, db, dc, sign_p, out_fmt, saturate)
+    y = np.where(nan, np.uint64(out_fmt.nan_bits), np.where(inf, inf_bits, y))
+    flags = np.where(nan, np.where(invalid, FLAG_NV, 0), np.where(inf, 0, flags))
+    return y.astype(np.uint64), flags.astype(np.int64)
+
+
+def fma_accumulate(a, b, clear, a_fmt, b_fmt=None, c_fmt=None, rm=RNE, ftz=False, saturate=False):
+    """The running sum ``acc <- round(a * b + acc)`` over a stream, in order.
+
+    ``acc`` starts as +0 of ``c_fmt`` (the result format too). Where ``clear``
+    is set, the sum restarts with that product: the addend is a zero with the
+    product's sign, so the result is ``round(a * b)``. Returns ``(bits,
+    flags)``: the sum after each step.
+    """
+    a_fmt = float_format(a_fmt)
+    b_fmt = float_format(b_fmt or a_fmt)
+    c_fmt = float_format(c_fmt or a_fmt)
+    a = np.asarray(a, dtype=np.uint64).ravel()
+    b = np.asarray(b, dtype=np.uint64).ravel()
+    clear = np.asarray(clear).astype(bool).ravel()
+    rm = np.broadcast_to(np.asarray(rm, dtype=np.int64), a.shape)
+    product_sign = (((a >> np.uint64(a_fmt.width - 1)) ^ (b >> np.uint64(b_fmt.width - 1)))
+                    & np.uint64(1)) << np.uint64(c_fmt.width - 1)
+    ys = np.zeros(a.shape, dtype=np.uint64)
+    flags = np.zeros(a.shape, dtype=np.int64)
+    acc = np.zeros(1, dtype=np.uint64)
+    for i in range(a.size):
+        c = product_sign[i:i + 1] if clear[i] else acc
+        acc, flag = _fma(a[i:i + 1], b[i:i + 1], c, a_fmt, b_fmt, c_fmt, c_fmt, rm[i],
+                         ftz, saturate)
+        ys[i], flags[i] = acc[0], flag[0]
+    return ys, flags
 
 
 def to_float64(bits, fmt):
