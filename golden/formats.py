@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass
 
 __all__ = ["QFormat", "FIXED_ROUNDING", "OVERFLOW_MODES", "FloatFormat", "FLOAT_FORMATS",
+           "TensorCoreParams", "GPUS",
            "float_format", "ROUND_MODES", "FLAG_NX", "FLAG_UF", "FLAG_OF", "FLAG_DZ", "FLAG_NV"]
 
 #: Rounding modes for narrowing a fixed-point value (dropping fraction bits):
@@ -176,3 +177,67 @@ def float_format(name):
         return FloatFormat(name, int(match.group(1)), int(match.group(2)))
     except ValueError as error:
         raise ValueError(f"{error} (in {name!r})") from None
+
+
+
+@dataclass(frozen=True)
+class TensorCoreParams:
+    """One GPU generation's tensor-core block FMA (``tensorcore/SPEC.md`` §1, §4):
+    blocks of ``block`` exact products, aligned with their addend to the largest
+    exponent in a window of ``F = 23 + extra_bits`` fraction bits (magnitudes
+    truncated), summed exactly, normalized and rounded once.
+
+    ``rounding``: ``(out_fmt, rm)`` pairs, the final rounding per output format.
+    ``e_floor``: ``((in_fmt, out_fmt), floor)`` pairs, one per supported mode,
+    the floor of the alignment exponent an int or None. Tuples keep the
+    parameters hashable.
+    """
+
+    name: str
+    block: int
+    extra_bits: int
+    rounding: tuple = (("fp32", ROUND_MODES["RTZ"]), ("fp16", ROUND_MODES["RNE"]))
+    e_floor: tuple = ()
+
+    def __post_init__(self):
+        # Bounds that keep every window value and sum within int64.
+        if not isinstance(self.block, int) or not 1 <= self.block <= 1024:
+            raise ValueError(f"block: must be an integer 1..1024, got {self.block!r}")
+        if not isinstance(self.extra_bits, int) or not -3 <= self.extra_bits <= 24:
+            raise ValueError(f"extra_bits: must be an integer -3..24, got {self.extra_bits!r}")
+
+    @property
+    def frac_bits(self):
+        """F: fraction bits of the alignment window."""
+        return 23 + self.extra_bits
+
+    def modes(self):
+        """The supported ``(in_fmt, out_fmt)`` pairs."""
+        return tuple(pair for pair, _ in self.e_floor)
+
+    def mode(self, in_fmt, out_fmt):
+        """``(rm, e_floor)`` of one mode; ValueError if the GPU lacks it."""
+        floors = dict(self.e_floor)
+        if (in_fmt, out_fmt) not in floors:
+            supported = ", ".join(f"{i}->{o}" for i, o in floors)
+            raise ValueError(f"in_fmt/out_fmt: {self.name} tensor cores support {supported}, "
+                             f"got {in_fmt}->{out_fmt}")
+        return dict(self.rounding)[out_fmt], floors[(in_fmt, out_fmt)]
+
+
+def _tensor_core(name, block, extra_bits, fp16_fp32, fp16_fp16, bf16_fp32):
+    floors = [(("fp16", "fp32"), fp16_fp32), (("fp16", "fp16"), fp16_fp16)]
+    if bf16_fp32 != "n/a":
+        floors.append((("bf16", "fp32"), bf16_fp32))
+    return TensorCoreParams(name, block, extra_bits, e_floor=tuple(floors))
+
+
+#: SPEC.md §4: block K, n_e and the E_floor of fp16->fp32, fp16->fp16, bf16->fp32.
+#: Ada and B200 use the published model's parameters; the shared data do not test them.
+GPUS = {p.name: p for p in (
+    _tensor_core("v100", 4, 0, None, -19, "n/a"),
+    _tensor_core("a100", 8, 1, -132, -20, -132),
+    _tensor_core("ada", 8, 1, -132, -20, -132),
+    _tensor_core("h100", 16, 2, -133, -21, -133),
+    _tensor_core("b200", 16, 2, -133, -21, -133),
+)}

@@ -4,11 +4,16 @@ from dataclasses import dataclass, field
 
 from .fixed import FixedMultiplier
 from .float import FloatMultiplier
+from .fma import FloatFMA
+from .kulisch import KulischAccumulator
 from .mac import IntMAC
+from .mma import FloatMMA, IntMMA
+from .requant import Requantizer
 
 __all__ = ["Preset", "PRESETS", "UNITS", "get_preset", "build"]
 
-UNITS = {cls.__name__: cls for cls in (FixedMultiplier, FloatMultiplier, IntMAC)}
+UNITS = {cls.__name__: cls for cls in (FixedMultiplier, FloatMultiplier, IntMAC, Requantizer,
+                                          KulischAccumulator, FloatFMA, FloatMMA, IntMMA)}
 
 
 @dataclass(frozen=True)
@@ -56,10 +61,42 @@ PRESETS = {preset.name: preset for preset in (
            "fp16 x fp16 -> fp32, exact widening", _BOOTH),
     Preset("bf16_mul_fp32", FloatMultiplier, {"a_fmt": "bf16", "out_fmt": "fp32"},
            "bf16 x bf16 -> fp32, exact widening", _BOOTH),
+    Preset("fp16_fma32", FloatFMA, {"a_fmt": "fp16", "c_fmt": "fp32"},
+           "fused fp16 x fp16 + fp32 -> fp32, one rounding", _BOOTH),
+    Preset("bf16_fma32", FloatFMA, {"a_fmt": "bf16", "c_fmt": "fp32"},
+           "fused bf16 x bf16 + fp32 -> fp32, one rounding", _BOOTH),
+    Preset("fp32_fma", FloatFMA, {"a_fmt": "fp32", "c_fmt": "fp32"},
+           "fused fp32 multiply-add (fmaf)", _BOOTH),
+    Preset("fp16_fma16", FloatFMA, {"a_fmt": "fp16", "c_fmt": "fp16"},
+           "fused fp16 multiply-add, all fp16", _BOOTH),
+    Preset("fp16_mac32", FloatFMA, {"a_fmt": "fp16", "c_fmt": "fp32", "accumulate": True,
+                                    "stages": 1},
+           "fp16 x fp16 running sum in fp32, one rounding per step, clear input", _BOOTH),
     Preset("int8_mac", IntMAC, {"accumulate": True},
            "int8 x int8 running sum in a 32-bit accumulator, wrapping, sticky overflow", _BOOTH),
     Preset("dp4a", IntMAC, {"lanes": 4},
            "CUDA __dp4a: c + 4-way int8 dot product, 32-bit, wrapping", _BOOTH),
+    Preset("mma_fp16", FloatMMA, {},
+           "4x4x4 fp16 -> fp32 MMA, fused: exact sum, one rounding in any mode, flags"),
+    Preset("mma_fp16_v100", FloatMMA, {"mode": "tensorcore", "gpu": "v100"},
+           "4x4x4 fp16 -> fp32 MMA, bit-compatible with V100 tensor cores"),
+    Preset("mma_fp16_a100", FloatMMA, {"mode": "tensorcore", "gpu": "a100", "k": 8},
+           "4x4x8 fp16 -> fp32 MMA, bit-compatible with A100 tensor cores"),
+    Preset("mma_bf16_h100", FloatMMA, {"mode": "tensorcore", "gpu": "h100", "in_fmt": "bf16",
+                                       "k": 16},
+           "4x4x16 bf16 -> fp32 MMA, bit-compatible with H100 tensor cores"),
+    Preset("mma_int8", IntMMA, {}, "4x4x4 int8 -> int32 MMA, one dp4a tree per output, wrapping",
+           ({"arch": "booth"},)),
+    Preset("requant", Requantizer, {},
+           "int32 -> int8 with zero-point correction, TFLite/gemmlowp double rounding",
+           ({"rounding": "single"}, {"activation": "relu6"})),
+    Preset("kulisch_fp16", KulischAccumulator, {},
+           "exact fp16 x fp16 sum in a 97-bit register (2**-48..2**48), read out to fp32"),
+    Preset("kulisch_fp16x4", KulischAccumulator, {"lanes": 4},
+           "exact fp16 sum, 4 products per cycle, read out to fp32"),
+    Preset("kulisch_bf16", KulischAccumulator, {"in_fmt": "bf16", "lsb": -64, "msb": 64},
+           "bf16 x bf16 sum in a 145-bit register: products in [2**-49, 2**64) exact, "
+           "smaller ones truncated (NX), larger ones ovf; read out to fp32"),
 )}
 
 

@@ -72,10 +72,15 @@ def cmd_verilog(args):
 
 
 def cmd_sim(args):
-    from sim.runner import simulate
     overrides = _resolve(args)
-    result = simulate(args.preset, overrides, simulator=args.sim, count=args.vectors,
-                      seed=args.seed)
+    if args.gemm:
+        from sim.gemm import parse_shape, simulate_gemm
+        result = simulate_gemm(args.preset, parse_shape(args.gemm), overrides,
+                               simulator=args.sim, seed=args.seed)
+    else:
+        from sim.runner import simulate
+        result = simulate(args.preset, overrides, simulator=args.sim, count=args.vectors,
+                          seed=args.seed)
     print(result.summary())
     return 0 if result.ok else 1
 
@@ -130,6 +135,9 @@ def _parser():
     p.add_argument("--vectors", type=int, default=20_000,
                    help="random vectors beyond the corner cases (per rounding mode for float units)")
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--gemm", metavar="MxKxN",
+                   help="MMA presets: multiply random MxK and KxN matrices tile by tile "
+                        "(C fed back along K) and compare D with the golden GEMM")
     p.set_defaults(func=cmd_sim)
 
     p = sub.add_parser("synth", help="synthesize one preset and report area and Fmax")

@@ -23,7 +23,8 @@ FLAGS_DOC = "NV,DZ,OF,UF,NX (bit 4..0)"
 
 class Decoded:
     """Signals of one decoded operand: value = (-1)**sign * sig * 2**(exp - frac_bits),
-    ``sig`` normalized to ``frac_bits + 1`` bits with its leading one on top (0 for zeros)."""
+    ``sig`` of ``frac_bits + 1`` bits, normalized with its leading one on top
+    unless decoded with ``normalize=False`` (0 for zeros)."""
 
     def __init__(self, sign, exp, sig, is_zero, is_inf, is_nan, is_snan):
         self.sign, self.exp, self.sig = sign, exp, sig
@@ -38,8 +39,10 @@ def exp_width(fmt):
     return max(abs(fmt.emin - fmt.frac_bits), fmt.emax + 1).bit_length() + 1
 
 
-def decode(m, bits, fmt, ftz, prefix):
-    """Gates that classify ``bits`` of ``fmt`` and normalize subnormals."""
+def decode(m, bits, fmt, ftz, prefix, normalize=True):
+    """Gates that classify ``bits`` of ``fmt`` and normalize subnormals (with
+    ``normalize=False`` a subnormal keeps its leading zeros and ``emin``, as
+    units that align every operand to a common exponent anyway want it)."""
     e, f = fmt.exp_bits, fmt.frac_bits
     field, frac = bits[f:f + e], bits[:f]
     sign = Signal(name=f"{prefix}_sign")
@@ -59,6 +62,10 @@ def decode(m, bits, fmt, ftz, prefix):
         m.d.comb += [is_zero.eq(subnormal),
                      exp.eq(field - fmt.bias),
                      sig.eq(Mux(subnormal, 0, (1 << f) | frac))]
+    elif not normalize:
+        m.d.comb += [is_zero.eq(subnormal & ~frac.any()),
+                     exp.eq(Mux(subnormal, fmt.emin, field - fmt.bias)),
+                     sig.eq(Mux(subnormal, frac, (1 << f) | frac))]
     else:
         zeros = leading_zeros(m, frac, f"{prefix}_lz")
         m.d.comb += [is_zero.eq(subnormal & ~frac.any()),

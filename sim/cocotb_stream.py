@@ -10,7 +10,8 @@ prints the seed and writes the failing vectors to a CSV file.
 
 Configuration comes through environment variables set by the runner:
 ``NNARITH_MANIFEST``, ``NNARITH_VECTORS``, ``NNARITH_SEED``, ``NNARITH_REPORT``
-(JSON summary written here), ``NNARITH_FAILURES`` (CSV of failing vectors) and
+(JSON summary written here), ``NNARITH_BUBBLE_RATE`` (the fraction of
+pipelined cycles without a new input), ``NNARITH_FAILURES`` (CSV of failing vectors) and
 ``NNARITH_OUTPUTS`` (what the unit produced, saved so that a chain of units can
 feed one unit's results to the next).
 
@@ -31,10 +32,6 @@ from cocotb.triggers import FallingEdge, Timer
 import numpy as np
 
 from sim.vectors import load
-
-#: Fraction of pipelined cycles that carry no new input.
-BUBBLE_RATE = 0.125
-
 
 def _read(handle):
     """A port's value as an unsigned int (1-bit ports are ``Logic``, wider ``LogicArray``)."""
@@ -60,7 +57,7 @@ async def _run_combinational(dut, inputs, outputs, count):
     return got, []
 
 
-async def _run_pipelined(dut, manifest, inputs, outputs, count, rng):
+async def _run_pipelined(dut, manifest, inputs, outputs, count, rng, bubble_rate):
     latency = manifest["latency"]
     clock, reset = getattr(dut, manifest["clock"]), getattr(dut, manifest["reset"])
     in_valid = getattr(dut, manifest["valid"]["in"])
@@ -92,7 +89,7 @@ async def _run_pipelined(dut, manifest, inputs, outputs, count, rng):
         index = min(sent, count - 1)
         for handle, values in drive:
             handle.value = values[index]
-        if sent < count and rng.random() >= BUBBLE_RATE:
+        if sent < count and rng.random() >= bubble_rate:
             in_valid.value = 1
             issued_at.append(cycle)
             sent += 1
@@ -130,7 +127,8 @@ async def stream(dut):
         got, errors = await _run_combinational(dut, inputs, outputs, count)
     else:
         got, errors = await _run_pipelined(dut, manifest, inputs, outputs, count,
-                                           random.Random(seed))
+                                           random.Random(seed),
+                                           float(os.environ["NNARITH_BUBBLE_RATE"]))
     seconds = time.perf_counter() - start
 
     np.savez(os.environ["NNARITH_OUTPUTS"],

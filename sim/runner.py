@@ -20,13 +20,19 @@ from hw.export import export
 from . import vectors
 from .fixed import FixedMultiplierModel
 from .float import FloatMultiplierModel
+from .fma import FloatFMAModel
+from .kulisch import KulischAccumulatorModel
 from .mac import IntMACModel
+from .mma import FloatMMAModel, IntMMAModel
+from .requant import RequantizerModel
 
-__all__ = ["MODELS", "SimResult", "simulate", "simulator_env", "BUILD_ROOT"]
+__all__ = ["MODELS", "SimResult", "simulate", "simulator_env", "run_cocotb", "BUILD_ROOT"]
 
 #: Bench model per unit family (unit class name -> model class).
 MODELS = {"FixedMultiplier": FixedMultiplierModel, "FloatMultiplier": FloatMultiplierModel,
-          "IntMAC": IntMACModel}
+          "KulischAccumulator": KulischAccumulatorModel,
+          "IntMAC": IntMACModel, "Requantizer": RequantizerModel,
+          "FloatFMA": FloatFMAModel, "FloatMMA": FloatMMAModel, "IntMMA": IntMMAModel}
 
 BUILD_ROOT = Path(os.environ.get("NNARITH_BUILD", "build"))
 SIMULATORS = ("icarus", "verilator")
@@ -87,23 +93,55 @@ def _workdir(preset, params, simulator, seed, count, tag):
     return (BUILD_ROOT / "sim" / f"{tag or preset}-{digest}").resolve()
 
 
-def simulate(preset, overrides=None, simulator=None, count=20_000, seed=1, tag=None, inputs=None):
+def run_cocotb(test_module, top, v_path, manifest_path, workdir, simulator, seed, env):
+    """Build ``v_path`` for ``simulator`` and run cocotb module ``test_module``
+    on it; the module writes ``workdir/report.json``."""
+    from cocotb_tools.runner import get_runner
+    os.environ.update(simulator_env(simulator))
+    runner = get_runner(simulator)
+    build_dir = workdir / f"sim_build_{simulator}"
+    # Amaranth's Verilog mixes operand widths on purpose; Verilator may warn, not fail.
+    build_args = ["-Wno-fatal"] if simulator == "verilator" else []
+    runner.build(sources=[v_path], hdl_toplevel=top, build_dir=build_dir, build_args=build_args,
+                 timescale=("1ns", "1ps"), log_file=build_dir / "build.log")
+    (workdir / "report.json").unlink(missing_ok=True)
+    env = {"NNARITH_MANIFEST": str(manifest_path), "NNARITH_SEED": str(seed),
+           "NNARITH_REPORT": str(workdir / "report.json"), **env}
+    try:
+        runner.test(hdl_toplevel=top, test_module=test_module, build_dir=build_dir,
+                    test_dir=workdir, extra_env=env, results_xml=str(workdir / "results.xml"),
+                    timescale=("1ns", "1ps"), log_file=workdir / "sim.log")
+    except SystemExit:
+        pass    # the runner exits on a failed test; the report says what failed
+
+
+def check_simulator(simulator):
+    simulator = simulator or os.environ.get("SIM", "icarus")
+    if simulator not in SIMULATORS:
+        raise ValueError(f"sim: must be one of {', '.join(SIMULATORS)}, got {simulator!r}")
+    return simulator
+
+
+def simulate(preset, overrides=None, simulator=None, count=20_000, seed=1, tag=None, inputs=None,
+             bubble_rate=0.125):
     """Simulate preset ``preset`` (with parameter ``overrides``) against its golden model.
 
     ``count`` random vectors are added to the unit's directed corner cases
     (units whose input space is small are run exhaustively instead), unless
-    ``inputs`` (port name -> array of unsigned ints) gives the vectors. Returns a
-    :class:`SimResult`; raises ``ValueError`` for bad parameters or simulator.
+    ``inputs`` (port name -> array of unsigned ints) gives the vectors. A
+    pipelined unit gets no new input on a ``bubble_rate`` fraction of its
+    cycles (0: back to back). Returns a :class:`SimResult`; raises
+    ``ValueError`` for bad parameters or simulator.
     """
-    simulator = simulator or os.environ.get("SIM", "icarus")
-    if simulator not in SIMULATORS:
-        raise ValueError(f"sim: must be one of {', '.join(SIMULATORS)}, got {simulator!r}")
+    simulator = check_simulator(simulator)
     if not isinstance(count, int) or count < 0:
         raise ValueError(f"vectors: must be a non-negative integer, got {count!r}")
     unit = build(preset, overrides)
+    if not 0 <= bubble_rate < 1:
+        raise ValueError(f"bubble_rate: must be in [0, 1), got {bubble_rate!r}")
     key = count if inputs is None else hashlib.sha1(
         repr(sorted((n, np.asarray(v).tolist()) for n, v in inputs.items())).encode()).hexdigest()
-    workdir = _workdir(preset, unit.params, simulator, seed, key, tag)
+    workdir = _workdir(preset, unit.params, simulator, seed, [key, bubble_rate], tag)
     workdir.mkdir(parents=True, exist_ok=True)
     top = preset
     v_path, manifest_path = export(unit, top, workdir, preset=preset)
@@ -113,26 +151,12 @@ def simulate(preset, overrides=None, simulator=None, count=20_000, seed=1, tag=N
         inputs = model.stimulus(np.random.default_rng(seed), count)
     vectors.save(workdir / "vectors.npz", inputs, model.expected(inputs))
 
-    from cocotb_tools.runner import get_runner
-    os.environ.update(simulator_env(simulator))
-    runner = get_runner(simulator)
-    build_dir = workdir / f"sim_build_{simulator}"
-    # Amaranth's Verilog mixes operand widths on purpose; Verilator may warn, not fail.
-    build_args = ["-Wno-fatal"] if simulator == "verilator" else []
-    runner.build(sources=[v_path], hdl_toplevel=top, build_dir=build_dir, build_args=build_args,
-                 timescale=("1ns", "1ps"), log_file=build_dir / "build.log")
     report_path = workdir / "report.json"
-    report_path.unlink(missing_ok=True)
-    env = {"NNARITH_MANIFEST": str(manifest_path), "NNARITH_VECTORS": str(workdir / "vectors.npz"),
-           "NNARITH_SEED": str(seed), "NNARITH_REPORT": str(report_path),
+    env = {"NNARITH_VECTORS": str(workdir / "vectors.npz"),
            "NNARITH_FAILURES": str(workdir / "failures.csv"),
-           "NNARITH_OUTPUTS": str(workdir / "outputs.npz")}
-    try:
-        runner.test(hdl_toplevel=top, test_module="sim.cocotb_stream", build_dir=build_dir,
-                    test_dir=workdir, extra_env=env, results_xml=str(workdir / "results.xml"),
-                    timescale=("1ns", "1ps"), log_file=workdir / "sim.log")
-    except SystemExit:
-        pass    # the runner exits on a failed test; the report says what failed
+           "NNARITH_OUTPUTS": str(workdir / "outputs.npz"),
+           "NNARITH_BUBBLE_RATE": str(bubble_rate)}
+    run_cocotb("sim.cocotb_stream", top, v_path, manifest_path, workdir, simulator, seed, env)
     if not report_path.exists():
         return SimResult(preset, simulator, seed, 0, 0,
                          [f"simulation did not finish; see {workdir / 'sim.log'}"], 0.0, None, workdir)

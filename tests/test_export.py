@@ -62,6 +62,8 @@ def test_every_preset_exports_its_ports(tmp_path, name):
     v, j = export(unit, name, tmp_path)
     m = json.loads(j.read_text())
     declared = [p["name"] for p in m["ports"]]
-    assert declared == list(unit.signature.members)
+    clocked = ["clk", "rst"] if unit.latency else []
+    assert declared == clocked + list(unit.signature.members)
+    assert m["latency"] == unit.latency and (m["clock"] == "clk") == bool(unit.latency)
     assert all(p["doc"] and p["kind"] for p in m["ports"])
     assert f"module {name}(" in v.read_text()

@@ -10,7 +10,7 @@ from amaranth.back import rtlil
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from hw.catalogue import PRESETS, UNITS
-from golden.formats import FLOAT_FORMATS
+from golden.formats import FLOAT_FORMATS, float_format
 from hw.fixed import FixedMultiplier
 from hw.params import Derived
 
@@ -67,9 +67,55 @@ def valid_mac(draw):
     return p
 
 
+@st.composite
+def valid_requant(draw):
+    p = {"out_bits": draw(st.integers(2, 16)), "out_signed": draw(st.booleans()),
+         "rounding": draw(st.sampled_from(["double", "single"])),
+         "activation": draw(st.sampled_from(["none", "relu", "relu6"])),
+         "correction": draw(st.booleans()),
+         "fixed_multiplier": draw(st.sampled_from([0, 1, 1 << 30, (1 << 31) - 1])),
+         "fixed_shift": draw(st.integers(-31, 30)), "stages": draw(st.integers(0, 8))}
+    for name in draw(st.sets(st.sampled_from(sorted(p)))):
+        p.pop(name)
+    return p
+
+
+@st.composite
+def valid_fma(draw):
+    p = {"a_fmt": draw(float_formats), "b_fmt": draw(float_formats), "c_fmt": draw(float_formats),
+         "ftz": draw(st.booleans()), "saturate": draw(st.booleans()),
+         "accumulate": draw(st.booleans()), "arch": draw(st.sampled_from(["infer", "booth"]))}
+    p["out_fmt"] = p["c_fmt"] if p["accumulate"] else draw(float_formats)
+    p["stages"] = draw(st.integers(1 if p["accumulate"] else 0, 8))
+    for name in draw(st.sets(st.sampled_from(["b_fmt", "out_fmt", "ftz", "saturate", "arch",
+                                              "stages"]))):
+        p.pop(name)
+    return p
+
+
+@st.composite
+def valid_kulisch(draw):
+    in_fmt = draw(st.one_of(st.sampled_from(["fp16", "bf16", "e4m3", "e5m2", "tf32"]),
+                            st.builds(lambda e, m: f"e{e}m{m}", st.integers(2, 6),
+                                      st.integers(1, 10))))
+    fmt = float_format(in_fmt)
+    exact_lsb, exact_msb = 2 * (fmt.emin - fmt.frac_bits), 2 * (fmt.emax + 1)
+    lsb = draw(st.integers(exact_lsb, exact_msb - 1))
+    p = {"in_fmt": in_fmt, "out_fmt": draw(float_formats), "lanes": draw(st.integers(1, 4)),
+         "carry_bits": draw(st.integers(1, 64)), "lsb": lsb,
+         "msb": draw(st.integers(lsb + 1, min(exact_msb, lsb + 200))),
+         "ftz": draw(st.booleans()), "stages": draw(st.integers(1, 8))}
+    for name in draw(st.sets(st.sampled_from(["out_fmt", "lanes", "carry_bits", "ftz", "stages"]))):
+        p.pop(name)
+    if fmt.exp_bits <= 6 and draw(st.booleans()):      # the exact register: at most ~200 bits
+        p.pop("lsb"), p.pop("msb")
+    return p
+
+
 #: A strategy of valid parameters per unit: a new unit must add one here.
 VALID = {"FixedMultiplier": valid_fixed(), "FloatMultiplier": valid_float(),
-         "IntMAC": valid_mac()}
+         "IntMAC": valid_mac(), "Requantizer": valid_requant(),
+         "FloatFMA": valid_fma(), "KulischAccumulator": valid_kulisch()}
 
 
 @pytest.mark.parametrize("unit_name", sorted(UNITS))
@@ -137,10 +183,12 @@ def test_table_is_complete():
     (["-p", "exp_bits=1"], "exp_bits"),
     (["-p", "lanes=0"], "lanes"),
     (["-p", "acc_width=15"], "acc_width"),
+    (["-p", "fixed_shift=31"], "fixed_shift"),
 ])
 def test_cli_rejects_bad_parameters_with_one_line(tmp_path, args, name):
     preset = ("fp16_mul" if name in ("a_fmt", "out_fmt", "exp_bits")
-              else "dp4a" if name in ("lanes", "acc_width") else "int8_mul")
+              else "dp4a" if name in ("lanes", "acc_width")
+              else "requant" if name == "fixed_shift" else "int8_mul")
     result = subprocess.run([sys.executable, "-m", "hw.cli", "verilog", preset, *args,
                              "-o", str(tmp_path)], capture_output=True, text=True)
     assert result.returncode == 2

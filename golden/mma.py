@@ -1,0 +1,305 @@
+"""Matrix multiply-accumulate golden: ``D = A·B + C`` on bit patterns, in three numerics.
+
+* ``fused``: each output is ``C + Σ A·B`` summed exactly and rounded once to the
+  output format, IEEE style (any RISC-V rounding mode, ``fflags``, canonical NaN).
+* ``chain``: ``K`` fused multiply-adds in ``k`` order, each rounded (a CPU
+  ``fmaf`` loop), by :func:`golden.float.fma`.
+* ``tensorcore``: the measured NVIDIA tensor-core dot product of
+  ``tensorcore/SPEC.md``, block by block (:func:`block_fma`), each block's rounded
+  result being the next block's C. The GPU defines no exception flags, so this
+  mode returns ``None`` for them. Its NaN is SPEC's 0x7FFFFFFF / 0x7FFF, not the
+  canonical 0x7FC00000 / 0x7E00 of the IEEE modes.
+
+Shapes: A ``(..., M, K)``, B ``(..., K, N)``, C and D ``(..., M, N)``, with
+broadcastable leading (batch) dimensions. A and B hold ``in_fmt`` patterns, C and
+D ``out_fmt`` patterns (uint64 arrays).
+"""
+
+import numpy as np
+
+from .float import RDN, RNE, decode, fma, round_pack
+from .formats import FLAG_NV, FLAG_OF, GPUS, ROUND_MODES, TensorCoreParams, float_format
+
+__all__ = ["TensorCoreParams", "GPUS", "MODES", "tensorcore_params", "validate", "block_fma",
+           "mma", "gemm"]
+
+MODES = ("fused", "chain", "tensorcore")
+
+#: Significand bits of the fp32 layout that c takes inside a block (SPEC §3 step 3).
+_C_FRAC = 23
+
+
+def tensorcore_params(gpu):
+    """A preset by name, or ``gpu`` itself if it is already a :class:`TensorCoreParams`."""
+    if isinstance(gpu, TensorCoreParams):
+        return gpu
+    if gpu not in GPUS:
+        raise ValueError(f"gpu: must be one of {', '.join(GPUS)}, got {gpu!r}")
+    return GPUS[gpu]
+
+
+def _format_name(fmt, what):
+    try:
+        return float_format(fmt).name
+    except ValueError as error:
+        raise ValueError(f"{what}: {error}") from None
+
+
+def validate(in_fmt, out_fmt, mode, gpu=None, rm=None, k=None, require_block=False):
+    """Check one MMA configuration; returns ``(in_fmt, out_fmt, params, rm)`` normalised.
+
+    ``params`` is the GPU's :class:`TensorCoreParams` (tensorcore mode) or None;
+    ``rm`` the rounding-mode code of the IEEE modes (RNE by default) or None.
+    ``require_block``: ``k`` must be a multiple of the GPU's block (a unit that
+    cannot pad). Raises ValueError naming the parameter.
+    """
+    if mode not in MODES:
+        raise ValueError(f"mode: must be one of {', '.join(MODES)}, got {mode!r}")
+    in_name, out_name = _format_name(in_fmt, "in_fmt"), _format_name(out_fmt, "out_fmt")
+    if k is not None and (not isinstance(k, (int, np.integer)) or k < 1):
+        raise ValueError(f"K: must be a positive integer, got {k!r}")
+    if mode != "tensorcore":
+        if gpu is not None:
+            raise ValueError(f"gpu: only used in mode tensorcore, got {gpu!r} in mode {mode}")
+        rm = RNE if rm is None else rm
+        if not isinstance(rm, (int, np.integer)) or not 0 <= rm <= 4:
+            raise ValueError(f"rm: must be a rounding-mode code 0..4 "
+                             f"({', '.join(ROUND_MODES)}), got {rm!r}")
+        return float_format(in_fmt), float_format(out_fmt), None, int(rm)
+    if gpu is None:
+        raise ValueError(f"gpu: mode tensorcore needs one of {', '.join(GPUS)}")
+    params = tensorcore_params(gpu)
+    if rm is not None:
+        raise ValueError(f"rm: mode tensorcore rounds as its GPU does, got {rm!r}")
+    for name, fmt, allowed in (("in_fmt", in_name, ("fp16", "bf16")),
+                               ("out_fmt", out_name, ("fp32", "fp16"))):
+        if fmt not in allowed:
+            raise ValueError(f"{name}: mode tensorcore supports {' and '.join(allowed)}, "
+                             f"got {fmt}")
+    params.mode(in_name, out_name)
+    if require_block and k is not None and k % params.block:
+        raise ValueError(f"K: must be a multiple of the {params.name} block "
+                         f"({params.block}), got {k}")
+    return float_format(in_name), float_format(out_name), params, None
+
+
+def _bit_length(x):
+    """Bit lengths of non-negative int64 values below 2**53."""
+    return np.frexp(x.astype(np.float64))[1].astype(np.int64)
+
+
+def _shift(x, amount):
+    """``x * 2**amount`` truncated toward zero (x >= 0); shift counts clamped to 0..63."""
+    return np.where(amount >= 0, x << np.clip(amount, 0, 63), x >> np.clip(-amount, 0, 63))
+
+
+def _tensorcore_nan(fmt):
+    """SPEC §2.4: all ones below the sign bit."""
+    return np.uint64((1 << (fmt.width - 1)) - 1)
+
+
+def _product_specials(da, db, dc):
+    """``(nan, inf, inf_sign)`` per dot product of the products along the last axis
+    and c: a NaN operand, ``∞·0`` or both infinities make NaN, one infinity ±∞."""
+    inf_times_zero = (da.is_inf & db.is_zero) | (da.is_zero & db.is_inf)
+    operand_nan = da.is_nan | db.is_nan
+    product_inf = (da.is_inf | db.is_inf) & ~operand_nan & ~inf_times_zero
+    product_sign = da.sign ^ db.sign
+    pos_inf = (product_inf & (product_sign == 0)).any(-1) | (dc.is_inf & (dc.sign == 0))
+    neg_inf = (product_inf & (product_sign == 1)).any(-1) | (dc.is_inf & (dc.sign == 1))
+    nan = operand_nan.any(-1) | dc.is_nan | inf_times_zero.any(-1) | (pos_inf & neg_inf)
+    return nan, (pos_inf | neg_inf) & ~nan, neg_inf.astype(np.int64)
+
+
+def block_fma(a, b, c, in_fmt, out_fmt, params):
+    """One tensor-core block FMA per dot product (SPEC §2 and §3), integers only.
+
+    ``a``, ``b``: ``in_fmt`` patterns of shape ``(..., K)`` with ``K`` at most the
+    block size; ``c``: ``out_fmt`` patterns of shape ``(...)``. Returns the
+    ``out_fmt`` patterns of ``d``.
+    """
+    params = tensorcore_params(params)
+    in_fmt, out_fmt, params, _ = validate(in_fmt, out_fmt, "tensorcore", params)
+    rm, e_floor = params.mode(in_fmt.name, out_fmt.name)
+    a, b = np.broadcast_arrays(np.asarray(a, dtype=np.uint64), np.asarray(b, dtype=np.uint64))
+    if a.ndim == 0 or a.shape[-1] > params.block:
+        raise ValueError(f"K: a block holds at most {params.block} products on "
+                         f"{params.name}, got {a.shape[-1] if a.ndim else 0}")
+    c = np.broadcast_to(np.asarray(c, dtype=np.uint64), a.shape[:-1])
+    m, big_f = in_fmt.frac_bits, params.frac_bits
+    da, db, dc = decode(a, in_fmt), decode(b, in_fmt), decode(c, out_fmt)
+
+    # Step 2: exact unnormalised products P·2^(X - 2M); zero products drop out.
+    sig_p = da.sig * db.sig
+    exp_p = da.exp + db.exp + 2 * m
+    live_p = sig_p != 0
+    # Step 3: c as a 24-bit significand with exponent x_c. An fp32 c keeps its
+    # subnormal leading zeros; an fp16 c is a normal fp32 number (true exponent).
+    live_c = dc.sig != 0
+    if out_fmt.name == "fp32":
+        sig_c, exp_c = dc.sig, dc.exp + _C_FRAC
+    else:
+        length = _bit_length(dc.sig)
+        sig_c = _shift(dc.sig, _C_FRAC + 1 - length)
+        exp_c = dc.exp + length - 1
+    # Step 4: alignment exponent.
+    lowest = np.iinfo(np.int64).min
+    top = np.maximum(np.where(live_p, exp_p, lowest).max(-1), np.where(live_c, exp_c, lowest))
+    any_live = top != lowest
+    top = np.where(any_live, top, 0)
+    if e_floor is not None:
+        top = np.maximum(top, e_floor)
+    # Step 5: left-justify in the window, shift right by E - X, truncate magnitudes.
+    aligned_p = _shift(sig_p, (big_f - 2 * m) - (top[..., None] - exp_p))
+    aligned_p = np.where(live_p, aligned_p, 0)
+    aligned_c = np.where(live_c, _shift(sig_c, (big_f - _C_FRAC) - (top - exp_c)), 0)
+    # Step 6: exact signed sum; steps 7-9: one correctly rounded conversion.
+    total = (np.where(da.sign ^ db.sign, -aligned_p, aligned_p).sum(-1)
+             + np.where(dc.sign == 1, -aligned_c, aligned_c))
+    sign = (total < 0).astype(np.int64)
+    bits, flags = round_pack(sign, np.abs(total), top - big_f, out_fmt, rm)
+    sign_bit = sign.astype(np.uint64) << np.uint64(out_fmt.width - 1)
+    bits = np.where(flags & FLAG_OF != 0, sign_bit | np.uint64(out_fmt.inf_bits), bits)
+
+    nan, inf, inf_sign = _product_specials(da, db, dc)
+    inf_bits = (inf_sign.astype(np.uint64) << np.uint64(out_fmt.width - 1)) \
+        | np.uint64(out_fmt.inf_bits)
+    bits = np.where(inf, inf_bits, bits)
+    return np.where(nan, _tensorcore_nan(out_fmt), bits).astype(np.uint64)
+
+
+def _fused(a, b, c, in_fmt, out_fmt, rm):
+    """Exact ``c + Σ a·b`` along the last axis, rounded once; returns ``(bits, flags)``."""
+    da, db, dc = decode(a, in_fmt), decode(b, in_fmt), decode(c, out_fmt)
+    sig = np.concatenate([da.sig * db.sig if 2 * in_fmt.frac_bits + 2 <= 60
+                          else da.sig.astype(object) * db.sig.astype(object),
+                          dc.sig[..., None].astype(da.sig.dtype)], axis=-1)
+    exp = np.concatenate([da.exp + db.exp, dc.exp[..., None]], axis=-1)
+    signs = np.concatenate([da.sign ^ db.sign, dc.sign[..., None]], axis=-1)
+    nonzero = sig != 0
+    low = np.where(nonzero, exp, np.iinfo(np.int64).max).min(-1)
+    low = np.where(nonzero.any(-1), low, 0)
+    shift = np.where(nonzero, exp - low[..., None], 0)
+    lengths = np.array([int(s).bit_length() for s in sig.ravel()]).reshape(sig.shape) \
+        if sig.dtype == object else _bit_length(sig)
+    need = int((shift + lengths).max(initial=0)) + int(sig.shape[-1]).bit_length() + 1
+    if need > 62:
+        sig, shift = sig.astype(object), shift.astype(object)
+    terms = sig << shift
+    total = np.where(signs == 1, -terms, terms).sum(-1)
+    negative = total < 0
+    magnitude = np.where(negative, -total, total)
+    # An exact zero: a zero of the common sign if every term is a zero (RDN: -0 if any
+    # is -0), otherwise +0 (RDN: -0), as a chain of IEEE additions gives.
+    all_zero = ~nonzero.any(-1)
+    zero_sign = np.where(all_zero, (signs == 1).all(-1) | ((rm == RDN) & (signs == 1).any(-1)),
+                         rm == RDN)
+    sign = np.where(magnitude == 0, zero_sign, negative).astype(np.int64)
+    if magnitude.dtype != object:
+        magnitude = magnitude.astype(np.int64)
+    bits, flags = round_pack(sign, magnitude, low, out_fmt, rm)
+
+    nan, inf, inf_sign = _product_specials(da, db, dc)
+    snan = (da.is_snan | db.is_snan).any(-1) | dc.is_snan
+    inf_times_zero = ((da.is_inf & db.is_zero) | (da.is_zero & db.is_inf)).any(-1)
+    operand_nan = (da.is_nan | db.is_nan).any(-1) | dc.is_nan
+    invalid = snan | inf_times_zero | (nan & ~operand_nan)
+    if out_fmt.has_inf:
+        inf_bits = (inf_sign.astype(np.uint64) << np.uint64(out_fmt.width - 1)) \
+            | np.uint64(out_fmt.inf_bits)
+    else:
+        inf_bits = np.uint64(out_fmt.nan_bits)
+    bits = np.where(nan, np.uint64(out_fmt.nan_bits), np.where(inf, inf_bits, bits))
+    flags = np.where(nan, np.where(invalid, FLAG_NV, 0), np.where(inf, 0, flags))
+    return bits.astype(np.uint64), flags.astype(np.int64)
+
+
+def _chain(a, b, c, in_fmt, out_fmt, rm):
+    """``c`` then one rounded FMA per ``k``; flags are the OR over the steps."""
+    d, flags = c, np.zeros(c.shape, dtype=np.int64)
+    for k in range(a.shape[-1]):
+        d, step = fma(a[..., k], b[..., k], d, in_fmt, in_fmt, out_fmt, out_fmt, rm)
+        flags = flags | step
+    return d, flags
+
+
+def _tensorcore(a, b, c, in_fmt, out_fmt, params):
+    """Blocks along ``k``, zero-padded; each block's d is the next block's c."""
+    pad = -a.shape[-1] % params.block
+    if pad:
+        widths = [(0, 0)] * (a.ndim - 1) + [(0, pad)]
+        a, b = np.pad(a, widths), np.pad(b, widths)
+    d = c
+    for start in range(0, a.shape[-1], params.block):
+        d = block_fma(a[..., start:start + params.block], b[..., start:start + params.block],
+                      d, in_fmt, out_fmt, params)
+    return d, None
+
+
+def _operands(A, B, C):
+    """A, B, C as uint64 arrays and the rows/columns of every output, ``(..., M, N, K)``."""
+    A, B, C = (np.asarray(x, dtype=np.uint64) for x in (A, B, C))
+    if A.ndim < 2 or B.ndim < 2 or C.ndim < 2:
+        raise ValueError(f"A, B, C: must be (..., M, K), (..., K, N), (..., M, N), got shapes "
+                         f"{A.shape}, {B.shape}, {C.shape}")
+    (m, k), (k_b, n) = A.shape[-2:], B.shape[-2:]
+    if k_b != k:
+        raise ValueError(f"B: must have K = {k} rows (A is {m}x{k}), got shape {B.shape}")
+    if C.shape[-2:] != (m, n):
+        raise ValueError(f"C: must be {m}x{n} (M x N), got shape {C.shape}")
+    try:
+        batch = np.broadcast_shapes(A.shape[:-2], B.shape[:-2], C.shape[:-2])
+    except ValueError:
+        raise ValueError(f"A, B, C: batch dimensions {A.shape[:-2]}, {B.shape[:-2]}, "
+                         f"{C.shape[:-2]} do not broadcast") from None
+    rows = np.broadcast_to(A[..., :, None, :], batch + (m, n, k))
+    cols = np.broadcast_to(np.swapaxes(B, -1, -2)[..., None, :, :], batch + (m, n, k))
+    return rows, cols, np.broadcast_to(C, batch + (m, n)), k
+
+
+def mma(A, B, C, in_fmt, out_fmt, mode, *, gpu=None, rm=None, require_block=False):
+    """``D = A·B + C`` in numerics ``mode``; returns ``(bits, flags)``.
+
+    ``rm`` (fused, chain): RISC-V rounding-mode code, RNE by default. ``gpu``
+    (tensorcore): a :data:`GPUS` name or :class:`TensorCoreParams`; K is padded
+    with zero products to a multiple of the block unless ``require_block``
+    makes that a ValueError. Flags: ``fflags`` per output (chain: OR over the
+    steps); None in tensorcore mode, where the GPU defines none.
+    """
+    rows, cols, C, k = _operands(A, B, C)
+    in_fmt, out_fmt, params, rm = validate(in_fmt, out_fmt, mode, gpu, rm, k, require_block)
+    if mode == "fused":
+        return _fused(rows, cols, C, in_fmt, out_fmt, rm)
+    if mode == "chain":
+        return _chain(rows, cols, C, in_fmt, out_fmt, rm)
+    return _tensorcore(rows, cols, C, in_fmt, out_fmt, params)
+
+
+def gemm(A, B, C, in_fmt, out_fmt, mode, *, gpu=None, rm=None, tile_k=None):
+    """An M×K×N GEMM, ``D = A·B + C``, for any K; returns ``(bits, flags)``.
+
+    Without ``tile_k`` this is :func:`mma`: fused sums the whole K exactly,
+    tensorcore chains the GPU's blocks. With ``tile_k`` K is cut into tiles of
+    that many products, each tile one :func:`mma` whose rounded D is the next
+    tile's C (a tiled hardware GEMM through an M×N×tile_k unit); in tensorcore
+    mode ``tile_k`` must be a multiple of the block. Flags are the OR over tiles.
+    """
+    A, B = np.asarray(A, dtype=np.uint64), np.asarray(B, dtype=np.uint64)
+    if tile_k is None:
+        return mma(A, B, C, in_fmt, out_fmt, mode, gpu=gpu, rm=rm)
+    k = A.shape[-1] if A.ndim else 0
+    if not isinstance(tile_k, (int, np.integer)) or tile_k < 1:
+        raise ValueError(f"tile_k: must be a positive integer, got {tile_k!r}")
+    if mode == "tensorcore":
+        params = validate(in_fmt, out_fmt, mode, gpu, rm)[2]
+        if tile_k % params.block:
+            raise ValueError(f"tile_k: must be a multiple of the {params.name} block "
+                             f"({params.block}), got {tile_k}")
+    if k % tile_k:
+        raise ValueError(f"K: must be a multiple of tile_k ({tile_k}), got {k}")
+    d, flags = np.asarray(C, dtype=np.uint64), None
+    for start in range(0, k, tile_k):
+        d, step = mma(A[..., start:start + tile_k], B[..., start:start + tile_k, :], d,
+                      in_fmt, out_fmt, mode, gpu=gpu, rm=rm)
+        flags = step if flags is None else flags | step
+    return d, flags

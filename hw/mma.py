@@ -1,0 +1,415 @@
+"""Matrix multiply-accumulate ``D = A·B + C`` on small blocks (4×4×4 by
+default), one whole MMA per cycle: a dot-product tree per output element,
+not M·N·K separate FMAs.
+
+Every element of A and B is decoded once and shared by the N (or M) dot
+products that use it. Each output then forms its K exact products and, in
+``tensorcore`` mode, reproduces the measured NVIDIA numerics
+(``tensorcore/SPEC.md``): the products and C are aligned to the largest
+exponent in a window of ``23 + n_e`` fraction bits, magnitudes truncated,
+summed exactly, normalized once and rounded by the shared
+:class:`~hw.float_round.FloatRound` (toward zero to fp32, to nearest even to
+fp16). A K longer than the GPU's block chains blocks inside the unit: each
+block's rounded result is the next block's C. ``fused`` mode sums the
+products exactly, adds C with the fused multiply-add's two-term alignment
+and rounds once in the run-time mode ``rm``.
+
+Ports are packed row-major: element ``(i, j)`` of an R×C operand sits at
+index ``i*C + j``, bits ``[index*w, index*w + w)``.
+"""
+
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
+from amaranth.lib.wiring import In, Out
+
+from golden.formats import GPUS, OVERFLOW_MODES, float_format
+
+from .float import FLAGS_DOC, ROUND_MODE_DOC, Decoded, decode
+from .float_round import FloatRound, leading_zeros
+from .fma import add_aligned, align_addend, round_raw
+from .mac import IntMAC
+from .params import Param
+from .pipeline import Pipeline
+from .unit import STAGES_PARAM, Unit
+
+__all__ = ["FloatMMA", "IntMMA"]
+
+MODES = ("fused", "tensorcore")
+
+
+def _shape_params():
+    return (Param("m", 4, "rows of A, C and D", lo=1, hi=16),
+            Param("n", 4, "columns of B, C and D", lo=1, hi=16),
+            Param("k", 4, "columns of A, rows of B (the dot-product length)", lo=1, hi=64))
+
+
+def _element(value, index, width):
+    return value.word_select(index, width)
+
+
+def _max_tree(m, values, name):
+    """Largest of signed ``values``: a tree of comparators, log depth."""
+    level = 0
+    while len(values) > 1:
+        paired = []
+        for i in range(0, len(values) - 1, 2):
+            bigger = Signal(values[i].shape(), name=f"{name}_l{level}_{i // 2}")
+            m.d.comb += bigger.eq(Mux(values[i] > values[i + 1], values[i], values[i + 1]))
+            paired.append(bigger)
+        values = paired + values[len(values) & ~1:]
+        level += 1
+    return values[0]
+
+
+def _sum_tree(m, values, width, name):
+    """Signed sum of ``values`` in ``width`` bits through a balanced adder tree."""
+    level = 0
+    while len(values) > 1:
+        paired = []
+        for i in range(0, len(values) - 1, 2):
+            total = Signal(signed(width), name=f"{name}_l{level}_{i // 2}")
+            m.d.comb += total.eq(values[i] + values[i + 1])
+            paired.append(total)
+        values = paired + values[len(values) & ~1:]
+        level += 1
+    return values[0]
+
+
+class _Product:
+    """One exact product of two decoded operands: value = ±sig·2**(exp - 2M)."""
+
+    def __init__(self, m, da, db, name):
+        self.sign = Signal(name=f"{name}_sign")
+        self.exp = Signal(signed(len(da.exp) + 1), name=f"{name}_exp")
+        self.sig = Signal(len(da.sig) + len(db.sig), name=f"{name}_sig")
+        self.nan = Signal(name=f"{name}_nan")            # NaN operand or inf * 0
+        self.inf = Signal(name=f"{name}_inf")
+        self.invalid = Signal(name=f"{name}_invalid")    # sNaN operand or inf * 0
+        inf_times_zero = (da.is_inf & db.is_zero) | (da.is_zero & db.is_inf)
+        m.d.comb += [self.sign.eq(da.sign ^ db.sign), self.exp.eq(da.exp + db.exp),
+                     self.sig.eq(da.sig * db.sig),
+                     self.nan.eq(da.is_nan | db.is_nan | inf_times_zero),
+                     self.inf.eq((da.is_inf | db.is_inf) & ~self.nan),
+                     self.invalid.eq(da.is_snan | db.is_snan | inf_times_zero)]
+
+    def signals(self):
+        return [self.sign, self.exp, self.sig, self.nan, self.inf, self.invalid]
+
+
+class FloatMMA(Unit):
+    """``D = A·B + C``: fp16 or bf16 A (M×K) and B (K×N), fp32 or fp16 C and D (M×N).
+
+    ``mode="tensorcore"`` is bit-compatible with the ``gpu``'s tensor cores
+    (K a multiple of its block); ``mode="fused"`` rounds the exact
+    ``C + Σ A·B`` once, in the run-time mode ``rm``, with IEEE flags.
+    """
+
+    PARAMS = (*_shape_params(),
+              Param("in_fmt", "fp16", "format of A and B", choices=("fp16", "bf16")),
+              Param("acc_fmt", "fp32", "format of C and D", choices=("fp32", "fp16")),
+              Param("mode", "fused", "numerics: fused (exact, one rounding) or tensorcore "
+                    "(the gpu's measured tensor-core arithmetic)", choices=MODES),
+              Param("gpu", "v100", "tensor-core generation for mode=tensorcore",
+                    choices=tuple(GPUS)),
+              STAGES_PARAM)
+
+    @classmethod
+    def resolve_params(cls, given):
+        values = super().resolve_params(given)
+        if values["mode"] == "tensorcore":
+            core = GPUS[values["gpu"]]
+            core.mode(values["in_fmt"], values["acc_fmt"])
+            if values["k"] % core.block:
+                raise ValueError(f"k: must be a multiple of the {core.name} block "
+                                 f"({core.block}), got {values['k']}")
+        elif values["in_fmt"] == "bf16":
+            raise ValueError("in_fmt: mode fused sums fp16 products exactly; for bf16 the "
+                             "exact window would be 530 bits: use mode=tensorcore, got 'bf16'")
+        return values
+
+    def __init__(self, **params):
+        p = self.resolve_params(params)
+        self.in_fmt, self.acc_fmt = float_format(p["in_fmt"]), float_format(p["acc_fmt"])
+        self.core = GPUS[p["gpu"]] if p["mode"] == "tensorcore" else None
+        m_, n, k = p["m"], p["n"], p["k"]
+        wi, wa = self.in_fmt.width, self.acc_fmt.width
+        members = {"a": In(m_ * k * wi), "b": In(k * n * wi), "c": In(m_ * n * wa)}
+        docs = {"a": (f"{m_}x{k}x{self.in_fmt.name}", f"A, row-major: A[i][j] in bits "
+                      f"[{wi}*({k}*i+j), +{wi})"),
+                "b": (f"{k}x{n}x{self.in_fmt.name}", f"B, row-major: B[i][j] in bits "
+                      f"[{wi}*({n}*i+j), +{wi})"),
+                "c": (f"{m_}x{n}x{self.acc_fmt.name}", f"C, row-major: C[i][j] in bits "
+                      f"[{wa}*({n}*i+j), +{wa})")}
+        if self.core is None:
+            members["rm"] = In(3)
+            docs["rm"] = ("round_mode", ROUND_MODE_DOC)
+        members["d"] = Out(m_ * n * wa)
+        docs["d"] = (f"{m_}x{n}x{self.acc_fmt.name}", "D = A*B + C, row-major like C")
+        if self.core is None:
+            members["flags"] = Out(m_ * n * 5)
+            docs["flags"] = ("fflags", f"per element of D, 5 bits each at 5*({n}*i+j): "
+                             + FLAGS_DOC)
+        super().__init__(p, members, docs)
+
+    def formats(self):
+        return {"a": self.in_fmt.describe(), "b": self.in_fmt.describe(),
+                "c": self.acc_fmt.describe(), "d": self.acc_fmt.describe()}
+
+    # -- tensorcore -------------------------------------------------------
+
+    def _tensorcore_block(self, m, products, c, name):
+        """One block FMA (SPEC.md §2-3) of ``products`` and the decoded addend
+        ``c`` (fp32 layout: 24-bit significand): the packed result bits."""
+        core, fmt_in = self.core, self.in_fmt
+        f = core.frac_bits
+        two_m = 2 * fmt_in.frac_bits
+        rounding, floor = core.mode(fmt_in.name, self.acc_fmt.name)
+        exp_shape = signed(max(len(c.exp), *(len(p.exp) for p in products)) + 2)
+        absent = -(1 << (exp_shape.width - 2))           # below every real exponent
+        exps = []
+        for i, prod in enumerate(products + [c]):
+            present = Signal(exp_shape, name=f"{name}_e{i}")
+            m.d.comb += present.eq(Mux(prod.sig.any(), prod.exp, absent))
+            exps.append(present)
+        top = _max_tree(m, exps, f"{name}_emax")
+        anchor = Signal(exp_shape, name=f"{name}_anchor")
+        m.d.comb += anchor.eq(top if floor is None else Mux(top < floor, floor, top))
+
+        sum_width = f + (4 * core.block + 2 - 1).bit_length() + 1
+        terms = []
+        for i, prod in enumerate(products + [c]):
+            justified = prod.sig << (f - two_m) if i < len(products) else prod.sig << (f - 23)
+            distance = Signal(exp_shape, name=f"{name}_d{i}")
+            amount = Signal(range(f + 3), name=f"{name}_shift{i}")
+            m.d.comb += [distance.eq(anchor - prod.exp),
+                         amount.eq(Mux(distance > f + 2, f + 2, distance))]
+            magnitude = Signal(f + 2, name=f"{name}_mag{i}")
+            term = Signal(signed(sum_width), name=f"{name}_term{i}")
+            # Truncate the magnitude (toward zero), then apply the sign.
+            m.d.comb += [magnitude.eq(justified >> amount),
+                         term.eq(Mux(prod.sign, -magnitude, magnitude))]
+            terms.append(term)
+        total = _sum_tree(m, terms, sum_width, f"{name}_sum")
+
+        magnitude = Signal(sum_width, name=f"{name}_abs")
+        m.d.comb += magnitude.eq(Mux(total[-1], -total, total))
+        zeros = leading_zeros(m, magnitude, f"{name}_lz")
+        rounder = FloatRound(self.acc_fmt, exp_width=len(anchor) + 2, sig_width=sum_width)
+        m.submodules[f"{name}_round"] = rounder
+        m.d.comb += [rounder.sign.eq(total[-1]),
+                     rounder.exp.eq(anchor - f + (sum_width - 1) - zeros),
+                     rounder.sig.eq(magnitude << zeros), rounder.sticky.eq(0),
+                     rounder.is_nan.eq(0), rounder.is_inf.eq(0), rounder.invalid.eq(0),
+                     rounder.rm.eq(rounding)]
+        acc = self.acc_fmt
+        nan, inf, inf_negative = self._tensorcore_specials(m, products, c, name)
+        # Overflow gives infinity even when rounding toward zero (SPEC.md §3.9);
+        # NaN is 0x7FFFFFFF / 0x7FFF (§2.4).
+        bits = Signal(acc.width, name=f"{name}_bits")
+        m.d.comb += bits.eq(
+            Mux(nan, (1 << (acc.width - 1)) - 1,
+                Mux(inf, Cat(Const(acc.inf_bits, acc.width - 1), inf_negative),
+                    Mux(rounder.flags[2], Cat(Const(acc.inf_bits, acc.width - 1), total[-1]),
+                        rounder.bits))))
+        return bits
+
+    def _tensorcore_specials(self, m, products, c, name):
+        """NaN and infinity over the whole dot product (SPEC.md §2)."""
+        nan = Signal(name=f"{name}_nan")
+        pos_inf, neg_inf = Signal(name=f"{name}_pinf"), Signal(name=f"{name}_ninf")
+        m.d.comb += [nan.eq(c.is_nan | Cat(*(p.nan for p in products)).any()),
+                     pos_inf.eq((c.is_inf & ~c.sign) | Cat(*(p.inf & ~p.sign for p in products)).any()),
+                     neg_inf.eq((c.is_inf & c.sign) | Cat(*(p.inf & p.sign for p in products)).any())]
+        return nan | (pos_inf & neg_inf), pos_inf | neg_inf, neg_inf
+
+    def _c_layout(self, m, bits, name):
+        """C as SPEC.md §3.3 wants it: fp32 raw; fp16 as an exact normal fp32
+        (true exponent, significand left-justified to 24 bits)."""
+        if self.acc_fmt.name == "fp32":
+            return decode(m, bits, self.acc_fmt, False, name, normalize=False)
+        dc = decode(m, bits, self.acc_fmt, False, name)
+        wide = Signal(24, name=f"{name}_sig24")
+        m.d.comb += wide.eq(dc.sig << (24 - len(dc.sig)))
+        return Decoded(dc.sign, dc.exp, wide, dc.is_zero, dc.is_inf, dc.is_nan, dc.is_snan)
+
+    def _tensorcore_output(self, m, products, c_bits, name):
+        """A whole dot product through ``k / block`` chained block FMAs, each
+        block's result (an infinity or NaN included) the next one's C."""
+        block, count = self.core.block, len(products) // self.core.block
+        c = self._c_layout(m, c_bits, f"{name}_c")
+        for j in range(count):
+            bits = self._tensorcore_block(m, products[j * block:(j + 1) * block], c,
+                                          f"{name}_b{j}")
+            if j + 1 < count:
+                c = self._c_layout(m, bits, f"{name}_b{j}_c")
+        return bits
+
+    # -- fused --------------------------------------------------------------
+
+    def _fused_output(self, m, products, c_bits, rm, name):
+        """Exact ``c + Σ products`` rounded once: the products summed in a
+        fixed-point window that holds every one of them exactly (84 bits for
+        4 fp16 products), normalized, then added to C by the fused
+        multiply-add's two-term alignment, whose far-away operand shrinks to
+        a sticky bit, and rounded by :class:`FloatRound`."""
+        fmt, acc = self.in_fmt, self.acc_fmt
+        lowest = 2 * fmt.emin                    # exponent of the smallest product's units
+        sig_width = len(products[0].sig)
+        width = sig_width + 2 * (fmt.emax - fmt.emin) + len(products).bit_length() + 1
+        terms = []
+        for i, prod in enumerate(products):
+            offset = Signal(range(2 * (fmt.emax - fmt.emin) + 3), name=f"{name}_offset{i}")
+            placed = Signal(width - 1, name=f"{name}_placed{i}")
+            term = Signal(signed(width), name=f"{name}_term{i}")
+            m.d.comb += [offset.eq(prod.exp - lowest), placed.eq(prod.sig << offset),
+                         term.eq(Mux(prod.sign, -placed, placed))]
+            terms.append(term)
+        total = _sum_tree(m, terms, width, f"{name}_sum")
+        magnitude = Signal(width, name=f"{name}_abs")
+        m.d.comb += magnitude.eq(Mux(total[-1], -total, total))
+        zeros = leading_zeros(m, magnitude, f"{name}_lz")
+
+        nonzero = Cat(*(p.sig.any() & ~p.nan & ~p.inf for p in products)).any()
+        all_negative = Cat(*(p.sign for p in products)).all()
+        any_negative = Cat(*(p.sign for p in products)).any()
+        pos_inf = Cat(*(p.inf & ~p.sign for p in products)).any()
+        neg_inf = Cat(*(p.inf & p.sign for p in products)).any()
+        both_inf = pos_inf & neg_inf
+        rounding_down = rm == 2
+        nan = Cat(*(p.nan for p in products)).any() | both_inf
+        # An exact zero keeps the sign common to zero products (IEEE sum rules);
+        # a cancelled sum is +0, or -0 rounding down.
+        zero_sign = Mux(nonzero, rounding_down, all_negative | (rounding_down & any_negative))
+        exp_shape = signed((abs(lowest - 2 * fmt.frac_bits) + width).bit_length() + 1)
+        product = {
+            "sign": Mux(pos_inf | neg_inf, neg_inf, Mux(magnitude.any(), total[-1], zero_sign)),
+            # the exponent of the second bit from the top of the normalized sum
+            "exp": (lowest - 2 * fmt.frac_bits) + (width - 2) - zeros,
+            "sig": magnitude << zeros,
+            "zero": ~magnitude.any(),
+            "nan": nan,
+            "inf": (pos_inf | neg_inf) & ~nan,
+            "invalid": Cat(*(p.invalid for p in products)).any() | both_inf,
+        }
+        shapes = {"sign": 1, "exp": exp_shape, "sig": width, "zero": 1, "nan": 1, "inf": 1,
+                  "invalid": 1}
+        named = {}
+        for key, value in product.items():
+            named[key] = Signal(shapes[key], name=f"{name}_prod_{key}")
+            m.d.comb += named[key].eq(value)
+        dc = decode(m, c_bits, acc, False, f"{name}_c")
+        aligned = align_addend(m, named, dc, acc, acc, prefix=f"{name}_align")
+        raw = add_aligned(m, aligned, rm, prefix=f"{name}_add")
+        rounder = round_raw(m, raw, rm, acc, name=f"{name}_round")
+        return rounder.bits, rounder.flags
+
+    def elaborate(self, platform):
+        p = self.params
+        m = Module()
+        rows, cols, depth = p["m"], p["n"], p["k"]
+        wi, wa = self.in_fmt.width, self.acc_fmt.width
+        pipe = Pipeline(m, p["stages"], ("products", "out", "in"),
+                        self.in_valid if self.latency else None)
+        rm = self.rm if self.core is None else Const(0, 3)
+        a, b, c, rm = pipe.cut("in", self.a, self.b, self.c, rm)
+
+        def decoded(value, index, name):
+            return decode(m, _element(value, index, wi), self.in_fmt, False, name,
+                          normalize=False)
+        da = [[decoded(a, i * depth + kk, f"a{i}_{kk}") for kk in range(depth)] for i in range(rows)]
+        db = [[decoded(b, kk * cols + j, f"b{kk}_{j}") for j in range(cols)] for kk in range(depth)]
+        products = [[[_Product(m, da[i][kk], db[kk][j], f"p{i}_{j}_{kk}") for kk in range(depth)]
+                     for j in range(cols)] for i in range(rows)]
+        flat = [s for row in products for col in row for prod in col for s in prod.signals()]
+        *flat, c, rm = pipe.cut("products", *flat, c, rm)
+        fields = iter(flat)
+        for row in products:
+            for col in row:
+                for prod in col:
+                    (prod.sign, prod.exp, prod.sig, prod.nan, prod.inf,
+                     prod.invalid) = (next(fields) for _ in range(6))
+
+        outputs, flags = [], []
+        for i in range(rows):
+            for j in range(cols):
+                c_bits = _element(c, i * cols + j, wa)
+                if self.core is not None:
+                    outputs.append(self._tensorcore_output(m, products[i][j], c_bits, f"o{i}_{j}"))
+                else:
+                    bits, fl = self._fused_output(m, products[i][j], c_bits, rm, f"o{i}_{j}")
+                    outputs.append(bits)
+                    flags.append(fl)
+        d = pipe.cut("out", Cat(*outputs))
+        m.d.comb += self.d.eq(d)
+        if self.core is None:
+            m.d.comb += self.flags.eq(Cat(*flags))
+        if self.latency:
+            m.d.comb += self.out_valid.eq(pipe.valid)
+        return m
+
+
+class IntMMA(Unit):
+    """``D = A·B + C`` on integers: int8/uint8 A and B, int32 C and D, each
+    output an N-way dot product (:class:`~hw.mac.IntMAC`'s one-tree dp4a)."""
+
+    PARAMS = (*_shape_params(),
+              Param("in_bits", 8, "width of the elements of A and B", lo=2, hi=16),
+              Param("a_signed", True, "A is two's complement"),
+              Param("b_signed", True, "B is two's complement"),
+              Param("acc_width", 32, "width of C and D", lo=16, hi=64),
+              Param("overflow", "wrap", "what a sum outside the accumulator becomes",
+                    choices=OVERFLOW_MODES),
+              Param("arch", "infer", "products: inferred * or radix-4 Booth rows in one "
+                    "Dadda tree per output", choices=("infer", "booth")),
+              STAGES_PARAM)
+
+    @classmethod
+    def resolve_params(cls, given):
+        values = super().resolve_params(given)
+        need = 2 * values["in_bits"]
+        if values["acc_width"] < need:
+            raise ValueError(f"acc_width: must be in_bits * 2 ({need})..64, "
+                             f"got {values['acc_width']}")
+        return values
+
+    def __init__(self, **params):
+        p = self.resolve_params(params)
+        m_, n, k, w, wa = p["m"], p["n"], p["k"], p["in_bits"], p["acc_width"]
+        self.acc_signed = p["a_signed"] or p["b_signed"]
+
+        def kind(is_signed, bits):
+            return f"{'int' if is_signed else 'uint'}{bits}"
+        members = {"a": In(m_ * k * w), "b": In(k * n * w), "c": In(m_ * n * wa),
+                   "d": Out(m_ * n * wa), "ovf": Out(m_ * n)}
+        docs = {"a": (f"{m_}x{k}x{kind(p['a_signed'], w)}", f"A, row-major: A[i][j] in bits "
+                      f"[{w}*({k}*i+j), +{w})"),
+                "b": (f"{k}x{n}x{kind(p['b_signed'], w)}", f"B, row-major: B[i][j] in bits "
+                      f"[{w}*({n}*i+j), +{w})"),
+                "c": (f"{m_}x{n}x{kind(self.acc_signed, wa)}", "C, row-major: C[i][j] in bits "
+                      f"[{wa}*({n}*i+j), +{wa})"),
+                "d": (f"{m_}x{n}x{kind(self.acc_signed, wa)}",
+                      f"D = A*B + C, row-major like C, {p['overflow']} on overflow"),
+                "ovf": ("flag", f"bit {n}*i+j: D[i][j]'s exact sum was outside the accumulator")}
+        super().__init__(p, members, docs)
+
+    def elaborate(self, platform):
+        p = self.params
+        m = Module()
+        rows, cols, depth, w, wa = p["m"], p["n"], p["k"], p["in_bits"], p["acc_width"]
+        pipe = Pipeline(m, p["stages"], ("out", "in"), self.in_valid if self.latency else None)
+        a, b, c = pipe.cut("in", self.a, self.b, self.c)
+        outputs, overflows = [], []
+        for i in range(rows):
+            for j in range(cols):
+                dot = IntMAC(a_width=w, a_signed=p["a_signed"], b_width=w, b_signed=p["b_signed"],
+                             lanes=depth, acc_width=wa, overflow=p["overflow"], arch=p["arch"])
+                m.submodules[f"dot{i}_{j}"] = dot
+                m.d.comb += [dot.a.eq(a.word_select(i, depth * w)),
+                             dot.b.eq(Cat(*(_element(b, kk * cols + j, w) for kk in range(depth)))),
+                             dot.c.eq(_element(c, i * cols + j, wa))]
+                outputs.append(dot.y)
+                overflows.append(dot.ovf)
+        d, ovf = pipe.cut("out", Cat(*outputs), Cat(*overflows))
+        m.d.comb += [self.d.eq(d), self.ovf.eq(ovf)]
+        if self.latency:
+            m.d.comb += self.out_valid.eq(pipe.valid)
+        return m

@@ -1,0 +1,138 @@
+"""cocotb GEMM driver: multiplies whole matrices by streaming tiles through
+an MMA unit, each tile's D going back in as the next tile's C.
+
+For an M×K×N GEMM on an m×n×k unit there are (M/m)·(N/n) chains, one per
+output tile, of K/k steps each. A chain's next step needs its previous D, so
+the driver interleaves chains: a pipelined unit of latency L gets a new tile on
+every cycle as long as at least L chains are open, and the driver counts the
+cycles that carried none. At the end the assembled D must equal the golden
+GEMM (``NNARITH_GEMM``: operands, tile shape and expected D) bit for bit.
+"""
+
+import json
+import os
+import time
+from collections import deque
+
+import cocotb
+import numpy as np
+from cocotb.clock import Clock
+from cocotb.triggers import FallingEdge, Timer
+
+
+def _read(handle):
+    value = handle.value
+    return value.to_unsigned() if hasattr(value, "to_unsigned") else int(value)
+
+
+def _pack(block, width):
+    value = 0
+    for index, element in enumerate(np.asarray(block).ravel().tolist()):
+        value |= int(element) << (index * width)
+    return value
+
+
+def _unpack(value, shape, width):
+    mask = (1 << width) - 1
+    flat = [(value >> (i * width)) & mask for i in range(shape[0] * shape[1])]
+    return np.array(flat, dtype=np.uint64).reshape(shape)
+
+
+class Chains:
+    """The open output tiles: what each one issues next, and its running D."""
+
+    def __init__(self, data):
+        self.a, self.b, self.c = data["a"], data["b"], data["c"]
+        self.m, self.n, self.k = (int(x) for x in data["tile"])
+        self.widths = {name: int(w) for name, w in zip(("a", "b", "c"), data["widths"])}
+        rows, cols = self.c.shape[0] // self.m, self.c.shape[1] // self.n
+        self.steps = self.a.shape[1] // self.k
+        self.d = self.c.copy()
+        self.done = {(i, j): 0 for i in range(rows) for j in range(cols)}
+        self.ready = deque(self.done)
+
+    def inputs(self, tile):
+        i, j = tile
+        s = self.done[tile]
+        m, n, k = self.m, self.n, self.k
+        return {"a": _pack(self.a[i * m:(i + 1) * m, s * k:(s + 1) * k], self.widths["a"]),
+                "b": _pack(self.b[s * k:(s + 1) * k, j * n:(j + 1) * n], self.widths["b"]),
+                "c": _pack(self.d[i * m:(i + 1) * m, j * n:(j + 1) * n], self.widths["c"])}
+
+    def finish(self, tile, d_value):
+        i, j = tile
+        m, n = self.m, self.n
+        self.d[i * m:(i + 1) * m, j * n:(j + 1) * n] = _unpack(d_value, (m, n), self.widths["c"])
+        self.done[tile] += 1
+        if self.done[tile] < self.steps:
+            self.ready.append(tile)
+
+    @property
+    def finished(self):
+        return all(done == self.steps for done in self.done.values())
+
+
+@cocotb.test()
+async def gemm(dut):
+    with open(os.environ["NNARITH_MANIFEST"]) as f:
+        manifest = json.load(f)
+    data = dict(np.load(os.environ["NNARITH_GEMM"], allow_pickle=True))
+    chains = Chains(data)
+    fixed = {name: int(value) for name, value in zip(data["fixed_names"], data["fixed_values"])}
+    for name, value in fixed.items():
+        getattr(dut, name).value = value
+    latency = manifest["latency"]
+    start = time.perf_counter()
+    issued = idle = cycles = 0
+    if latency == 0:
+        while chains.ready:
+            tile = chains.ready.popleft()
+            for name, value in chains.inputs(tile).items():
+                getattr(dut, name).value = value
+            await Timer(1, unit="ns")
+            chains.finish(tile, _read(dut.d))
+            issued += 1
+    else:
+        clock = getattr(dut, manifest["clock"])
+        in_valid, out_valid = dut.in_valid, dut.out_valid
+        cocotb.start_soon(Clock(clock, 10, unit="ns").start())
+        getattr(dut, manifest["reset"]).value, in_valid.value = 1, 0
+        for _ in range(2):
+            await FallingEdge(clock)
+        getattr(dut, manifest["reset"]).value = 0
+        in_flight = deque()
+        while not chains.finished:
+            await FallingEdge(clock)
+            if _read(out_valid):
+                chains.finish(in_flight.popleft(), _read(dut.d))
+            if chains.ready:
+                tile = chains.ready.popleft()
+                for name, value in chains.inputs(tile).items():
+                    getattr(dut, name).value = value
+                in_valid.value = 1
+                in_flight.append(tile)
+                issued += 1
+            else:
+                in_valid.value = 0
+                idle += 1 if in_flight else 0
+            cycles += 1
+            if cycles > 4 * (issued + latency) + 64:
+                break
+    seconds = time.perf_counter() - start
+
+    expected = data["expected"]
+    bad = np.argwhere(chains.d != expected)
+    report = {"top": manifest["top"], "tiles_issued": issued, "cycles": cycles,
+              "idle_cycles": idle, "elements": int(expected.size), "mismatches": int(len(bad)),
+              "finished": chains.finished, "seconds": seconds, "failures": None}
+    if len(bad):
+        report["failures"] = os.environ["NNARITH_FAILURES"]
+        with open(report["failures"], "w") as f:
+            f.write("row,col,expected,got\n")
+            for r, c in bad:
+                f.write(f"{r},{c},{int(expected[r, c]):#x},{int(chains.d[r, c]):#x}\n")
+        dut._log.error("%d of %d elements of D mismatch (seed %s); failing elements in %s",
+                       len(bad), expected.size, os.environ["NNARITH_SEED"], report["failures"])
+    with open(os.environ["NNARITH_REPORT"], "w") as f:
+        json.dump(report, f, indent=2)
+    assert chains.finished and not len(bad), f"{len(bad)} mismatches"

@@ -1,0 +1,90 @@
+"""Loader of the real-GPU tensor-core data (``shared/tensorcore``, see its SOURCE.txt).
+
+Each set holds 5,000 single-block dot products ``d = c + Σ a_k·b_k`` measured on one
+GPU: a and b as fp16/bf16 values widened to fp32 (hex), c as fp32 and d as fp32 or as
+fp16 widened to fp32 (32-character binary strings). The data live outside the
+repository; ``NNARITH_TENSORCORE_DATA`` points at a copy.
+"""
+
+import functools
+import os
+from pathlib import Path
+
+import numpy as np
+
+from golden.float import RNE, decode, round_pack
+from golden.formats import float_format
+
+__all__ = ["ENV_VAR", "GPU_FOLDERS", "data_root", "available_sets", "load_set", "narrow"]
+
+ENV_VAR = "NNARITH_TENSORCORE_DATA"
+#: Folder of each GPU that has measured data.
+GPU_FOLDERS = {"v100": "V100", "a100": "A100", "h100": "H100"}
+
+
+def data_root():
+    """The data folder: ``$NNARITH_TENSORCORE_DATA``, else ``shared/tensorcore`` beside the repo."""
+    if os.environ.get(ENV_VAR):
+        return Path(os.environ[ENV_VAR])
+    return Path(__file__).resolve().parents[2] / "shared" / "tensorcore"
+
+
+def _files(gpu, in_fmt, out_fmt):
+    folder = data_root() / GPU_FOLDERS[gpu] / in_fmt
+    name = GPU_FOLDERS[gpu]
+    return {"a": folder / f"a_{name}_{in_fmt}.txt", "b": folder / f"b_{name}_{in_fmt}.txt",
+            "c": folder / f"c_{name}_fp32.txt", "d": folder / f"d_{name}_{out_fmt}.txt"}
+
+
+def available_sets():
+    """``(gpu, in_fmt, out_fmt)`` of every complete set in :func:`data_root`."""
+    return [(gpu, in_fmt, out_fmt)
+            for gpu in GPU_FOLDERS for in_fmt in ("fp16", "bf16") for out_fmt in ("fp32", "fp16")
+            if all(path.is_file() for path in _files(gpu, in_fmt, out_fmt).values())]
+
+
+def narrow(fp32_bits, fmt):
+    """fp32 patterns of values that ``fmt`` holds exactly, as ``fmt`` patterns
+    (ValueError if one is not exact)."""
+    fmt = float_format(fmt)
+    fp32_bits = np.asarray(fp32_bits, dtype=np.uint64)
+    d = decode(fp32_bits, "fp32")
+    bits, flags = round_pack(d.sign, d.sig, d.exp, fmt, RNE)
+    bad = (flags != 0) | d.is_nan | d.is_inf
+    if bad.any():
+        raise ValueError(f"fp32 pattern {int(fp32_bits[bad][0]):08x} is not an exact "
+                         f"finite {fmt.name} value")
+    return bits
+
+
+@functools.lru_cache(maxsize=None)
+def _read(path, base):
+    """The integers of a text file, one row per line."""
+    with open(path) as lines:
+        return np.array([[int(word, base) for word in line.split()] for line in lines
+                         if line.strip()], dtype=np.uint64)
+
+
+def load_set(gpu, in_fmt, out_fmt):
+    """One data set: ``a``, ``b`` ``(n, K)`` in ``in_fmt``; ``c`` and the measured ``d``
+    ``(n,)`` in ``out_fmt``; ``c_fp32`` as stored. For fp16 outputs ``c`` is the
+    fp32 c rounded to fp16 (RNE), as the harness did before the MMA (SPEC §4).
+    """
+    if gpu not in GPU_FOLDERS:
+        raise ValueError(f"gpu: data exist for {', '.join(GPU_FOLDERS)}, got {gpu!r}")
+    files = _files(gpu, in_fmt, out_fmt)
+    missing = [str(path) for path in files.values() if not path.is_file()]
+    if missing:
+        raise FileNotFoundError(f"no {gpu} {in_fmt}->{out_fmt} data (set {ENV_VAR}): "
+                                f"missing {', '.join(missing)}")
+    c_fp32 = _read(files["c"], 2)[:, 0].copy()
+    d_fp32 = _read(files["d"], 2)[:, 0]
+    if out_fmt == "fp32":
+        c, d = c_fp32.copy(), d_fp32.copy()
+    else:
+        dc = decode(c_fp32, "fp32")
+        c, _ = round_pack(dc.sign, dc.sig, dc.exp, out_fmt, RNE)
+        d = narrow(d_fp32, out_fmt)
+    return {"gpu": gpu, "in_fmt": in_fmt, "out_fmt": out_fmt,
+            "a": narrow(_read(files["a"], 16), in_fmt), "b": narrow(_read(files["b"], 16), in_fmt),
+            "c": c, "c_fp32": c_fp32, "d": d}
