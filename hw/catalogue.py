@@ -78,6 +78,9 @@ PRESETS = {preset.name: preset for preset in (
            "CUDA __dp4a: c + 4-way int8 dot product, 32-bit, wrapping", _BOOTH),
     Preset("mma_fp16", FloatMMA, {},
            "4x4x4 fp16 -> fp32 MMA, fused: exact sum, one rounding in any mode, flags"),
+    Preset("mma_bf16", FloatMMA, {"in_fmt": "bf16", "mode": "tensorcore", "gpu": "a100", "k": 8},
+           "4x4x8 bf16 -> fp32 MMA with A100 tensor-core numerics (an exact fused bf16 "
+           "sum would need a 530-bit window)"),
     Preset("mma_fp16_v100", FloatMMA, {"mode": "tensorcore", "gpu": "v100"},
            "4x4x4 fp16 -> fp32 MMA, bit-compatible with V100 tensor cores"),
     Preset("mma_fp16_a100", FloatMMA, {"mode": "tensorcore", "gpu": "a100", "k": 8},

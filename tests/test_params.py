@@ -10,7 +10,7 @@ from amaranth.back import rtlil
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from hw.catalogue import PRESETS, UNITS
-from golden.formats import FLOAT_FORMATS, float_format
+from golden.formats import FLOAT_FORMATS, GPUS, float_format
 from hw.fixed import FixedMultiplier
 from hw.params import Derived
 
@@ -112,10 +112,35 @@ def valid_kulisch(draw):
     return p
 
 
+@st.composite
+def valid_float_mma(draw):
+    p = {"m": draw(st.integers(1, 2)), "n": draw(st.integers(1, 2)),
+         "mode": draw(st.sampled_from(["fused", "tensorcore"])), "stages": draw(st.integers(0, 8))}
+    if p["mode"] == "tensorcore":
+        p["gpu"] = draw(st.sampled_from(sorted(GPUS)))
+        p["in_fmt"], p["acc_fmt"] = draw(st.sampled_from(GPUS[p["gpu"]].modes()))
+        p["k"] = GPUS[p["gpu"]].block * draw(st.integers(1, 2))
+    else:
+        p["acc_fmt"] = draw(st.sampled_from(["fp32", "fp16"]))
+        p["k"] = draw(st.integers(1, 4))
+    return p
+
+
+@st.composite
+def valid_int_mma(draw):
+    p = {"m": draw(st.integers(1, 3)), "n": draw(st.integers(1, 3)), "k": draw(st.integers(1, 6)),
+         "in_bits": draw(st.integers(2, 16)), "a_signed": draw(st.booleans()),
+         "b_signed": draw(st.booleans()), "overflow": draw(st.sampled_from(["wrap", "saturate"])),
+         "arch": draw(st.sampled_from(["infer", "booth"])), "stages": draw(st.integers(0, 8))}
+    p["acc_width"] = draw(st.integers(max(16, 2 * p["in_bits"]), 64))
+    return p
+
+
 #: A strategy of valid parameters per unit: a new unit must add one here.
 VALID = {"FixedMultiplier": valid_fixed(), "FloatMultiplier": valid_float(),
          "IntMAC": valid_mac(), "Requantizer": valid_requant(),
-         "FloatFMA": valid_fma(), "KulischAccumulator": valid_kulisch()}
+         "FloatFMA": valid_fma(), "KulischAccumulator": valid_kulisch(),
+         "FloatMMA": valid_float_mma(), "IntMMA": valid_int_mma()}
 
 
 @pytest.mark.parametrize("unit_name", sorted(UNITS))
