@@ -30,6 +30,7 @@ from golden.formats import float_format
 
 from .float import FLAGS_DOC, FORMAT_CHOICES, ROUND_MODE_DOC, decode
 from .float_round import FloatRound, leading_zeros
+from .mac import adder_tree
 from .params import Derived, Param
 from .pipeline import Pipeline
 from .unit import ACCUMULATOR_STAGES_PARAM, Unit
@@ -51,21 +52,6 @@ def _exact_msb(p):
 
 def _widest_msb(p):
     return min(_exact_msb(p), p["lsb"] + MAX_REGISTER_BITS - 1 - p["carry_bits"])
-
-
-def _tree_sum(m, values, name):
-    """Balanced adder tree (depth log2 N, not a chain of N adders)."""
-    level = 0
-    while len(values) > 1:
-        paired = []
-        for i in range(0, len(values) - 1, 2):
-            total = Signal(signed(max(len(values[i]), len(values[i + 1])) + 1),
-                           name=f"{name}_l{level}_{i // 2}")
-            m.d.comb += total.eq(values[i] + values[i + 1])
-            paired.append(total)
-        values = paired + values[len(values) & ~1:]
-        level += 1
-    return values[0]
 
 
 class KulischAccumulator(Unit):
@@ -199,7 +185,7 @@ class KulischAccumulator(Unit):
         for signal, terms in zip(step, (any_inexact, any_too_big, any_invalid, any_nan,
                                         any_pos_inf, any_neg_inf)):
             m.d.comb += signal.eq(Cat(*terms).any())
-        products = _tree_sum(m, values, "tree")
+        products = adder_tree(m, values, "tree")
         products, *step, clear, rm = pipe.cut("aligned", products, *step, clear, rm)
         inexact, too_big, invalid, nan, pos_inf, neg_inf = step
 

@@ -21,21 +21,22 @@ from .params import Derived, Param
 from .pipeline import Pipeline
 from .unit import Unit
 
-__all__ = ["IntMAC"]
+__all__ = ["IntMAC", "adder_tree"]
 
 
 def _shape(width, is_signed):
     return signed(width) if is_signed else unsigned(width)
 
 
-def _tree_sum(m, values, name):
-    """Balanced adder tree over ``values`` (depth log2 N, not a chain of N adders)."""
+def adder_tree(m, values, name, width=None):
+    """Balanced tree summing signed ``values`` (depth log2 N, not a chain of N
+    adders); each level widens by one bit unless ``width`` fixes every sum."""
     level = 0
     while len(values) > 1:
         paired = []
         for i in range(0, len(values) - 1, 2):
-            total = Signal(signed(max(len(values[i]), len(values[i + 1])) + 2),
-                           name=f"{name}_l{level}_{i // 2}")
+            size = width or max(len(values[i]), len(values[i + 1])) + 1
+            total = Signal(signed(size), name=f"{name}_l{level}_{i // 2}")
             m.d.comb += total.eq(values[i] + values[i + 1])
             paired.append(total)
         values = paired + values[len(values) & ~1:]
@@ -159,7 +160,7 @@ class IntMAC(Unit):
                 product = Signal(signed(p["a_width"] + p["b_width"] + 1), name=f"mac_product{i}")
                 m.d.comb += product.eq(x * y)
                 lane_products.append(product)
-            m.d.comb += products.eq(_tree_sum(m, lane_products, "mac_sum"))
+            m.d.comb += products.eq(adder_tree(m, lane_products, "mac_sum"))
         products, addend = pipe.cut("products", products, addend)
 
         total = Signal(signed(total_width), name="acc_total")

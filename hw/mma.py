@@ -26,7 +26,7 @@ from golden.formats import GPUS, OVERFLOW_MODES, float_format
 from .float import FLAGS_DOC, ROUND_MODE_DOC, Decoded, decode
 from .float_round import FloatRound, leading_zeros
 from .fma import add_aligned, align_addend, round_raw
-from .mac import IntMAC
+from .mac import IntMAC, adder_tree
 from .params import Param
 from .pipeline import Pipeline
 from .unit import STAGES_PARAM, Unit
@@ -55,20 +55,6 @@ def _max_tree(m, values, name):
             bigger = Signal(values[i].shape(), name=f"{name}_l{level}_{i // 2}")
             m.d.comb += bigger.eq(Mux(values[i] > values[i + 1], values[i], values[i + 1]))
             paired.append(bigger)
-        values = paired + values[len(values) & ~1:]
-        level += 1
-    return values[0]
-
-
-def _sum_tree(m, values, width, name):
-    """Signed sum of ``values`` in ``width`` bits through a balanced adder tree."""
-    level = 0
-    while len(values) > 1:
-        paired = []
-        for i in range(0, len(values) - 1, 2):
-            total = Signal(signed(width), name=f"{name}_l{level}_{i // 2}")
-            m.d.comb += total.eq(values[i] + values[i + 1])
-            paired.append(total)
         values = paired + values[len(values) & ~1:]
         level += 1
     return values[0]
@@ -188,7 +174,7 @@ class FloatMMA(Unit):
             m.d.comb += [magnitude.eq(justified >> amount),
                          term.eq(Mux(prod.sign, -magnitude, magnitude))]
             terms.append(term)
-        total = _sum_tree(m, terms, sum_width, f"{name}_sum")
+        total = adder_tree(m, terms, f"{name}_sum", sum_width)
 
         magnitude = Signal(sum_width, name=f"{name}_abs")
         m.d.comb += magnitude.eq(Mux(total[-1], -total, total))
@@ -263,7 +249,7 @@ class FloatMMA(Unit):
             m.d.comb += [offset.eq(prod.exp - lowest), placed.eq(prod.sig << offset),
                          term.eq(Mux(prod.sign, -placed, placed))]
             terms.append(term)
-        total = _sum_tree(m, terms, width, f"{name}_sum")
+        total = adder_tree(m, terms, f"{name}_sum", width)
         magnitude = Signal(width, name=f"{name}_abs")
         m.d.comb += magnitude.eq(Mux(total[-1], -total, total))
         zeros = leading_zeros(m, magnitude, f"{name}_lz")

@@ -1,10 +1,11 @@
 """``make synth``: synthesize every preset (and its listed variants) into one table."""
 
 import json
+import time
 from pathlib import Path
 
 from .catalogue import PRESETS, build
-from .synth import synthesize
+from .synth import SynthesisError, synthesize
 
 __all__ = ["synth_report", "markdown"]
 
@@ -22,6 +23,7 @@ COLUMNS = [
     ("Xilinx LUT no DSP", lambda r: r["xilinx_nodsp"]["lut"]),
     ("ECP5 Fmax MHz (DSP / no DSP)",
      lambda r: f"{r['ecp5'].get('fmax_mhz')} / {r['ecp5_nodsp'].get('fmax_mhz')}"),
+    ("synthesis s", lambda r: r.get("seconds", "n/a")),
 ]
 
 
@@ -40,10 +42,19 @@ def synth_report(out_dir, liberty=None, presets=None, log=print):
             log(f"synth {name} {variant}".rstrip())
             workdir = out_dir / (name + (f"-{variant.replace('=', '-').replace(',', '_')}"
                                          if variant else ""))
-            result = synthesize(build(name, overrides), name, workdir, liberty=liberty)
-            rows.append({"preset": name, "variant": variant, **result})
-    (out_dir / "report.json").write_text(json.dumps(rows, indent=2) + "\n")
-    (out_dir / "report.md").write_text(markdown(rows))
+            start = time.monotonic()
+            try:
+                result = synthesize(build(name, overrides), name, workdir, liberty=liberty)
+            except SynthesisError as failure:
+                # One unit that does not fit (nextpnr on the ECP5 25k) must not cost the rest.
+                log(str(failure))
+                result = {"error": str(failure).splitlines()[0]}
+            rows.append({"preset": name, "variant": variant, **result,
+                         "seconds": round(time.monotonic() - start)})
+            # Written after every row: big presets take many minutes each, and an
+            # interrupted run should still leave what it has measured.
+            (out_dir / "report.json").write_text(json.dumps(rows, indent=2) + "\n")
+            (out_dir / "report.md").write_text(markdown(rows))
     return rows
 
 
@@ -51,5 +62,8 @@ def markdown(rows):
     lines = ["| " + " | ".join(title for title, _ in COLUMNS) + " |",
              "|" + "---|" * len(COLUMNS)]
     for row in rows:
+        if "error" in row:
+            lines.append(f"| {row['preset']} | {row['variant'] or '-'} | failed: {row['error']} |")
+            continue
         lines.append("| " + " | ".join(str(cell(row)) for _, cell in COLUMNS) + " |")
     return "\n".join(lines) + "\n"

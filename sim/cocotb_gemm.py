@@ -5,7 +5,8 @@ For an M×K×N GEMM on an m×n×k unit there are (M/m)·(N/n) chains, one per
 output tile, of K/k steps each. A chain's next step needs its previous D, so
 the driver interleaves chains: a pipelined unit of latency L gets a new tile on
 every cycle as long as at least L chains are open, and the driver counts the
-cycles that carried none. At the end the assembled D must equal the golden
+idle cycles: those that carried no tile while tiles were left to issue (the
+drain after the last tile is not idle). At the end the assembled D must equal the golden
 GEMM (``NNARITH_GEMM``: operands, tile shape and expected D) bit for bit.
 """
 
@@ -68,6 +69,10 @@ class Chains:
             self.ready.append(tile)
 
     @property
+    def total(self):
+        return len(self.done) * self.steps
+
+    @property
     def finished(self):
         return all(done == self.steps for done in self.done.values())
 
@@ -114,7 +119,7 @@ async def gemm(dut):
                 issued += 1
             else:
                 in_valid.value = 0
-                idle += 1 if in_flight else 0
+                idle += 1 if issued < chains.total else 0
             cycles += 1
             if cycles > 4 * (issued + latency) + 64:
                 break

@@ -2,9 +2,11 @@
 
 Float MMAs get random blocks from three distributions (values near 1 as in
 the GPU measurements; the whole exponent range; a mix with specials: zeros,
-subnormals, infinities, NaNs), blocks whose C cancels the product sum, and
-SPEC.md's directed cases placed in row 0 / column 0. Integer MMAs get corner
-and random elements with C at the accumulator's edges.
+subnormals, infinities, NaNs) and blocks whose C cancels the first product
+(SPEC.md's directed cases run in tests/test_sim_mma.py). Integer MMAs get
+corner and random elements with C at the accumulator's edges.
+:func:`diagonal_blocks` places single dot products (the real-GPU data) on the
+diagonals of blocks.
 """
 
 import numpy as np
@@ -17,7 +19,8 @@ from golden.mma import mma
 from .float import special_values
 from .vectors import from_bits, to_bits
 
-__all__ = ["pack", "unpack", "FloatMMAModel", "IntMMAModel", "MODE_COUNT"]
+__all__ = ["pack", "unpack", "diagonal_blocks", "diagonal_results", "FloatMMAModel", "IntMMAModel",
+           "MODE_COUNT"]
 
 MODE_COUNT = 5
 
@@ -41,6 +44,31 @@ def unpack(packed, rows, cols, width):
     for index in range(rows * cols):
         out[:, index] = ((packed >> (index * width)) & mask).astype(np.uint64)
     return out.reshape(len(packed), rows, cols)
+
+
+def diagonal_blocks(a, b, c, m):
+    """Single dot products into m×K·K×m blocks, ``m`` per block: dot product t is
+    row t%m of block t//m's A, column t%m of its B and C[t%m][t%m]; every other
+    element is zero. ``a``, ``b``: (count, K) bit patterns; ``c``: (count,).
+    Returns A, B, C element arrays; the last block is padded with zero rows."""
+    a, b, c = (np.asarray(x, dtype=np.uint64) for x in (a, b, c))
+    count, k = a.shape
+    blocks = -(-count // m)
+    slot = np.arange(count) % m
+    block = np.arange(count) // m
+    A = np.zeros((blocks, m, k), dtype=np.uint64)
+    B = np.zeros((blocks, k, m), dtype=np.uint64)
+    C = np.zeros((blocks, m, m), dtype=np.uint64)
+    A[block, slot, :] = a
+    B[block, :, slot] = b
+    C[block, slot, slot] = c
+    return A, B, C
+
+
+def diagonal_results(d, count):
+    """The ``count`` dot products placed by :func:`diagonal_blocks`, read back
+    from D blocks ``(blocks, m, m)`` in their original order."""
+    return np.diagonal(np.asarray(d), axis1=1, axis2=2).reshape(-1)[:count]
 
 
 def _near_one(rng, shape, fmt):

@@ -1,0 +1,185 @@
+"""Matrix multiply-accumulate blocks: what fusing saves and how fast they run.
+
+1. Area (generic cells, NanGate45 µm²) of the fused fp16 4x4x4 MMA against
+   64 of our fp16 x fp16 + fp32 FMAs (one ``fp16_fma32`` synthesized, times
+   64): the gain from one exact dot-product tree per output. Also the
+   V100-compatible tensor-core variant.
+2. int8 vs fp16 vs bf16 MMA area, per block and per MAC (area / m·n·k).
+3. ECP5 LUTs with and without DSP blocks, Fmax (nextpnr, 25k device) and
+   effective GOPS = 2·m·n·k operations per cycle x Fmax, at a few pipeline
+   depths. A whole 4x4x4 float block does not fit the 25k device, so by
+   default this part places one output element (m = n = 1, the full K) and
+   labels the 4x4 block's LUTs and GOPS as derived (x m·n).
+
+Every row records its wall time: a 4x4x4 float MMA is a large netlist.
+Writes build/bench/mma_area.{json,md} (mma_area_per_output with
+--area-per-output) and mma_fpga.{json,md}.
+Run: make bench (or python bench/mma.py --liberty PATH; --help for the parts).
+"""
+
+import argparse
+import time
+from pathlib import Path
+
+from hw.catalogue import build
+from hw.synth import SynthesisError, synthesize
+
+from results import publish
+
+#: (label, preset) of the blocks compared in the area tables.
+MMAS = [
+    ("fp16 4x4x4 fused (exact sum, one rounding)", "mma_fp16"),
+    ("fp16 4x4x4 V100 tensor-core numerics", "mma_fp16_v100"),
+    ("bf16 4x4x8 A100 tensor-core numerics", "mma_bf16"),
+    ("int8 4x4x4 -> int32", "mma_int8"),
+]
+FMA = "fp16_fma32"
+
+
+def _name(preset, overrides):
+    return preset + "".join(f"_{k}{v}" for k, v in overrides.items())
+
+
+def _macs(params):
+    return params.get("m", 1) * params.get("n", 1) * params.get("k", 1)
+
+
+def _shape_overrides(preset, per_output):
+    """m = n = 1 (one output element, the full K) or the preset's own block."""
+    return {"m": 1, "n": 1} if per_output else {}
+
+
+def _area(preset, overrides, out, liberty, per_output=False):
+    """Area of ``preset``; with ``per_output``, of one output element scaled to the block."""
+    targets = ("generic", "asic") if liberty else ("generic",)
+    overrides = {**overrides, **_shape_overrides(preset, per_output)}
+    unit = build(preset, overrides)
+    start = time.monotonic()
+    result = synthesize(unit, preset, out / "synth" / _name(preset, overrides),
+                        targets=targets, liberty=liberty)
+    scale = _macs(build(preset, {}).params) / _macs(unit.params)
+    area = result.get("asic", {}).get("area_um2")
+    return {"preset": preset, "overrides": overrides, "macs": _macs(unit.params) * scale,
+            "scale": scale, "cells": result["generic"]["cells"] * scale,
+            "levels": result["generic"]["levels"], "area_um2": area and area * scale,
+            "seconds": round(time.monotonic() - start)}
+
+
+def _fmt(value):
+    return "n/a" if value is None else f"{value:,.0f}"
+
+
+def area_tables(out, liberty, presets, per_output):
+    fma = _area(FMA, {}, out, liberty)
+    print(fma, flush=True)
+    rows = [{"table": "fma", "label": "fp16 x fp16 + fp32 FMA", **fma}]
+    for label, preset in MMAS:
+        if preset in presets:
+            rows.append({"table": "mma", "label": label,
+                         **_area(preset, {}, out, liberty, per_output)})
+            print(rows[-1], flush=True)
+    lines = ["| block | preset | MACs | generic cells | levels | NanGate45 µm² | µm² per MAC | "
+             "vs MACs x FMA (µm²) | synthesis s |", "|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        per_mac = r["area_um2"] / r["macs"] if r["area_um2"] else None
+        if r["table"] == "fma":
+            ratio = "1 (reference)"
+        elif r["area_um2"]:
+            ratio = f"{r['area_um2'] / (r['macs'] * fma['area_um2']):.2f}"
+        else:
+            ratio = f"{r['cells'] / (r['macs'] * fma['cells']):.2f} (cells)"
+        derived = "" if r["scale"] == 1 else " (derived)"
+        lines.append(f"| {r['label']} | `{r['preset']}` | {r['macs']:.0f} | {r['cells']:,.0f}"
+                     f"{derived} | {r['levels']} | {_fmt(r['area_um2'])}{derived} | "
+                     f"{_fmt(per_mac)} | {ratio} | {r['seconds']} |")
+    lines.append(f"\nReference: 64 x `{FMA}` = {64 * fma['cells']:,} generic cells, "
+                 f"{_fmt(fma['area_um2'] and 64 * fma['area_um2'])} µm² (one synthesized, x 64; "
+                 "derived). Ratio: block area / (MACs x one FMA's area); below 1 is the saving.")
+    if per_output:
+        lines.append("Derived rows: one output element (m = n = 1, the block's K) synthesized and "
+                     "multiplied by m·n; the real block shares each A and B decoder across a row "
+                     "or column, so these are upper bounds.")
+    publish("mma_area_per_output" if per_output else "mma_area", rows, lines, out)
+
+
+def _fpga(preset, per_output, stages, out):
+    base = build(preset, {}).params
+    overrides = {**_shape_overrides(preset, per_output), "stages": stages}
+    m, n, k = (build(preset, overrides).params[key] for key in "mnk")
+    unit = build(preset, overrides)
+    start = time.monotonic()
+    try:
+        result = synthesize(unit, preset, out / "fpga" / _name(preset, overrides), targets=("ecp5",))
+        error = None
+    except SynthesisError as failure:
+        result, error = {}, str(failure).splitlines()[-1][:120]
+    full = base["m"] * base["n"] * base["k"]
+    row = {"preset": preset, "m": m, "n": n, "k": k, "stages": stages,
+           "scale": full / (m * n * k), "error": error, "seconds": round(time.monotonic() - start)}
+    for target in ("ecp5", "ecp5_nodsp"):
+        if target in result:
+            row[target] = result[target]
+            fmax = result[target]["fmax_mhz"]
+            row[target]["gops_full"] = 2 * full * fmax / 1000 if fmax else None
+    return row
+
+
+def fpga_table(out, presets, per_output, stage_list):
+    rows = []
+    for preset in presets:
+        for stages in stage_list:
+            rows.append(_fpga(preset, per_output, stages, out))
+            print(rows[-1], flush=True)
+    lines = ["| preset | placed shape | stages | ECP5 LUT4 / MULT18 (placed) | Fmax MHz | "
+             "LUT4 no DSP (placed) | Fmax MHz no DSP | 4x4 block LUT4 no DSP | block GOPS "
+             "(DSP / no DSP) | wall s |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        if r["error"]:
+            lines.append(f"| `{r['preset']}` | {r['m']}x{r['n']}x{r['k']} | {r['stages']} | "
+                         f"failed: {r['error']} | | | | | | {r['seconds']} |")
+            continue
+        dsp, lut = r["ecp5"], r["ecp5_nodsp"]
+        derived = "" if r["scale"] == 1 else " (derived)"
+        gops = " / ".join("n/a" if g is None else f"{g:.1f}"
+                          for g in (dsp["gops_full"], lut["gops_full"]))
+        lines.append(f"| `{r['preset']}` | {r['m']}x{r['n']}x{r['k']} | {r['stages']} | "
+                     f"{dsp['lut4']:,} / {dsp['dsp']} | {dsp['fmax_mhz']} | {lut['lut4']:,} | "
+                     f"{lut['fmax_mhz']} | {lut['lut4'] * r['scale']:,.0f}{derived} | "
+                     f"{gops}{derived} | {r['seconds']} |")
+    lines.append("\nECP5 25k (CABGA381), nextpnr seed 1, unit between shift-register pins "
+                 "(hw/wrapper.py). Block GOPS = 2·m·n·k of the preset's full block x Fmax "
+                 "(one MMA per cycle); for a placed shape smaller than the block it assumes the "
+                 "block keeps the placed element's Fmax and m·n times its LUTs (decoders "
+                 "shared across a row or column make the LUT figure an upper bound).")
+    publish("mma_fpga", rows, lines, out)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--liberty", help="liberty for µm² (skipped when absent)")
+    parser.add_argument("--skip-area", action="store_true", help="no area tables")
+    parser.add_argument("--skip-fpga", action="store_true", help="no ECP5 LUT/Fmax table")
+    parser.add_argument("--area-presets", nargs="+", default=[p for _, p in MMAS],
+                        help="MMA presets in the area tables (default: all four)")
+    parser.add_argument("--fpga-presets", nargs="+", default=["mma_fp16", "mma_int8"],
+                        help="MMA presets placed on the ECP5")
+    parser.add_argument("--area-per-output", action="store_true",
+                        help="synthesize one output element of each MMA and scale by m·n")
+    parser.add_argument("--fpga-block", action="store_true",
+                        help="place the whole block (default: one output element, 1x1xK)")
+    parser.add_argument("--stages", type=int, nargs="+", default=[2],
+                        help="pipeline depths to place")
+    parser.add_argument("-o", "--output", default="build/bench")
+    args = parser.parse_args()
+    if not args.liberty or not Path(args.liberty).is_file():
+        print(f"no liberty at {args.liberty}: µm² columns skipped")
+        args.liberty = None
+    out = Path(args.output)
+    if not args.skip_area:
+        area_tables(out, args.liberty, args.area_presets, args.area_per_output)
+    if not args.skip_fpga:
+        fpga_table(out, args.fpga_presets, not args.fpga_block, args.stages)
+
+
+if __name__ == "__main__":
+    main()
