@@ -36,10 +36,19 @@ def manifest(unit, top, preset=None):
         "reset": "rst" if unit.latency else None,
         "latency": unit.latency,
         "initiation_interval": unit.initiation_interval,
-        "valid": {"in": "in_valid", "out": "out_valid"} if unit.latency else None,
+        "valid": _valid(unit),
         "formats": unit.formats(),
         "ports": ports,
     }
+
+
+def _valid(unit):
+    if not unit.latency:
+        return None
+    if unit.HANDSHAKE:
+        return {"in": "in_valid", "out": "out_valid", "in_ready": "in_ready",
+                "out_ready": "out_ready"}
+    return {"in": "in_valid", "out": "out_valid"}
 
 
 def export(unit, top, out_dir, preset=None):

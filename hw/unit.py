@@ -28,9 +28,17 @@ class Unit(wiring.Component):
     anything, and passes its data ports to ``super().__init__``; the base adds
     ``in_valid``/``out_valid`` when the unit is pipelined. ``port_docs`` maps
     each port name to ``(kind, doc)`` for the manifest.
+
+    A unit that takes a varying number of cycles per operation sets
+    ``HANDSHAKE``: it then also has ``in_ready`` (it accepts the inputs on a
+    cycle where ``in_valid`` and ``in_ready`` are both high) and ``out_ready``
+    (a result leaves on a cycle where ``out_valid`` and ``out_ready`` are both
+    high), the flat-port form of an Amaranth ``lib.stream`` pair; ``latency``
+    is then its smallest latency.
     """
 
     PARAMS: tuple = ()
+    HANDSHAKE = False
 
     @classmethod
     def resolve_params(cls, given):
@@ -45,6 +53,15 @@ class Unit(wiring.Component):
             members["out_valid"] = Out(1)
             self.port_docs["in_valid"] = ("valid", "inputs on this cycle are a new operation")
             self.port_docs["out_valid"] = ("valid", f"outputs hold the result issued {self.latency} cycles earlier")
+        if self.HANDSHAKE:
+            members["in_ready"] = Out(1)
+            members["out_ready"] = In(1)
+            self.port_docs["in_valid"] = ("valid", "inputs on this cycle are a new operation, "
+                                          "taken when in_ready is high too")
+            self.port_docs["in_ready"] = ("ready", "the unit takes the inputs on this cycle "
+                                          "if in_valid is high")
+            self.port_docs["out_valid"] = ("valid", "outputs hold a result, kept until out_ready")
+            self.port_docs["out_ready"] = ("ready", "the consumer takes the result on this cycle")
         super().__init__(members)
 
     @property
@@ -54,7 +71,8 @@ class Unit(wiring.Component):
 
     @property
     def initiation_interval(self):
-        return 1
+        """Cycles between operations; None where it depends on the data (``HANDSHAKE``)."""
+        return None if self.HANDSHAKE else 1
 
     def formats(self):
         """Number formats of the ports, for the manifest (port name -> description)."""

@@ -41,7 +41,7 @@ def _read(handle):
 
 def _data_ports(manifest, direction):
     return [p["name"] for p in manifest["ports"]
-            if p["dir"] == direction and p["kind"] not in ("clock", "reset", "valid")]
+            if p["dir"] == direction and p["kind"] not in ("clock", "reset", "valid", "ready")]
 
 
 async def _run_combinational(dut, inputs, outputs, count):
@@ -101,6 +101,54 @@ async def _run_pipelined(dut, manifest, inputs, outputs, count, rng, bubble_rate
     return got, errors
 
 
+async def _run_handshake(dut, manifest, inputs, outputs, count, rng, bubble_rate):
+    """A unit with ready/valid on both sides: each vector is held until the
+    unit takes it, the consumer refuses results on a ``bubble_rate`` fraction
+    of cycles (backpressure), and results are collected in order with the
+    cycles at which their inputs were taken and they were taken out."""
+    clock, reset = getattr(dut, manifest["clock"]), getattr(dut, manifest["reset"])
+    names = manifest["valid"]
+    in_valid, in_ready = getattr(dut, names["in"]), getattr(dut, names["in_ready"])
+    out_valid, out_ready = getattr(dut, names["out"]), getattr(dut, names["out_ready"])
+    drive = [(getattr(dut, name), inputs[name]) for name in inputs]
+    got = {name: [] for name in outputs}
+    sample = [(getattr(dut, name), got[name]) for name in outputs]
+    cocotb.start_soon(Clock(clock, 10, unit="ns").start())
+    reset.value, in_valid.value, out_ready.value = 1, 0, 0
+    for _ in range(2):
+        await FallingEdge(clock)
+    reset.value = 0
+
+    taken_at, done_at, errors = [], [], []
+    sent = cycle = 0
+    offering = False
+    limit = 64 * count + 1000
+    while len(done_at) < count and cycle < limit:
+        await FallingEdge(clock)
+        # An offer stands until taken (valid never depends on ready).
+        offering = sent < count and (offering or rng.random() >= bubble_rate)
+        index = min(sent, count - 1)
+        for handle, values in drive:
+            handle.value = values[index]
+        in_valid.value = int(offering)
+        taking = rng.random() >= bubble_rate
+        out_ready.value = int(taking)
+        await Timer(1, unit="ns")           # ready may depend on valid: let it settle
+        if offering and _read(in_ready):    # both sides agree: transfers at the next edge
+            taken_at.append(cycle)
+            sent += 1
+            offering = False
+        if taking and _read(out_valid):
+            for handle, values in sample:
+                values.append(_read(handle))
+            done_at.append(cycle)
+        cycle += 1
+    if len(done_at) != count:
+        errors.append(f"only {len(done_at)} of {count} results came out within {limit} cycles")
+    got["_taken_at"], got["_done_at"] = taken_at, done_at
+    return got, errors
+
+
 def _write_failures(path, bad, inputs, expected, got):
     with open(path, "w", newline="") as f:
         out = csv.writer(f)
@@ -125,6 +173,10 @@ async def stream(dut):
     start = time.perf_counter()
     if manifest["latency"] == 0:
         got, errors = await _run_combinational(dut, inputs, outputs, count)
+    elif "in_ready" in manifest["valid"]:
+        got, errors = await _run_handshake(dut, manifest, inputs, outputs, count,
+                                           random.Random(seed),
+                                           float(os.environ["NNARITH_BUBBLE_RATE"]))
     else:
         got, errors = await _run_pipelined(dut, manifest, inputs, outputs, count,
                                            random.Random(seed),
@@ -132,8 +184,8 @@ async def stream(dut):
     seconds = time.perf_counter() - start
 
     np.savez(os.environ["NNARITH_OUTPUTS"],
-             **{n: np.array(got[n], dtype=object if len(got[n]) and max(got[n]) >> 63 else np.uint64)
-                for n in outputs})
+             **{n: np.array(values, dtype=object if len(values) and max(values) >> 63 else np.uint64)
+                for n, values in got.items()})
     bad = [i for i in range(count)
            if any(i >= len(got[n]) or got[n][i] != expected[n][i] for n in outputs)]
     report = {"top": manifest["top"], "seed": seed, "vectors": count, "mismatches": len(bad),

@@ -11,8 +11,9 @@ __all__ = ["run_pysim"]
 def run_pysim(unit, inputs):
     """Outputs (port name -> list of unsigned ints) for each input vector."""
     members = unit.signature.members
-    in_names = [n for n, p in members.items() if p.flow == Flow.In and n != "in_valid"]
-    out_names = [n for n, p in members.items() if p.flow == Flow.Out and n != "out_valid"]
+    control = ("in_valid", "out_valid", "in_ready", "out_ready")
+    in_names = [n for n, p in members.items() if p.flow == Flow.In and n not in control]
+    out_names = [n for n, p in members.items() if p.flow == Flow.Out and n not in control]
     count = len(inputs[in_names[0]])
     values = {n: [int(v) for v in inputs[n]] for n in in_names}
     got = {n: [] for n in out_names}
@@ -22,7 +23,27 @@ def run_pysim(unit, inputs):
             port = getattr(unit, n)
             got[n].append(ctx.get(port) & ((1 << len(port)) - 1))
 
+    async def handshake(ctx):
+        # Each vector is offered until taken; results are taken as they come.
+        sent, limit = 0, 64 * count + 1000
+        for _ in range(limit):
+            if len(got[out_names[0]]) == count:
+                return
+            for n in in_names:
+                ctx.set(getattr(unit, n), values[n][min(sent, count - 1)])
+            ctx.set(unit.in_valid, sent < count)
+            ctx.set(unit.out_ready, 1)
+            taken = sent < count and ctx.get(unit.in_ready)
+            if ctx.get(unit.out_valid):
+                sample(ctx)
+            await ctx.tick()
+            sent += taken
+        raise AssertionError(f"only {len(got[out_names[0]])} of {count} results in {limit} cycles")
+
     async def bench(ctx):
+        if unit.HANDSHAKE:
+            await handshake(ctx)
+            return
         if not unit.latency:
             for i in range(count):
                 for n in in_names:
