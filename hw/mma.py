@@ -261,7 +261,9 @@ class FloatMMA(Unit):
         neg_inf = Cat(*(p.inf & p.sign for p in products)).any()
         both_inf = pos_inf & neg_inf
         rounding_down = rm == 2
-        nan = Cat(*(p.nan for p in products)).any() | both_inf
+        product_nan = Cat(*(p.nan for p in products)).any()
+        nan = product_nan | both_inf
+        dc = decode(m, c_bits, acc, False, f"{name}_c")
         # An exact zero keeps the sign common to zero products (IEEE sum rules);
         # a cancelled sum is +0, or -0 rounding down.
         zero_sign = Mux(nonzero, rounding_down, all_negative | (rounding_down & any_negative))
@@ -274,7 +276,9 @@ class FloatMMA(Unit):
             "zero": ~magnitude.any(),
             "nan": nan,
             "inf": (pos_inf | neg_inf) & ~nan,
-            "invalid": Cat(*(p.invalid for p in products)).any() | both_inf,
+            # +inf + -inf is invalid unless a NaN operand already makes the result NaN.
+            "invalid": Cat(*(p.invalid for p in products)).any()
+                       | (both_inf & ~product_nan & ~dc.is_nan),
         }
         shapes = {"sign": 1, "exp": exp_shape, "sig": width, "zero": 1, "nan": 1, "inf": 1,
                   "invalid": 1}
@@ -282,7 +286,6 @@ class FloatMMA(Unit):
         for key, value in product.items():
             named[key] = Signal(shapes[key], name=f"{name}_prod_{key}")
             m.d.comb += named[key].eq(value)
-        dc = decode(m, c_bits, acc, False, f"{name}_c")
         aligned = align_addend(m, named, dc, acc, acc, prefix=f"{name}_align")
         raw = add_aligned(m, aligned, rm, prefix=f"{name}_add")
         rounder = round_raw(m, raw, rm, acc, name=f"{name}_round")
@@ -324,10 +327,12 @@ class FloatMMA(Unit):
                     bits, fl = self._fused_output(m, products[i][j], c_bits, rm, f"o{i}_{j}")
                     outputs.append(bits)
                     flags.append(fl)
-        d = pipe.cut("out", Cat(*outputs))
-        m.d.comb += self.d.eq(d)
         if self.core is None:
-            m.d.comb += self.flags.eq(Cat(*flags))
+            d, flag_bits = pipe.cut("out", Cat(*outputs), Cat(*flags))
+            m.d.comb += self.flags.eq(flag_bits)
+        else:
+            d = pipe.cut("out", Cat(*outputs))
+        m.d.comb += self.d.eq(d)
         if self.latency:
             m.d.comb += self.out_valid.eq(pipe.valid)
         return m

@@ -1,7 +1,8 @@
 """cocotb on the exported float multipliers, bit-exact (result and flags)
 against the golden model: every fp8 pair in every rounding mode; for the
 16- and 32-bit formats every special-class pair in every mode, TestFloat-style
-patterns and 200,000 random pairs per mode, combinational and 3-stage."""
+patterns and 50,000 random pairs per mode (200,000 in ``make exhaustive``),
+combinational and 3-stage."""
 
 import pytest
 
@@ -20,8 +21,19 @@ def test_every_fp8_pair_in_every_mode(preset, arch, stages):
     assert_passes(result)
 
 
-# 1.1 M vectors a run: the 3-stage runs go to Verilator, ~5x faster than Icarus
-# on these pipelines once compiled.
+# The 3-stage runs go to Verilator, ~5x faster than Icarus on these pipelines
+# once compiled. make test: 50,000 random pairs per mode; make exhaustive: 200,000.
+@pytest.mark.parametrize("preset", ["fp16_mul", "bf16_mul", "fp32_mul", "tf32_mul"])
+@pytest.mark.parametrize("arch, stages, simulator", [("infer", 0, "icarus"),
+                                                     ("booth", 3, "verilator")])
+def test_specials_patterns_and_50k_random_per_mode(preset, arch, stages, simulator):
+    result = simulate(preset, {"arch": arch, "stages": stages}, simulator=simulator,
+                      count=50_000, seed=11)
+    assert result.vectors > 5 * 50_000
+    assert_passes(result)
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("preset", ["fp16_mul", "bf16_mul", "fp32_mul", "tf32_mul"])
 @pytest.mark.parametrize("arch, stages, simulator", [("infer", 0, "icarus"),
                                                      ("booth", 3, "verilator")])

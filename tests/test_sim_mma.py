@@ -35,7 +35,9 @@ DATA_UNITS = {
     ("h100", "fp16", "fp16"): ("mma_bf16_h100", {"in_fmt": "fp16", "acc_fmt": "fp16"}),
 }
 #: The sets issue 5 names run in CI; the other two run in the slow set.
-CI_SETS = list(DATA_UNITS)[:6]
+#: Run by ``make test``; every set runs in ``make exhaustive``.
+CI_SETS = [("v100", "fp16", "fp32"), ("a100", "bf16", "fp32")]
+SLOW_SETS = [s for s in DATA_UNITS if s not in CI_SETS]
 
 # SPEC §5: id, in_fmt, out_fmt, a, b, c, then d on V100 | A100/Ada | H100/B200.
 DIRECTED = [
@@ -105,14 +107,14 @@ def check_data_set(gpu, in_fmt, out_fmt):
         f"{len(wrong)} of {DATA_COUNT} measured d differ, first at line {wrong[:1] + 1}")
 
 
-@pytest.mark.parametrize("gpu, in_fmt, out_fmt", CI_SETS, ids="-".join)
+@pytest.mark.parametrize("gpu, in_fmt, out_fmt", CI_SETS, ids=["-".join(s) for s in CI_SETS])
 def test_gpu_data_bit_exact(gpu, in_fmt, out_fmt):
     check_data_set(gpu, in_fmt, out_fmt)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("gpu, in_fmt, out_fmt", list(DATA_UNITS)[6:], ids="-".join)
-def test_gpu_data_bit_exact_fp16_outputs(gpu, in_fmt, out_fmt):
+@pytest.mark.parametrize("gpu, in_fmt, out_fmt", SLOW_SETS, ids=["-".join(s) for s in SLOW_SETS])
+def test_gpu_data_bit_exact_every_set(gpu, in_fmt, out_fmt):
     check_data_set(gpu, in_fmt, out_fmt)
 
 
@@ -149,9 +151,9 @@ def blocks_run(preset, overrides, count):
     return count // 3 * 3 * (5 if build(preset, overrides).params["mode"] == "fused" else 1)
 
 
-@pytest.mark.parametrize("preset, count", [("mma_fp16", 300), ("mma_bf16", 1500),
-                                           ("mma_fp16_v100", 2001), ("mma_fp16_a100", 1500),
-                                           ("mma_bf16_h100", 1002)])
+@pytest.mark.parametrize("preset, count", [("mma_fp16", 60), ("mma_bf16", 450),
+                                           ("mma_fp16_v100", 600), ("mma_fp16_a100", 450),
+                                           ("mma_bf16_h100", 300)])
 def test_random_mmas(preset, count):
     result = simulate(preset, {}, count=count, seed=21)
     assert result.vectors == blocks_run(preset, {}, count)
@@ -170,7 +172,7 @@ def test_20k_random_mmas_on_verilator(preset, overrides):
 
 # -- one MMA per clock --------------------------------------------------------
 
-@pytest.mark.parametrize("preset, count", [("mma_fp16_v100", 1200), ("mma_fp16", 90)])
+@pytest.mark.parametrize("preset, count", [("mma_fp16_v100", 600), ("mma_fp16", 30)])
 def test_back_to_back_mmas(preset, count):
     """No bubbles: a new MMA every cycle, each result ``stages`` cycles later."""
     result = simulate(preset, {"stages": 3}, count=count, seed=23, bubble_rate=0)
@@ -219,14 +221,15 @@ def check_gemm(preset, shape, overrides=None, simulator=None, seed=31):
 
 
 @pytest.mark.parametrize("preset, shape", [("mma_fp16", (16, 24, 12)),
-                                           ("mma_fp16_v100", (64, 96, 48)),
-                                           ("mma_bf16_h100", (32, 64, 24))], ids=str)
+                                           ("mma_fp16_v100", (32, 48, 24)),
+                                           ("mma_bf16_h100", (16, 32, 16))], ids=str)
 def test_tiled_gemm_equals_golden(preset, shape):
     check_gemm(preset, shape)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("preset", ["mma_fp16", "mma_fp16_a100", "mma_bf16_h100"])
+@pytest.mark.parametrize("preset", ["mma_fp16", "mma_fp16_v100", "mma_fp16_a100",
+                                    "mma_bf16_h100"])
 def test_64x96x48_gemm_on_verilator(preset):
     check_gemm(preset, (64, 96, 48), simulator="verilator")
 
@@ -243,16 +246,16 @@ def test_int8_gemm(overrides):
 
 # -- int8 -----------------------------------------------------------------------
 
-@pytest.mark.parametrize("overrides", [{}, {"overflow": "saturate"},
-                                       {"a_signed": False, "stages": 2},
-                                       {"b_signed": False, "overflow": "saturate", "arch": "booth"}],
-                         ids=str)
-def test_int8_mmas(overrides):
-    result = simulate("mma_int8", overrides, count=5000, seed=33)
-    assert result.vectors == 5000
+@pytest.mark.parametrize("overrides, count", [
+    ({}, 5000), ({"overflow": "saturate"}, 5000), ({"a_signed": False, "stages": 2}, 5000),
+    # Booth trees are gate-level adders: slow on Icarus.
+    ({"b_signed": False, "overflow": "saturate", "arch": "booth"}, 400)], ids=str)
+def test_int8_mmas(overrides, count):
+    result = simulate("mma_int8", overrides, count=count, seed=33)
+    assert result.vectors == count
     assert_passes(result)
     overflowed = sum(bin(int(bits)).count("1") for bits in result.outputs()["ovf"])
-    assert overflowed > 1000                 # C at the edges: many sums wrap or saturate
+    assert overflowed > count // 5           # C at the edges: many sums wrap or saturate
 
 
 # -- command line ---------------------------------------------------------------
