@@ -50,6 +50,7 @@ bench:
 	$(PY) bench/float_multipliers.py $(if $(wildcard $(LIBERTY)),--liberty $(LIBERTY),)
 	$(PY) bench/mac.py $(if $(wildcard $(LIBERTY)),--liberty $(LIBERTY),)
 	$(PY) bench/mma.py $(if $(wildcard $(LIBERTY)),--liberty $(LIBERTY),)
+	$(PY) bench/bitfusion.py $(if $(wildcard $(LIBERTY)),--liberty $(LIBERTY),)
 	$(PY) bench/sim_speed.py
 	$(PY) bench/golden_speed.py
 

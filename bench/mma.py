@@ -5,6 +5,8 @@
    64): the gain from one exact dot-product tree per output. Also the
    V100-compatible tensor-core variant.
 2. int8 vs fp16 vs bf16 MMA area, per block and per MAC (area / m·n·k).
+   By default one output element (m = n = 1, the full K) is synthesized and
+   scaled by m·n, labelled derived; --area-block synthesizes whole blocks.
 3. ECP5 LUTs with and without DSP blocks, Fmax (nextpnr, 25k device) and
    effective GOPS = 2·m·n·k operations per cycle x Fmax, at a few pipeline
    depths. A whole 4x4x4 float block does not fit the 25k device, so by
@@ -12,8 +14,8 @@
    labels the 4x4 block's LUTs and GOPS as derived (x m·n).
 
 Every row records its wall time: a 4x4x4 float MMA is a large netlist.
-Writes build/bench/mma_area.{json,md} (mma_area_per_output with
---area-per-output) and mma_fpga.{json,md}.
+Writes build/bench/mma_area_per_output.{json,md} (mma_area with --area-block)
+and mma_fpga.{json,md}.
 Run: make bench (or python bench/mma.py --liberty PATH; --help for the parts).
 """
 
@@ -44,7 +46,7 @@ def _macs(params):
     return params.get("m", 1) * params.get("n", 1) * params.get("k", 1)
 
 
-def _shape_overrides(preset, per_output):
+def _shape_overrides(per_output):
     """m = n = 1 (one output element, the full K) or the preset's own block."""
     return {"m": 1, "n": 1} if per_output else {}
 
@@ -52,7 +54,7 @@ def _shape_overrides(preset, per_output):
 def _area(preset, overrides, out, liberty, per_output=False):
     """Area of ``preset``; with ``per_output``, of one output element scaled to the block."""
     targets = ("generic", "asic") if liberty else ("generic",)
-    overrides = {**overrides, **_shape_overrides(preset, per_output)}
+    overrides = {**overrides, **_shape_overrides(per_output)}
     unit = build(preset, overrides)
     start = time.monotonic()
     result = synthesize(unit, preset, out / "synth" / _name(preset, overrides),
@@ -92,7 +94,7 @@ def area_tables(out, liberty, presets, per_output):
         lines.append(f"| {r['label']} | `{r['preset']}` | {r['macs']:.0f} | {r['cells']:,.0f}"
                      f"{derived} | {r['levels']} | {_fmt(r['area_um2'])}{derived} | "
                      f"{_fmt(per_mac)} | {ratio} | {r['seconds']} |")
-    lines.append(f"\nReference: 64 x `{FMA}` = {64 * fma['cells']:,} generic cells, "
+    lines.append(f"\nReference: 64 x `{FMA}` = {64 * fma['cells']:,.0f} generic cells, "
                  f"{_fmt(fma['area_um2'] and 64 * fma['area_um2'])} µm² (one synthesized, x 64; "
                  "derived). Ratio: block area / (MACs x one FMA's area); below 1 is the saving.")
     if per_output:
@@ -104,9 +106,9 @@ def area_tables(out, liberty, presets, per_output):
 
 def _fpga(preset, per_output, stages, out):
     base = build(preset, {}).params
-    overrides = {**_shape_overrides(preset, per_output), "stages": stages}
-    m, n, k = (build(preset, overrides).params[key] for key in "mnk")
+    overrides = {**_shape_overrides(per_output), "stages": stages}
     unit = build(preset, overrides)
+    m, n, k = (unit.params[key] for key in "mnk")
     start = time.monotonic()
     try:
         result = synthesize(unit, preset, out / "fpga" / _name(preset, overrides), targets=("ecp5",))
@@ -125,13 +127,18 @@ def _fpga(preset, per_output, stages, out):
 
 
 def fpga_table(out, presets, per_output, stage_list):
+    """Published after every row: one float MMA takes tens of minutes to place and route."""
     rows = []
     for preset in presets:
         for stages in stage_list:
             rows.append(_fpga(preset, per_output, stages, out))
             print(rows[-1], flush=True)
+            publish("mma_fpga", rows, _fpga_lines(rows), out)
+
+
+def _fpga_lines(rows):
     lines = ["| preset | placed shape | stages | ECP5 LUT4 / MULT18 (placed) | Fmax MHz | "
-             "LUT4 no DSP (placed) | Fmax MHz no DSP | 4x4 block LUT4 no DSP | block GOPS "
+             "LUT4 no DSP (placed) | Fmax MHz no DSP | block LUT4 no DSP | block GOPS "
              "(DSP / no DSP) | wall s |", "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         if r["error"]:
@@ -151,7 +158,7 @@ def fpga_table(out, presets, per_output, stage_list):
                  "(one MMA per cycle); for a placed shape smaller than the block it assumes the "
                  "block keeps the placed element's Fmax and m·n times its LUTs (decoders "
                  "shared across a row or column make the LUT figure an upper bound).")
-    publish("mma_fpga", rows, lines, out)
+    return lines
 
 
 def main():
@@ -163,8 +170,9 @@ def main():
                         help="MMA presets in the area tables (default: all four)")
     parser.add_argument("--fpga-presets", nargs="+", default=["mma_fp16", "mma_int8"],
                         help="MMA presets placed on the ECP5")
-    parser.add_argument("--area-per-output", action="store_true",
-                        help="synthesize one output element of each MMA and scale by m·n")
+    parser.add_argument("--area-block", action="store_true",
+                        help="synthesize whole blocks (default: one output element, scaled by "
+                        "m·n; the fused fp16 block's first ABC pass alone ran over 8 minutes)")
     parser.add_argument("--fpga-block", action="store_true",
                         help="place the whole block (default: one output element, 1x1xK)")
     parser.add_argument("--stages", type=int, nargs="+", default=[2],
@@ -176,7 +184,7 @@ def main():
         args.liberty = None
     out = Path(args.output)
     if not args.skip_area:
-        area_tables(out, args.liberty, args.area_presets, args.area_per_output)
+        area_tables(out, args.liberty, args.area_presets, not args.area_block)
     if not args.skip_fpga:
         fpga_table(out, args.fpga_presets, not args.fpga_block, args.stages)
 
