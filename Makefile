@@ -54,5 +54,10 @@ bench:
 	$(PY) bench/sim_speed.py
 	$(PY) bench/golden_speed.py
 
+# Fusion Unit == sum of Yosys $mul, every mode word, one SAT proof each (hw/formal.py).
+.PHONY: formal
+formal:
+	$(PY) -m hw.formal --jobs $(JOBS) --timeout 600
+
 clean:
 	rm -rf build .pytest_cache .hypothesis

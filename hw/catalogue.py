@@ -2,6 +2,8 @@
 
 from dataclasses import dataclass, field
 
+from .bitfusion import BitBrick, FusionUnit
+from .bitfusion_array import FusionArray
 from .fixed import FixedMultiplier
 from .float import FloatMultiplier
 from .fma import FloatFMA
@@ -9,11 +11,13 @@ from .kulisch import KulischAccumulator
 from .mac import IntMAC
 from .mma import FloatMMA, IntMMA
 from .requant import Requantizer
+from .temporal import TemporalPE
 
 __all__ = ["Preset", "PRESETS", "UNITS", "get_preset", "build"]
 
 UNITS = {cls.__name__: cls for cls in (FixedMultiplier, FloatMultiplier, IntMAC, Requantizer,
-                                          KulischAccumulator, FloatFMA, FloatMMA, IntMMA)}
+                                          KulischAccumulator, FloatFMA, FloatMMA, IntMMA,
+                                          BitBrick, FusionUnit, TemporalPE, FusionArray)}
 
 
 @dataclass(frozen=True)
@@ -100,6 +104,20 @@ PRESETS = {preset.name: preset for preset in (
     Preset("kulisch_bf16", KulischAccumulator, {"in_fmt": "bf16", "lsb": -64, "msb": 64},
            "bf16 x bf16 sum in a 145-bit register: products in [2**-49, 2**64) exact, "
            "smaller ones truncated (NX), larger ones ovf; read out to fp32"),
+    Preset("bitbrick", BitBrick, {}, "Bit Fusion BitBrick: 2-bit x 2-bit slices, each with a "
+           "sign-extension input, 6-bit signed product"),
+    Preset("fusion_unit", FusionUnit, {},
+           "Bit Fusion Unit: 16 BitBricks fused at run time into 1 8x8, 2 8x4, 4 4x4/8x2, 8 4x2 "
+           "or 16 2x2 products (each side signed or unsigned) per cycle, 32-bit running sum"),
+    Preset("fusion_unit16", FusionUnit, {"max_prec": 16},
+           "Bit Fusion Unit of 16 4-bit BitBricks: 16x16 down to 4x4 products, 33-bit running sum"),
+    Preset("temporal_pe", TemporalPE, {},
+           "temporal multi-precision MAC: one 4x4 multiplier over operand slices, 2/4-bit MACs "
+           "in 1 cycle, 8x4 in 2, 8x8 in 4; Bit Fusion's mode word; ready/valid",
+           ({"mult_bits": 2},)),
+    Preset("fusion_array", FusionArray, {},
+           "4x4 weight-stationary systolic array of Fusion Units, per-column 32-bit running "
+           "sums; mode and weights may change on any cycle; latency 8", ({"stages": 9},)),
 )}
 
 

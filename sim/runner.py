@@ -18,6 +18,8 @@ from hw.catalogue import build
 from hw.export import export
 
 from . import vectors
+from .bitfusion import BitBrickModel, FusionUnitModel
+from .bitfusion_array import FusionArrayModel
 from .fixed import FixedMultiplierModel
 from .float import FloatMultiplierModel
 from .fma import FloatFMAModel
@@ -25,6 +27,7 @@ from .kulisch import KulischAccumulatorModel
 from .mac import IntMACModel
 from .mma import FloatMMAModel, IntMMAModel
 from .requant import RequantizerModel
+from .temporal import TemporalPEModel
 
 __all__ = ["MODELS", "SimResult", "simulate", "simulator_env", "run_cocotb", "BUILD_ROOT"]
 
@@ -32,7 +35,9 @@ __all__ = ["MODELS", "SimResult", "simulate", "simulator_env", "run_cocotb", "BU
 MODELS = {"FixedMultiplier": FixedMultiplierModel, "FloatMultiplier": FloatMultiplierModel,
           "KulischAccumulator": KulischAccumulatorModel,
           "IntMAC": IntMACModel, "Requantizer": RequantizerModel,
-          "FloatFMA": FloatFMAModel, "FloatMMA": FloatMMAModel, "IntMMA": IntMMAModel}
+          "FloatFMA": FloatFMAModel, "FloatMMA": FloatMMAModel, "IntMMA": IntMMAModel,
+          "BitBrick": BitBrickModel, "FusionUnit": FusionUnitModel,
+          "TemporalPE": TemporalPEModel, "FusionArray": FusionArrayModel}
 
 BUILD_ROOT = Path(os.environ.get("NNARITH_BUILD", "build"))
 SIMULATORS = ("icarus", "verilator")

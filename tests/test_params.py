@@ -136,11 +136,46 @@ def valid_int_mma(draw):
     return p
 
 
+@st.composite
+def valid_fusion_unit(draw):
+    p = {"max_prec": draw(st.sampled_from([8, 16])), "stages": draw(st.integers(1, 8))}
+    p["min_prec"] = draw(st.sampled_from([2, 4]))
+    p["acc_width"] = draw(st.integers(2 * p["max_prec"] + 1, 64))
+    for name in draw(st.sets(st.sampled_from(sorted(p)))):
+        p.pop(name)
+    return p
+
+
+@st.composite
+def valid_temporal(draw):
+    p = {"max_prec": draw(st.sampled_from([8, 16])), "min_prec": draw(st.sampled_from([2, 4])),
+         "mult_bits": draw(st.sampled_from([2, 4]))}
+    p["acc_width"] = draw(st.integers(2 * p["max_prec"] + 1, 64))
+    for name in draw(st.sets(st.sampled_from(sorted(p)))):
+        p.pop(name)
+    return p
+
+
+@st.composite
+def valid_fusion_array(draw):
+    p = {"rows": draw(st.integers(1, 3)), "cols": draw(st.integers(1, 3)),
+         "max_prec": draw(st.sampled_from([8, 16])), "min_prec": draw(st.sampled_from([2, 4]))}
+    p["acc_width"] = draw(st.integers(2 * p["max_prec"] + 1, 64))
+    p["stages"] = p["rows"] + p["cols"] + draw(st.integers(0, 2))
+    for name in draw(st.sets(st.sampled_from(["min_prec", "acc_width", "stages"]))):
+        p.pop(name)
+    return p
+
+
 #: A strategy of valid parameters per unit: a new unit must add one here.
 VALID = {"FixedMultiplier": valid_fixed(), "FloatMultiplier": valid_float(),
          "IntMAC": valid_mac(), "Requantizer": valid_requant(),
          "FloatFMA": valid_fma(), "KulischAccumulator": valid_kulisch(),
-         "FloatMMA": valid_float_mma(), "IntMMA": valid_int_mma()}
+         "FloatMMA": valid_float_mma(), "IntMMA": valid_int_mma(),
+         "BitBrick": st.fixed_dictionaries({}, optional={"width": st.sampled_from([2, 4]),
+                                                         "stages": st.integers(0, 8)}),
+         "FusionUnit": valid_fusion_unit(), "TemporalPE": valid_temporal(),
+         "FusionArray": valid_fusion_array()}
 
 
 @pytest.mark.parametrize("unit_name", sorted(UNITS))
@@ -165,7 +200,8 @@ def _invalid_values(param, values):
     if param.kind == "choice":
         return ["", "nearest", 3, True]
     lo, hi = param.bound(param.lo, values), param.bound(param.hi, values)
-    return [lo - 1, hi + 1, -1000, 10**6, "8", 8.0, True]
+    outside = [v for v in (lo - 1, hi + 1, -1000, 10**6) if not lo <= v <= hi]
+    return [*outside, "8", 8.0, True]
 
 
 @settings(max_examples=400, deadline=None)

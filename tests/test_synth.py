@@ -19,14 +19,18 @@ def synth_dir(name):
 
 @pytest.mark.parametrize("name", sorted(PRESETS))
 def test_every_preset_is_free_of_latches_and_loops(name):
-    stages_param = next(p for p in PRESETS[name].unit.PARAMS if p.name == "stages")
+    preset = PRESETS[name]
+    stages_param = next((p for p in preset.unit.PARAMS if p.name == "stages"), None)
     # The preset at its fewest ranks and pipelined; its variants pipelined only.
-    for overrides in ({}, *PRESETS[name].variants):
-        fewest = stages_param.bound(stages_param.lo, PRESETS[name].resolve(overrides))
-        for stages in sorted({fewest, 2}) if not overrides else (2,):
-            variant = "-".join(f"{k}-{v}" for k, v in {**overrides, "stages": stages}.items())
-            lint(build(name, {**overrides, "stages": stages}), name,
-                 synth_dir(f"{name}-{variant}"))
+    for overrides in ({}, *preset.variants):
+        runs = [overrides]
+        if stages_param is not None:
+            fewest = stages_param.bound(stages_param.lo, preset.resolve(overrides))
+            stages = sorted({fewest, max(fewest, 2)}) if not overrides else [max(fewest, 2)]
+            runs = [{**overrides, "stages": n} for n in stages]
+        for params in runs:
+            variant = "-".join(f"{k}-{v}" for k, v in params.items()) or "default"
+            lint(build(name, params), name, synth_dir(f"{name}-{variant}"))
 
 
 @pytest.mark.parametrize("verilog, problem", [

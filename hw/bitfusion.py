@@ -1,0 +1,296 @@
+"""Bit Fusion (Sharma et al., ISCA 2018): BitBricks composed at run time into
+multi-precision multipliers whose products are summed into one dot product.
+
+A Fusion Unit has ``k * k`` BitBricks, ``k = max_prec // min_prec``, on a
+grid of rows ``r`` (activation side) and columns ``c`` (weight side). At
+precisions ``(pa, pb)`` brick ``(r, c)`` multiplies activation slice
+``ja = r mod (pa/min_prec)`` by weight slice ``jw = c mod (pb/min_prec)`` of
+pair ``i = r div (pa/min_prec) + (max_prec/pa) * (c div (pb/min_prec))``;
+the sign-extension bit of a slice is set only when it is the top slice of a
+signed operand. The brick's product weighs ``2**(min_prec*(ja + jw))``, so
+the shift-add tree needs one choice per level and operand: a level first
+pairs columns ``c`` differing in bit ``l`` (the right one shifted by
+``min_prec << l`` if the weights are wider than ``min_prec << l``, "wide",
+else added unshifted, "narrow"), then rows likewise for the activations.
+Products of different pairs thereby add unshifted into the dot product.
+
+With this numbering the activation slice of a brick depends only on the
+weight precision (``r + k * (c div (pb/min_prec))``), which keeps the input
+multiplexers small.
+"""
+
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from .params import Derived, Param
+from .pipeline import Pipeline
+from .unit import STAGES_PARAM, Unit
+
+__all__ = ["BitBrick", "FusionCore", "FusionUnit", "brick_routing", "mode_doc", "packing_doc"]
+
+MODE_WIDTH = 6
+
+
+def _signed_width(lo, hi):
+    """Bits of the smallest two's complement word holding ``lo..hi``."""
+    return max((-lo - 1).bit_length(), hi.bit_length()) + 1
+
+
+def brick_routing(max_prec, min_prec, code_a, code_b):
+    """For legal precision codes: ``{(r, c): (a_slice, w_slice, a_top, w_top)}``,
+    the packed slice indices brick ``(r, c)`` reads and whether each is the top
+    slice of its operand."""
+    k = max_prec // min_prec
+    ha, hb = 1 << code_a, 1 << code_b                      # slices per operand
+    pairs_per_column = k // ha
+    routing = {}
+    for r in range(k):
+        for c in range(k):
+            pair = r // ha + pairs_per_column * (c // hb)
+            routing[r, c] = (pair * ha + r % ha, pair * hb + c % hb,
+                             r % ha == ha - 1, c % hb == hb - 1)
+    return routing
+
+
+def packing_doc(max_prec, side):
+    return (f"{side} operands packed low first: at this side's precision p (mode) pair i is "
+            f"bits [i*p, (i+1)*p), signed or unsigned per mode; "
+            f"(max_prec/pa)*(max_prec/pb) pairs, max_prec = {max_prec}; higher bits ignored")
+
+
+def mode_doc(max_prec, min_prec):
+    codes = ", ".join(f"{c}: {min_prec << c}" for c in range(4) if min_prec << c <= max_prec)
+    return (f"bits[1:0] a precision code, bits[3:2] w precision code ({codes}; others "
+            f"illegal: the operation adds 0 and sets mode_error), bit 4 a signed, bit 5 w signed")
+
+
+class BitBrick(Unit):
+    """``min_prec`` x ``min_prec`` slice multiplier: each slice becomes a
+    ``(min_prec + 1)``-bit signed number whose extra top bit copies the slice's
+    sign bit when ``*_sign_ext`` is set (top slice of a signed operand), else 0."""
+
+    PARAMS = (Param("width", 2, "slice width (the Fusion Unit's min_prec)", choices=(2, 4)),
+              STAGES_PARAM)
+
+    def __init__(self, **params):
+        p = self.resolve_params(params)
+        width = p["width"]
+        members = {"a": In(width), "a_sign_ext": In(1), "w": In(width), "w_sign_ext": In(1),
+                   "product": Out(signed(2 * width + 2))}
+        docs = {"a": (f"uint{width}", "activation slice"),
+                "a_sign_ext": ("control", "extend a with its top bit (top slice of a signed "
+                               "operand) instead of 0"),
+                "w": (f"uint{width}", "weight slice"),
+                "w_sign_ext": ("control", "extend w with its top bit instead of 0"),
+                "product": (f"int{2 * width + 2}", "signed product of the extended slices")}
+        super().__init__(p, members, docs)
+
+    def elaborate(self, platform):
+        m = Module()
+        width = self.params["width"]
+        x = Signal(signed(width + 1), name="brick_a")
+        y = Signal(signed(width + 1), name="brick_w")
+        product = Signal(signed(2 * width + 2), name="brick_product")
+        m.d.comb += [x.eq(Cat(self.a, self.a[-1] & self.a_sign_ext)),
+                     y.eq(Cat(self.w, self.w[-1] & self.w_sign_ext)),
+                     product.eq(x * y)]
+        pipe = Pipeline(m, self.params["stages"], ("out",), self.in_valid if self.latency else None)
+        m.d.comb += self.product.eq(pipe.cut("out", product))
+        if self.latency:
+            m.d.comb += self.out_valid.eq(pipe.valid)
+        return m
+
+
+class _Mode:
+    """Fields of the mode word, and which precision codes are legal."""
+
+    def __init__(self, m, mode, levels, name):
+        self.code_a, self.code_b = mode[0:2], mode[2:4]
+        self.a_signed, self.w_signed = mode[4], mode[5]
+        self.legal = Signal(name=f"{name}_legal")
+        m.d.comb += self.legal.eq((self.code_a <= levels) & (self.code_b <= levels))
+        # Level l of the tree shifts when the operand spans more than 2**l slices.
+        self.wide_a = Signal(max(levels, 1), name=f"{name}_wide_a")
+        self.wide_w = Signal(max(levels, 1), name=f"{name}_wide_w")
+        m.d.comb += [self.wide_a[l].eq(self.code_a > l) for l in range(levels)]
+        m.d.comb += [self.wide_w[l].eq(self.code_b > l) for l in range(levels)]
+
+
+def _slice_mux(m, word, width, choices, select, name):
+    """``width``-bit slice of ``word`` chosen by ``select`` among ``choices``
+    (select value -> slice index); values outside ``choices`` take the first."""
+    out = Signal(width, name=name)
+    by_index = {}
+    for value, index in choices.items():
+        by_index.setdefault(index, []).append(value)
+    first, *others = by_index
+    if not others:
+        m.d.comb += out.eq(word.word_select(first, width))
+        return out
+    with m.Switch(select):
+        for index in others:
+            with m.Case(*by_index[index]):
+                m.d.comb += out.eq(word.word_select(index, width))
+        with m.Default():
+            m.d.comb += out.eq(word.word_select(first, width))
+    return out
+
+
+def fusion_datapath(m, a, w, mode, max_prec, min_prec, pipe, carried=()):
+    """Bricks and shift-add tree for packed ``a``, ``w`` and ``mode``.
+
+    ``pipe`` places its ``"bricks"`` cut after the brick products; ``carried``
+    signals pass through that cut. Returns ``(dot, legal, carried)``: the exact
+    dot product (0 for an illegal mode) and whether the mode was legal.
+    """
+    k = max_prec // min_prec
+    levels = k.bit_length() - 1
+    b = min_prec
+    fields = _Mode(m, mode, levels, "mode")
+    codes = range(levels + 1)
+    routes = {(ca, cb): brick_routing(max_prec, min_prec, ca, cb) for ca in codes for cb in codes}
+    products = {}
+    for r in range(k):
+        for c in range(k):
+            a_choice = {cb: routes[0, cb][r, c][0] for cb in codes}
+            w_choice = {ca | cb << 2: routes[ca, cb][r, c][1] for ca in codes for cb in codes}
+            brick = BitBrick(width=b)
+            m.submodules[f"brick_{r}_{c}"] = brick
+            a_top = [ca for ca in codes if routes[ca, 0][r, c][2]]
+            w_top = [cb for cb in codes if routes[0, cb][r, c][3]]
+            m.d.comb += [
+                brick.a.eq(_slice_mux(m, a, b, a_choice, fields.code_b, f"brick_{r}_{c}_a")),
+                brick.w.eq(_slice_mux(m, w, b, w_choice, mode[0:4], f"brick_{r}_{c}_w")),
+                brick.a_sign_ext.eq(fields.a_signed & _any_of(fields.code_a, a_top, levels)),
+                brick.w_sign_ext.eq(fields.w_signed & _any_of(fields.code_b, w_top, levels)),
+            ]
+            products[r, c] = brick.product
+    # Products fit 2b+1 bits: slices are in -2**(b-1) .. 2**b - 1.
+    lo, hi = (1 - (1 << b)) << (b - 1), ((1 << b) - 1) ** 2
+    nodes = {}
+    for (r, c), product in products.items():
+        node = Signal(signed(_signed_width(lo, hi)), name=f"bricks_p{r}_{c}")
+        m.d.comb += node.eq(product)
+        nodes[r, c] = (node, lo, hi)
+    order = sorted(nodes)
+    cut = pipe.cut("bricks", *(nodes[key][0] for key in order), fields.wide_a, fields.wide_w,
+                   fields.legal, *carried)
+    for key, value in zip(order, cut):
+        nodes[key] = (value, *nodes[key][1:])
+    wide_a, wide_w, legal = cut[len(order):len(order) + 3]
+    carried = cut[len(order) + 3:]
+
+    # Columns first (weight slices), then rows (activation slices).
+    for axis, wide in ((1, wide_w), (0, wide_a)):
+        for level in range(levels):
+            shift = b << level
+            merged = {}
+            for key, (left, llo, lhi) in nodes.items():
+                if (key[axis] >> level) & 1:
+                    continue
+                partner = list(key)
+                partner[axis] |= 1 << level
+                right, rlo, rhi = nodes[tuple(partner)]
+                nlo = min(llo + rlo, llo + (rlo << shift))
+                nhi = max(lhi + rhi, lhi + (rhi << shift))
+                tag = "w" if axis else "a"
+                node = Signal(signed(_signed_width(nlo, nhi)),
+                              name=f"tree_{tag}{level}_{key[0]}_{key[1]}")
+                m.d.comb += node.eq(left + Mux(wide[level], right << shift, right))
+                merged[key] = (node, nlo, nhi)
+            nodes = merged
+    total, tlo, thi = nodes[0, 0]
+    dot = Signal(signed(_signed_width(tlo, thi)), name="tree_dot")
+    m.d.comb += dot.eq(Mux(legal, total, 0))
+    return dot, legal, carried
+
+
+def _any_of(code, values, levels):
+    """1 where ``code`` is one of the legal ``values`` (constant when trivial)."""
+    if set(values) >= set(range(levels + 1)):
+        return Const(1)
+    if not values:
+        return Const(0)
+    result = code == values[0]
+    for value in values[1:]:
+        result = result | (code == value)
+    return result
+
+
+_PREC_PARAMS = (
+    Param("max_prec", 8, "largest operand precision", choices=(8, 16)),
+    Param("min_prec", Derived(lambda p: p["max_prec"] // 4, "max_prec / 4"),
+          "smallest operand precision: the BitBrick slice width", choices=(2, 4)),
+)
+
+
+def _packed_width(p):
+    return p["max_prec"] * p["max_prec"] // p["min_prec"]
+
+
+class FusionCore(wiring.Component):
+    """The Fusion Unit's combinational dot product, without the accumulator:
+    what the formal proof checks against ``$mul``."""
+
+    def __init__(self, max_prec=8, min_prec=2):
+        self.max_prec, self.min_prec = max_prec, min_prec
+        width = max_prec * max_prec // min_prec
+        super().__init__({"a": In(width), "w": In(width), "mode": In(MODE_WIDTH),
+                          "dot": Out(signed(2 * max_prec + 2)), "mode_error": Out(1)})
+
+    def elaborate(self, platform):
+        m = Module()
+        dot, legal, _ = fusion_datapath(m, self.a, self.w, self.mode, self.max_prec,
+                                        self.min_prec, Pipeline(m, 0, ("bricks",)))
+        m.d.comb += [self.dot.eq(dot), self.mode_error.eq(~legal)]
+        return m
+
+
+class FusionUnit(Unit):
+    """Run-time composable multi-precision dot product into an accumulator:
+    ``acc <- (clear ? 0 : acc) + sum_i a_i * w_i`` over the pairs packed in
+    ``a`` and ``w`` at the precisions and signedness ``mode`` gives, one
+    operation per cycle, mode free to change on every cycle."""
+
+    PARAMS = _PREC_PARAMS + (
+        Param("acc_width", Derived(lambda p: max(32, 2 * p["max_prec"] + 1),
+                                   "max(32, 2*max_prec + 1)"),
+              "accumulator width (two's complement, wrapping); at least one unsigned "
+              "max_prec x max_prec product", lo=Derived(lambda p: 2 * p["max_prec"] + 1,
+                                                        "2*max_prec + 1"), hi=64),
+        Param("stages", 1, "register ranks, the accumulator included (latency = stages, "
+              "initiation interval 1)", lo=1, hi=8),
+    )
+
+    def __init__(self, **params):
+        p = self.resolve_params(params)
+        width = _packed_width(p)
+        members = {"a": In(width), "w": In(width), "mode": In(MODE_WIDTH), "clear": In(1),
+                   "acc": Out(signed(p["acc_width"])), "mode_error": Out(1)}
+        docs = {"a": ("bitfusion_packed", packing_doc(p["max_prec"], "activation")),
+                "w": ("bitfusion_packed", packing_doc(p["max_prec"], "weight")),
+                "mode": ("bitfusion_mode", mode_doc(p["max_prec"], p["min_prec"])),
+                "clear": ("control", "start a new sum with this operation's products"),
+                "acc": (f"int{p['acc_width']}", "running sum of the pair products, wrapping"),
+                "mode_error": ("flag", "the operation of this result had an illegal mode "
+                               "(it added 0)")}
+        super().__init__(p, members, docs)
+
+    def elaborate(self, platform):
+        p = self.params
+        m = Module()
+        # The accumulator register is the last rank; the others go on the way to it.
+        pipe = Pipeline(m, p["stages"] - 1, ("dot", "bricks", "in"), self.in_valid)
+        a, w, mode, clear = pipe.cut("in", self.a, self.w, self.mode, self.clear)
+        dot, legal, (clear,) = fusion_datapath(m, a, w, mode, p["max_prec"], p["min_prec"],
+                                               pipe, (clear,))
+        dot, legal, clear = pipe.cut("dot", dot, legal, clear)
+        acc = Signal(signed(p["acc_width"]), name="acc_value")
+        error = Signal(name="acc_mode_error")
+        valid = Signal(name="acc_valid")
+        with m.If(pipe.valid):
+            m.d.sync += [acc.eq(Mux(clear, 0, acc) + dot), error.eq(~legal)]
+        m.d.sync += valid.eq(pipe.valid)
+        m.d.comb += [self.acc.eq(acc), self.mode_error.eq(error), self.out_valid.eq(valid)]
+        return m
