@@ -43,7 +43,7 @@ from .float import FLAGS_DOC, ROUND_MODE_DOC, Decoded, _format_param, decode
 from .float_round import FloatRound, leading_zeros
 from .params import Derived, Param
 from .pipeline import Pipeline
-from .unit import Unit
+from .unit import OPTIONAL_ACCUMULATOR_STAGES_PARAM, Unit
 
 __all__ = ["FloatFMA", "fma_window", "align_addend", "add_aligned", "round_raw"]
 
@@ -142,10 +142,6 @@ def round_raw(m, raw, rm, out_fmt, *, ftz=False, saturate=False, name="round"):
     return rounder
 
 
-def _min_stages(p):
-    return 1 if p["accumulate"] else 0
-
-
 class FloatFMA(Unit):
     """``y = round(a * b + c)`` with one rounding; with ``accumulate``,
     ``y <- round(a * b + y)`` and ``clear`` restarting the sum at ``round(a * b)``.
@@ -168,10 +164,7 @@ class FloatFMA(Unit):
               "clear input) instead of the c port"),
         Param("arch", "infer", "significand multiplier: inferred * or radix-4 Booth + Dadda gates",
               choices=("infer", "booth")),
-        Param("stages", Derived(_min_stages, "1 if accumulate else 0"),
-              "register ranks (latency = stages, initiation interval 1); a running sum "
-              "needs at least its accumulator register",
-              lo=Derived(_min_stages, "1 if accumulate else 0"), hi=8),
+        OPTIONAL_ACCUMULATOR_STAGES_PARAM,
     )
 
     @classmethod

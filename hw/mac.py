@@ -19,7 +19,7 @@ from .booth import booth_partial_products, dadda_reduce
 from .fixed import narrow
 from .params import Derived, Param
 from .pipeline import Pipeline
-from .unit import Unit
+from .unit import OPTIONAL_ACCUMULATOR_STAGES_PARAM, Unit
 
 __all__ = ["IntMAC", "adder_tree"]
 
@@ -42,10 +42,6 @@ def adder_tree(m, values, name, width=None):
         values = paired + values[len(values) & ~1:]
         level += 1
     return values[0]
-
-
-def _min_stages(p):
-    return 1 if p["accumulate"] else 0
 
 
 class IntMAC(Unit):
@@ -77,10 +73,7 @@ class IntMAC(Unit):
               "instead of adding input c"),
         Param("arch", "infer", "products: inferred * or radix-4 Booth rows in one Dadda tree",
               choices=("infer", "booth")),
-        Param("stages", Derived(_min_stages, "1 if accumulate else 0"),
-              "register ranks (latency = stages, initiation interval 1); a running sum "
-              "needs at least its accumulator register",
-              lo=Derived(_min_stages, "1 if accumulate else 0"), hi=8),
+        OPTIONAL_ACCUMULATOR_STAGES_PARAM,
     )
 
     def __init__(self, **params):

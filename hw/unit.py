@@ -4,9 +4,9 @@ ports and the facts its manifest publishes."""
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from .params import Param, resolve
+from .params import Derived, Param, resolve
 
-__all__ = ["Unit", "STAGES_PARAM", "ACCUMULATOR_STAGES_PARAM"]
+__all__ = ["Unit", "STAGES_PARAM", "ACCUMULATOR_STAGES_PARAM", "OPTIONAL_ACCUMULATOR_STAGES_PARAM"]
 
 #: The shared ``stages`` parameter: 0 is combinational, k a pipeline of latency k.
 STAGES_PARAM = Param("stages", 0, "pipeline register ranks (0 = combinational; "
@@ -18,6 +18,18 @@ STAGES_PARAM = Param("stages", 0, "pipeline register ranks (0 = combinational; "
 #: output holds the sum including that operation, ``stages`` cycles later.
 ACCUMULATOR_STAGES_PARAM = Param("stages", 1, "register ranks, the accumulator included "
                                  "(latency = stages, initiation interval 1)", lo=1, hi=8)
+
+
+def _fewest_stages(p):
+    return 1 if p["accumulate"] else 0
+
+
+#: ``stages`` of a unit whose ``accumulate`` parameter chooses between an
+#: addend input (combinational allowed) and a running sum (at least one rank).
+OPTIONAL_ACCUMULATOR_STAGES_PARAM = Param(
+    "stages", Derived(_fewest_stages, "1 if accumulate else 0"),
+    "register ranks (latency = stages, initiation interval 1); a running sum needs at least "
+    "its accumulator register", lo=Derived(_fewest_stages, "1 if accumulate else 0"), hi=8)
 
 
 class Unit(wiring.Component):
