@@ -15,7 +15,8 @@ import numpy as np
 from golden.float import RNE, decode, round_pack
 from golden.formats import float_format
 
-__all__ = ["ENV_VAR", "GPU_FOLDERS", "data_root", "available_sets", "load_set", "narrow"]
+__all__ = ["ENV_VAR", "GPU_FOLDERS", "SPEC_DIRECTED", "data_root", "available_sets", "load_set",
+           "narrow"]
 
 ENV_VAR = "NNARITH_TENSORCORE_DATA"
 #: Folder of each GPU that has measured data.
@@ -88,3 +89,21 @@ def load_set(gpu, in_fmt, out_fmt):
     return {"gpu": gpu, "in_fmt": in_fmt, "out_fmt": out_fmt,
             "a": narrow(_read(files["a"], 16), in_fmt), "b": narrow(_read(files["b"], 16), in_fmt),
             "c": c, "c_fp32": c_fp32, "d": d}
+
+
+#: SPEC.md §5's directed tests: id, in_fmt, out_fmt, a, b, c (hex), then the expected d
+#: on V100 | A100/Ada | H100/B200 (``n/a`` where the GPU lacks the mode).
+SPEC_DIRECTED = [
+    ("T1a", "fp16", "fp32", "3c00 0c00", "3c00 8c00", "00000000", "3f800000 3f7fffff 3f7fffff"),
+    ("T1b", "fp16", "fp32", "3c00 0c00", "3c00 8800", "00000000", "3f800000 3f800000 3f7fffff"),
+    ("T2", "fp16", "fp32", "3e00 0c00", "3e00 8c00", "00000000", "40100000 400fffff 400fffff"),
+    ("T3", "fp16", "fp32", "4400", "3c00", "bf800001", "40400000 40400000 403fffff"),
+    ("T4", "bf16", "fp32", "3f81 bf80", "3f80 3f80", "b3000001", "n/a 3c000000 3bffffc0"),
+    ("T5a", "fp16", "fp32", "3c00 bc00", "3c00 3c00", "80000000", "00000000 00000000 00000000"),
+    ("T5b", "bf16", "fp32", "1a00", "9a00", "00000000", "n/a 80000000 80000000"),
+    ("T6", "bf16", "fp32", "1c80 1880", "1c80 9800", "00000000", "n/a 00000200 000001ff"),
+    ("T7", "fp16", "fp16", "0c00 0002", "0800 0002", "0000", "0000 0000 0001"),
+    ("T8a", "fp16", "fp16", "7bff 7bff", "3c00 3c00", "0000", "7c00 7c00 7c00"),
+    ("T8b", "bf16", "fp32", "7f00", "4000", "00000000", "n/a 7f800000 7f800000"),
+    ("T8c", "fp16", "fp32", "7c00 3c00", "0000 3c00", "3f800000", "7fffffff 7fffffff 7fffffff"),
+]

@@ -18,7 +18,7 @@ from hw.catalogue import build
 from sim.gemm import simulate_gemm
 from sim.mma import FloatMMAModel, diagonal_blocks, diagonal_results, unpack
 from sim.runner import simulate
-from sim.tensorcore import ENV_VAR, available_sets, data_root, load_set
+from sim.tensorcore import ENV_VAR, SPEC_DIRECTED, available_sets, data_root, load_set
 from sim.vectors import from_bits, to_bits
 
 DATA_COUNT = 5000
@@ -39,20 +39,8 @@ DATA_UNITS = {
 CI_SETS = [("v100", "fp16", "fp32"), ("a100", "bf16", "fp32")]
 SLOW_SETS = [s for s in DATA_UNITS if s not in CI_SETS]
 
-# SPEC §5: id, in_fmt, out_fmt, a, b, c, then d on V100 | A100/Ada | H100/B200.
 DIRECTED = [
-    ("T1a", "fp16", "fp32", "3c00 0c00", "3c00 8c00", "00000000", "3f800000 3f7fffff 3f7fffff"),
-    ("T1b", "fp16", "fp32", "3c00 0c00", "3c00 8800", "00000000", "3f800000 3f800000 3f7fffff"),
-    ("T2", "fp16", "fp32", "3e00 0c00", "3e00 8c00", "00000000", "40100000 400fffff 400fffff"),
-    ("T3", "fp16", "fp32", "4400", "3c00", "bf800001", "40400000 40400000 403fffff"),
-    ("T4", "bf16", "fp32", "3f81 bf80", "3f80 3f80", "b3000001", "n/a 3c000000 3bffffc0"),
-    ("T5a", "fp16", "fp32", "3c00 bc00", "3c00 3c00", "80000000", "00000000 00000000 00000000"),
-    ("T5b", "bf16", "fp32", "1a00", "9a00", "00000000", "n/a 80000000 80000000"),
-    ("T6", "bf16", "fp32", "1c80 1880", "1c80 9800", "00000000", "n/a 00000200 000001ff"),
-    ("T7", "fp16", "fp16", "0c00 0002", "0800 0002", "0000", "0000 0000 0001"),
-    ("T8a", "fp16", "fp16", "7bff 7bff", "3c00 3c00", "0000", "7c00 7c00 7c00"),
-    ("T8b", "bf16", "fp32", "7f00", "4000", "00000000", "n/a 7f800000 7f800000"),
-    ("T8c", "fp16", "fp32", "7c00 3c00", "0000 3c00", "3f800000", "7fffffff 7fffffff 7fffffff"),
+    *SPEC_DIRECTED,
     # SPEC §5's lines from the data (measured d), in the column of their GPU.
     ("D1", "fp16", "fp32", "ba56 ac8e bda8 3cb3", "39df 1cdb ba19 ba2e", "3e8b883d",
      "be0e0edc - -"),
