@@ -18,10 +18,8 @@ and bitfusion_throughput.svg.
 Run: make bench (or python bench/bitfusion.py --liberty PATH).
 """
 
-import argparse
 import math
 import time
-from pathlib import Path
 
 from amaranth.hdl import Module, signed
 from amaranth.lib.wiring import In, Out
@@ -33,7 +31,7 @@ from hw.synth import synthesize
 from hw.temporal import TemporalPE
 from hw.unit import Unit
 
-from results import publish
+from results import parse, parser, publish
 
 #: Precision pairs (activation x weight) of the throughput table and plot.
 PAIRS = [(2, 2), (4, 2), (4, 4), (8, 2), (8, 4), (8, 8)]
@@ -195,14 +193,9 @@ def svg_plot(data, per):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--liberty", help="liberty for µm² (skipped when absent)")
-    parser.add_argument("-o", "--output", default="build/bench")
-    args = parser.parse_args()
-    if not args.liberty or not Path(args.liberty).is_file():
-        print(f"no liberty at {args.liberty}: µm² columns skipped")
-        args.liberty = None
-    out = Path(args.output)
+    arguments = parser(__doc__)
+    args = parse(arguments)
+    out = args.output
     rows = area_table(out, args.liberty)
     throughput_table(rows, out)
 

