@@ -23,24 +23,14 @@ def test_every_fp8_pair_in_every_mode(preset, arch, stages):
 
 # The 3-stage runs go to Verilator, ~5x faster than Icarus on these pipelines
 # once compiled. make test: 50,000 random pairs per mode; make exhaustive: 200,000.
+@pytest.mark.parametrize("count", [50_000, pytest.param(200_000, marks=pytest.mark.slow)])
 @pytest.mark.parametrize("preset", ["fp16_mul", "bf16_mul", "fp32_mul", "tf32_mul"])
 @pytest.mark.parametrize("arch, stages, simulator", [("infer", 0, "icarus"),
                                                      ("booth", 3, "verilator")])
-def test_specials_patterns_and_50k_random_per_mode(preset, arch, stages, simulator):
+def test_specials_patterns_and_random_pairs_per_mode(preset, arch, stages, simulator, count):
     result = simulate(preset, {"arch": arch, "stages": stages}, simulator=simulator,
-                      count=50_000, seed=11)
-    assert result.vectors > 5 * 50_000
-    assert_passes(result)
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("preset", ["fp16_mul", "bf16_mul", "fp32_mul", "tf32_mul"])
-@pytest.mark.parametrize("arch, stages, simulator", [("infer", 0, "icarus"),
-                                                     ("booth", 3, "verilator")])
-def test_specials_patterns_and_200k_random_per_mode(preset, arch, stages, simulator):
-    result = simulate(preset, {"arch": arch, "stages": stages}, simulator=simulator,
-                      count=200_000, seed=11)
-    assert result.vectors > 5 * 200_000
+                      count=count, seed=11)
+    assert result.vectors > 5 * count
     assert_passes(result)
 
 
