@@ -7,7 +7,6 @@ is the next tile's C, exactly what the hardware is fed), and runs
 own D fed back as C.
 """
 
-import hashlib
 import json
 import re
 from dataclasses import dataclass
@@ -19,7 +18,7 @@ from hw.catalogue import build
 from hw.export import export
 
 from .mma import unpack
-from .runner import BUILD_ROOT, MODELS, check_simulator, run_cocotb
+from .runner import MODELS, check_simulator, run_cocotb, workdir_for
 
 __all__ = ["GemmResult", "parse_shape", "simulate_gemm", "tile_chain"]
 
@@ -117,9 +116,8 @@ def simulate_gemm(preset, shape, overrides=None, simulator=None, seed=1, rm=0, t
     fixed = {"rm": rm} if "rm" in unit.signature.members else {}
     expected = tile_chain(model, a, b, c, fixed)
 
-    key = json.dumps([preset, unit.params, simulator, seed, shape, rm], sort_keys=True)
-    digest = hashlib.sha1(key.encode()).hexdigest()[:10]
-    workdir = (BUILD_ROOT / "sim" / f"{tag or preset}-gemm-{digest}").resolve()
+    workdir = workdir_for(preset, unit.params, simulator, seed, ["gemm", shape, rm],
+                          tag or f"{preset}-gemm")
     workdir.mkdir(parents=True, exist_ok=True)
     v_path, manifest_path = export(unit, preset, workdir, preset=preset)
     p = unit.params

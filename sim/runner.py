@@ -29,7 +29,7 @@ from .mma import FloatMMAModel, IntMMAModel
 from .requant import RequantizerModel
 from .temporal import TemporalPEModel
 
-__all__ = ["MODELS", "SimResult", "simulate", "simulator_env", "run_cocotb", "BUILD_ROOT"]
+__all__ = ["MODELS", "SimResult", "simulate", "simulator_env", "run_cocotb", "workdir_for", "BUILD_ROOT"]
 
 #: Bench model per unit family (unit class name -> model class).
 MODELS = {"FixedMultiplier": FixedMultiplierModel, "FloatMultiplier": FloatMultiplierModel,
@@ -92,7 +92,9 @@ def simulator_env(simulator):
             else f"{flags} CFG_CXXFLAGS_PCH_I=-include".strip()}
 
 
-def _workdir(preset, params, simulator, seed, count, tag):
+def workdir_for(preset, params, simulator, seed, count, tag):
+    """The run's folder under build/sim: one per preset, parameters, simulator, seed
+    and ``count`` (any JSON-able description of the vectors)."""
     key = json.dumps([preset, params, simulator, seed, count], sort_keys=True)
     digest = hashlib.sha1(key.encode()).hexdigest()[:10]
     return (BUILD_ROOT / "sim" / f"{tag or preset}-{digest}").resolve()
@@ -146,7 +148,7 @@ def simulate(preset, overrides=None, simulator=None, count=20_000, seed=1, tag=N
         raise ValueError(f"bubble_rate: must be in [0, 1), got {bubble_rate!r}")
     key = count if inputs is None else hashlib.sha1(
         repr(sorted((n, np.asarray(v).tolist()) for n, v in inputs.items())).encode()).hexdigest()
-    workdir = _workdir(preset, unit.params, simulator, seed, [key, bubble_rate], tag)
+    workdir = workdir_for(preset, unit.params, simulator, seed, [key, bubble_rate], tag)
     workdir.mkdir(parents=True, exist_ok=True)
     top = preset
     v_path, manifest_path = export(unit, top, workdir, preset=preset)
