@@ -88,7 +88,7 @@ class RequantizerModel:
         return concat(self.widths, *randoms, edges, *self._ties(rng))
 
     def expected(self, inputs):
-        unit, p = self.unit, self.unit.params
+        p = self.unit.params
         value = {n: from_bits(inputs[n], w, True) for n, w in self.widths.items()}
         if p["fixed_multiplier"]:
             multiplier, shift = p["fixed_multiplier"], p["fixed_shift"]
