@@ -37,6 +37,7 @@ def manifest(unit, top, preset=None):
         "latency": unit.latency,
         "initiation_interval": unit.initiation_interval,
         "valid": _valid(unit),
+        "streams": [stream.describe() for stream in unit.streams] or None,
         "formats": unit.formats(),
         "ports": ports,
     }
@@ -46,6 +47,8 @@ def _valid(unit):
     if not unit.latency:
         return None
     if unit.HANDSHAKE:
+        if [s.name for s in unit.streams] != ["in", "out"]:
+            return None                 # several streams: see "streams"
         return {"in": "in_valid", "out": "out_valid", "in_ready": "in_ready",
                 "out_ready": "out_ready"}
     return {"in": "in_valid", "out": "out_valid"}

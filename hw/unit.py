@@ -1,12 +1,14 @@
 """What every nnarith unit has in common: its parameter table, its timing
 ports and the facts its manifest publishes."""
 
+from dataclasses import dataclass
+
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from .params import Derived, Param, resolve
 
-__all__ = ["Unit", "STAGES_PARAM", "ACCUMULATOR_STAGES_PARAM", "OPTIONAL_ACCUMULATOR_STAGES_PARAM"]
+__all__ = ["Unit", "Stream", "STAGES_PARAM", "ACCUMULATOR_STAGES_PARAM", "OPTIONAL_ACCUMULATOR_STAGES_PARAM"]
 
 #: The shared ``stages`` parameter: 0 is combinational, k a pipeline of latency k.
 STAGES_PARAM = Param("stages", 0, "pipeline register ranks (0 = combinational; "
@@ -32,6 +34,31 @@ OPTIONAL_ACCUMULATOR_STAGES_PARAM = Param(
     "its accumulator register", lo=Derived(_fewest_stages, "1 if accumulate else 0"), hi=8)
 
 
+@dataclass(frozen=True)
+class Stream:
+    """One ready/valid stream of a handshake unit: flat ports ``<name>_valid``
+    and ``<name>_ready`` (the flat-port form of an Amaranth ``lib.stream``
+    interface) and the data ports it carries, all moving together: a transfer
+    happens on a cycle where valid and ready are both high, and valid never
+    waits for ready."""
+
+    name: str
+    dir: str                 # "in": the unit consumes it, "out": the unit produces it
+    payload: tuple
+
+    @property
+    def valid(self):
+        return f"{self.name}_valid"
+
+    @property
+    def ready(self):
+        return f"{self.name}_ready"
+
+    def describe(self):
+        return {"name": self.name, "dir": self.dir, "valid": self.valid, "ready": self.ready,
+                "payload": list(self.payload)}
+
+
 class Unit(wiring.Component):
     """Base of every generated unit.
 
@@ -47,6 +74,13 @@ class Unit(wiring.Component):
     (a result leaves on a cycle where ``out_valid`` and ``out_ready`` are both
     high), the flat-port form of an Amaranth ``lib.stream`` pair; ``latency``
     is then its smallest latency.
+
+    A handshake unit with several streams (say two operand streams consumed
+    at data-dependent rates) passes ``streams``, a tuple of :class:`Stream`;
+    the default is one ``in`` stream carrying every data input and one
+    ``out`` stream carrying every data output. Streams need not carry the
+    same number of transfers: a unit may take many input transfers per
+    result.
     """
 
     PARAMS: tuple = ()
@@ -56,10 +90,33 @@ class Unit(wiring.Component):
     def resolve_params(cls, given):
         return resolve(cls.PARAMS, given)
 
-    def __init__(self, params, members, port_docs):
+    def __init__(self, params, members, port_docs, streams=None):
         self.params = params
         self.port_docs = dict(port_docs)
         members = dict(members)
+        if streams is not None:
+            if not self.HANDSHAKE:
+                raise TypeError("streams need HANDSHAKE = True")
+            self.streams = tuple(streams)
+            for stream in self.streams:
+                into = stream.dir == "in"
+                members[stream.valid] = In(1) if into else Out(1)
+                members[stream.ready] = Out(1) if into else In(1)
+                carried = ", ".join(stream.payload)
+                self.port_docs[stream.valid] = ("valid", f"{carried} hold a transfer"
+                                                + (", taken when ready is high too" if into
+                                                   else ", kept until ready"))
+                self.port_docs[stream.ready] = ("ready", "the unit takes the transfer on this cycle"
+                                                if into else "the consumer takes the transfer "
+                                                "on this cycle")
+            super().__init__(members)
+            return
+        if self.HANDSHAKE:
+            self.streams = (
+                Stream("in", "in", tuple(n for n, m in members.items() if m.flow == wiring.In)),
+                Stream("out", "out", tuple(n for n, m in members.items() if m.flow == wiring.Out)))
+        else:
+            self.streams = ()
         if self.latency:
             members["in_valid"] = In(1)
             members["out_valid"] = Out(1)

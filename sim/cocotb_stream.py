@@ -17,6 +17,12 @@ feed one unit's results to the next).
 
 Units that keep a running sum need nothing special: their state moves only on
 ``in_valid``, so the golden model replays the vectors in order.
+
+Handshake units list their ready/valid streams in the manifest: every input
+stream is fed from its own arrays (streams may carry different numbers of
+transfers) with random stalls, every output stream is drained with random
+backpressure, and each output stream's results are compared in order with the
+golden's; the cycle of each transfer is saved as ``_cycles_<stream>``.
 """
 
 import csv
@@ -101,63 +107,83 @@ async def _run_pipelined(dut, manifest, inputs, outputs, count, rng, bubble_rate
     return got, errors
 
 
-async def _run_handshake(dut, manifest, inputs, outputs, count, rng, bubble_rate):
-    """A unit with ready/valid on both sides: each vector is held until the
-    unit takes it, the consumer refuses results on a ``bubble_rate`` fraction
-    of cycles (backpressure), and results are collected in order with the
-    cycles at which their inputs were taken and they were taken out."""
+async def _run_streams(dut, manifest, inputs, result_counts, rng, bubble_rate):
+    """A unit with ready/valid streams (``manifest["streams"]``): each input
+    stream is fed from its own arrays, one transfer per element, and an offer
+    stands until taken; on a ``bubble_rate`` fraction of cycles a stream
+    without a standing offer offers nothing, and each output stream refuses
+    its result (backpressure). Results are collected in order per output
+    stream; the cycle of every transfer is recorded as ``_cycles_<stream>``."""
     clock, reset = getattr(dut, manifest["clock"]), getattr(dut, manifest["reset"])
-    names = manifest["valid"]
-    in_valid, in_ready = getattr(dut, names["in"]), getattr(dut, names["in_ready"])
-    out_valid, out_ready = getattr(dut, names["out"]), getattr(dut, names["out_ready"])
-    drive = [(getattr(dut, name), inputs[name]) for name in inputs]
-    got = {name: [] for name in outputs}
-    sample = [(getattr(dut, name), got[name]) for name in outputs]
+    feeds, sinks = [], []
+    for stream in manifest["streams"]:
+        entry = {"name": stream["name"], "valid": getattr(dut, stream["valid"]),
+                 "ready": getattr(dut, stream["ready"]), "cycles": [], "busy": False}
+        if stream["dir"] == "in":
+            entry["drive"] = [(getattr(dut, n), inputs[n]) for n in stream["payload"]]
+            entry["count"] = len(inputs[stream["payload"][0]]) if stream["payload"] else 0
+            feeds.append(entry)
+        else:
+            entry["sample"] = {n: (getattr(dut, n), []) for n in stream["payload"]}
+            entry["count"] = result_counts[stream["payload"][0]]
+            sinks.append(entry)
     cocotb.start_soon(Clock(clock, 10, unit="ns").start())
-    reset.value, in_valid.value, out_ready.value = 1, 0, 0
+    reset.value = 1
+    for entry in feeds + sinks:
+        entry["valid" if entry in feeds else "ready"].value = 0
     for _ in range(2):
         await FallingEdge(clock)
     reset.value = 0
 
-    taken_at, done_at, errors = [], [], []
-    sent = cycle = 0
-    offering = False
-    limit = 64 * count + 1000
-    while len(done_at) < count and cycle < limit:
+    transfers = sum(e["count"] for e in feeds + sinks)
+    limit, cycle = 64 * transfers + 1000, 0
+    while any(len(s["cycles"]) < s["count"] for s in sinks) and cycle < limit:
         await FallingEdge(clock)
-        # An offer stands until taken (valid never depends on ready).
-        offering = sent < count and (offering or rng.random() >= bubble_rate)
-        index = min(sent, count - 1)
-        for handle, values in drive:
-            handle.value = values[index]
-        in_valid.value = int(offering)
-        taking = rng.random() >= bubble_rate
-        out_ready.value = int(taking)
+        for feed in feeds:
+            sent = len(feed["cycles"])
+            # An offer stands until taken (valid never depends on ready).
+            feed["busy"] = sent < feed["count"] and (feed["busy"] or rng.random() >= bubble_rate)
+            if feed["count"]:
+                for handle, values in feed["drive"]:
+                    handle.value = values[min(sent, feed["count"] - 1)]
+            feed["valid"].value = int(feed["busy"])
+        for sink in sinks:
+            sink["busy"] = rng.random() >= bubble_rate
+            sink["ready"].value = int(sink["busy"])
         await Timer(1, unit="ns")           # ready may depend on valid: let it settle
-        if offering and _read(in_ready):    # both sides agree: transfers at the next edge
-            taken_at.append(cycle)
-            sent += 1
-            offering = False
-        if taking and _read(out_valid):
-            for handle, values in sample:
-                values.append(_read(handle))
-            done_at.append(cycle)
+        for feed in feeds:                  # both sides agree: transfers at the next edge
+            if feed["busy"] and _read(feed["ready"]):
+                feed["cycles"].append(cycle)
+                feed["busy"] = False
+        for sink in sinks:
+            if sink["busy"] and _read(sink["valid"]):
+                for handle, values in sink["sample"].values():
+                    values.append(_read(handle))
+                sink["cycles"].append(cycle)
         cycle += 1
-    if len(done_at) != count:
-        errors.append(f"only {len(done_at)} of {count} results came out within {limit} cycles")
-    got["_taken_at"], got["_done_at"] = taken_at, done_at
+    errors = [f"stream {s['name']}: only {len(s['cycles'])} of {s['count']} results came out "
+              f"within {limit} cycles" for s in sinks if len(s["cycles"]) != s["count"]]
+    got = {n: values for sink in sinks for n, (_, values) in sink["sample"].items()}
+    for entry in feeds + sinks:
+        got[f"_cycles_{entry['name']}"] = entry["cycles"]
     return got, errors
 
 
 def _write_failures(path, bad, inputs, expected, got):
+    """One row per failing result; with the inputs it came from where there is
+    one input vector per result (not for units that take several transfers per
+    result: their inputs are in the vector file)."""
+    counts = {len(v) for v in expected.values()}
+    inputs = {n: v for n, v in inputs.items() if {len(v)} == counts}
     with open(path, "w", newline="") as f:
         out = csv.writer(f)
         out.writerow(["index", *inputs, *(f"expected_{n}" for n in expected),
                       *(f"got_{n}" for n in expected)])
         for i in bad:
             out.writerow([i, *(hex(inputs[n][i]) for n in inputs),
-                          *(hex(expected[n][i]) for n in expected),
-                          *(hex(got[n][i]) if i < len(got[n]) else "missing" for n in expected)])
+                          *(hex(expected[n][i]) if i < len(expected[n]) else "" for n in expected),
+                          *(hex(got[n][i]) if i < len(got[n]) else
+                            "missing" if i < len(expected[n]) else "" for n in expected)])
 
 
 @cocotb.test()
@@ -168,16 +194,17 @@ async def stream(dut):
     inputs, expected = load(os.environ["NNARITH_VECTORS"])
     inputs = {name: inputs[name] for name in _data_ports(manifest, "in")}
     outputs = _data_ports(manifest, "out")
-    count = len(next(iter(inputs.values())))
+    counts = {n: len(expected[n]) for n in outputs}
 
     start = time.perf_counter()
-    if manifest["latency"] == 0:
+    if manifest.get("streams"):
+        got, errors = await _run_streams(dut, manifest, inputs, counts, random.Random(seed),
+                                         float(os.environ["NNARITH_BUBBLE_RATE"]))
+    elif manifest["latency"] == 0:
+        count = len(next(iter(inputs.values())))
         got, errors = await _run_combinational(dut, inputs, outputs, count)
-    elif "in_ready" in manifest["valid"]:
-        got, errors = await _run_handshake(dut, manifest, inputs, outputs, count,
-                                           random.Random(seed),
-                                           float(os.environ["NNARITH_BUBBLE_RATE"]))
     else:
+        count = len(next(iter(inputs.values())))
         got, errors = await _run_pipelined(dut, manifest, inputs, outputs, count,
                                            random.Random(seed),
                                            float(os.environ["NNARITH_BUBBLE_RATE"]))
@@ -186,15 +213,18 @@ async def stream(dut):
     np.savez(os.environ["NNARITH_OUTPUTS"],
              **{n: np.array(values, dtype=object if len(values) and max(values) >> 63 else np.uint64)
                 for n, values in got.items()})
-    bad = [i for i in range(count)
-           if any(i >= len(got[n]) or got[n][i] != expected[n][i] for n in outputs)]
-    report = {"top": manifest["top"], "seed": seed, "vectors": count, "mismatches": len(bad),
+    # Outputs of one stream (all of them, for a unit without streams) share a count.
+    results = max(counts.values(), default=0)
+    bad = [i for i in range(results)
+           if any(i < counts[n] and (i >= len(got[n]) or got[n][i] != expected[n][i])
+                  for n in outputs)]
+    report = {"top": manifest["top"], "seed": seed, "vectors": results, "mismatches": len(bad),
               "errors": errors, "seconds": seconds, "failures": None}
     if bad:
         report["failures"] = os.environ["NNARITH_FAILURES"]
         _write_failures(report["failures"], bad, inputs, {n: expected[n] for n in outputs}, got)
         dut._log.error("%d of %d vectors mismatch (seed %d); failing vectors in %s",
-                       len(bad), count, seed, report["failures"])
+                       len(bad), results, seed, report["failures"])
     for error in errors:
         dut._log.error("%s (seed %d)", error, seed)
     with open(os.environ["NNARITH_REPORT"], "w") as f:

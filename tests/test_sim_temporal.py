@@ -57,7 +57,7 @@ def test_cycles_per_operation(params):
     result = simulate("temporal_pe", params, count=48, seed=5, bubble_rate=0.0)
     assert result.ok, result.summary()
     out = result.outputs()
-    taken, done = out["_taken_at"].astype(np.int64), out["_done_at"].astype(np.int64)
+    taken, done = out["_cycles_in"].astype(np.int64), out["_cycles_out"].astype(np.int64)
     inputs = np.load(result.workdir / "vectors.npz")
     cycles = operation_cycles(inputs["in_mode"], params.get("mult_bits", 4))
     assert np.array_equal(taken, np.cumsum(cycles) - 1)
@@ -71,7 +71,7 @@ def test_cocotb(params, bubbles):
     result = simulate("temporal_pe", params, count=256, seed=11, bubble_rate=bubbles)
     assert result.ok, result.summary()
     out = result.outputs()
-    taken, done = out["_taken_at"].astype(np.int64), out["_done_at"].astype(np.int64)
+    taken, done = out["_cycles_in"].astype(np.int64), out["_cycles_out"].astype(np.int64)
     inputs = np.load(result.workdir / "vectors.npz")
     p = TemporalPE(**params).params
     cycles = operation_cycles(inputs["in_mode"], p["mult_bits"], p["max_prec"], p["min_prec"])
