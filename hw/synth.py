@@ -25,6 +25,12 @@ __all__ = ["TARGETS", "SynthesisError", "lint", "lint_verilog", "synthesize", "r
 #: Fails the Yosys script on any latch, coarse-grained or mapped.
 NO_LATCHES = "select -assert-none t:$dlatch t:$adlatch t:$dlatchsr t:$_DLATCH_* t:$_DLATCHSR_*"
 
+#: Amaranth's hierarchy leaves one ``$scopeinfo`` marker cell per flattened
+#: submodule: no logic, but ``stat`` would count it as a cell (and mark the
+#: transistor estimate incomplete).
+DROP_SCOPES = "delete t:$scopeinfo"
+
+
 TARGETS = ("generic", "asic", "ice40", "ecp5", "xilinx")
 
 GENERIC_GATES = "AND,NAND,OR,NOR,XOR,XNOR,ANDNOT,ORNOT,MUX"
@@ -93,6 +99,7 @@ def lint_verilog(top, workdir):
 
 def _generic(top, workdir, synth_options=""):
     run_yosys(_read(top) + f"""synth -flatten -top {top} {synth_options}
+{DROP_SCOPES}
 check -assert
 {NO_LATCHES}
 tee -q -o generic_cmos.json stat -tech cmos -json
@@ -120,6 +127,7 @@ def _asic(top, workdir, liberty, synth_options=""):
     # the project sits under /tmp (their /tmp is a private directory).
     liberty = os.path.relpath(Path(liberty).resolve(), workdir)
     run_yosys(_read(top) + f"""synth -flatten -top {top} {synth_options}
+{DROP_SCOPES}
 check -assert
 {NO_LATCHES}
 dfflibmap -liberty {liberty}
@@ -141,7 +149,7 @@ def _fpga(top, workdir, family, dsp):
     command = {"ice40": f"synth_ice40 -top {top}" + (" -dsp" if dsp else ""),
                "ecp5": f"synth_ecp5 -top {top}" + ("" if dsp else " -nodsp"),
                "xilinx": f"synth_xilinx -top {top}" + ("" if dsp else " -nodsp")}[family]
-    run_yosys(_read(top) + f"{command}\ncheck -assert\n{NO_LATCHES}\n"
+    run_yosys(_read(top) + f"{command}\n{DROP_SCOPES}\ncheck -assert\n{NO_LATCHES}\n"
               f"tee -q -o {name}.json stat -json\n",
               workdir, name)
     cells = _stat(workdir, name)["num_cells_by_type"]
