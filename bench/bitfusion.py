@@ -18,7 +18,6 @@ and bitfusion_throughput.svg.
 Run: make bench (or python bench/bitfusion.py --liberty PATH).
 """
 
-import math
 import time
 
 from amaranth.hdl import Module, signed
@@ -31,7 +30,7 @@ from hw.synth import synthesize
 from hw.temporal import TemporalPE
 from hw.unit import Unit
 
-from results import parse, parser, publish
+from results import parse, parser, publish, svg_line_plot
 
 #: Precision pairs (activation x weight) of the throughput table and plot.
 PAIRS = [(2, 2), (4, 2), (4, 4), (8, 2), (8, 4), (8, 8)]
@@ -150,46 +149,11 @@ def throughput_table(rows, out):
                  "fusion_unit and temporal_pe with int8_mac. temporal_pe: 1/(ceil(pa/m)*"
                  "ceil(pb/m)). Signedness does not change any of these.")
     publish("bitfusion_throughput", data, lines, out)
-    (out / "bitfusion_throughput.svg").write_text(svg_plot(data, per))
+    series = [(row["unit"], row["per_1000_area"]) for row in data]
+    (out / "bitfusion_throughput.svg").write_text(svg_line_plot(
+        f"Products per cycle per {per} (log scale) vs precision (a x w bits)",
+        [f"{pa}x{pb}" for pa, pb in PAIRS], series))
     print(f"wrote {out / 'bitfusion_throughput.svg'}")
-
-
-COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#98df8a", "#d62728", "#9467bd", "#8c564b"]
-
-
-def svg_plot(data, per):
-    """Log-scale line plot of products per cycle per area against precision pair."""
-    width, height, left, right, top, bottom = 720, 420, 70, 230, 30, 50
-    values = [v for row in data for v in row["per_1000_area"]]
-    lo, hi = math.floor(math.log10(min(values))), math.ceil(math.log10(max(values)))
-    x = lambda i: left + i * (width - left - right) / (len(PAIRS) - 1)          # noqa: E731
-    y = lambda v: top + (hi - math.log10(v)) / (hi - lo) * (height - top - bottom)  # noqa: E731
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-             'font-family="sans-serif" font-size="12">',
-             f'<rect width="{width}" height="{height}" fill="white"/>',
-             f'<text x="{left}" y="18" font-size="14">Products per cycle per {per} '
-             '(log scale) vs precision (a x w bits)</text>']
-    for e in range(lo, hi + 1):
-        parts.append(f'<line x1="{left}" x2="{width - right}" y1="{y(10**e):.1f}" '
-                     f'y2="{y(10**e):.1f}" stroke="#ddd"/>')
-        parts.append(f'<text x="{left - 8}" y="{y(10**e) + 4:.1f}" text-anchor="end">'
-                     f'{10.0**e:g}</text>')
-    for i, (pa, pb) in enumerate(PAIRS):
-        parts.append(f'<text x="{x(i):.1f}" y="{height - bottom + 20}" text-anchor="middle">'
-                     f'{pa}x{pb}</text>')
-    for n, row in enumerate(data):
-        color = COLORS[n % len(COLORS)]
-        points = " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in enumerate(row["per_1000_area"]))
-        parts.append(f'<polyline points="{points}" fill="none" stroke="{color}" '
-                     'stroke-width="2"/>')
-        parts += [f'<circle cx="{x(i):.1f}" cy="{y(v):.1f}" r="3" fill="{color}"/>'
-                  for i, v in enumerate(row["per_1000_area"])]
-        legend_y = top + 10 + 20 * n
-        parts.append(f'<line x1="{width - right + 15}" x2="{width - right + 40}" '
-                     f'y1="{legend_y}" y2="{legend_y}" stroke="{color}" stroke-width="2"/>')
-        parts.append(f'<text x="{width - right + 46}" y="{legend_y + 4}">{row["unit"]}</text>')
-    parts.append("</svg>")
-    return "\n".join(parts) + "\n"
 
 
 def main():

@@ -3,6 +3,7 @@ folder) and where it leaves its figures, build/bench/<name>.json and .md."""
 
 import argparse
 import json
+import math
 from pathlib import Path
 
 OUT = Path("build/bench")
@@ -33,3 +34,51 @@ def parse(arguments):
         args.liberty = None
     args.output = Path(args.output)
     return args
+
+
+COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#98df8a", "#d62728", "#9467bd", "#8c564b",
+          "#e377c2", "#7f7f7f"]
+
+
+def svg_line_plot(title, x_labels, series, log_y=True):
+    """An SVG line plot: one line per ``(label, values)`` in ``series`` over
+    the categories ``x_labels``, y on a log scale (decades) or linear from 0."""
+    width, height, left, right, top, bottom = 760, 420, 70, 250, 30, 50
+    values = [v for _, row in series for v in row if v > 0 or not log_y]
+    if log_y:
+        lo, hi = math.floor(math.log10(min(values))), math.ceil(math.log10(max(values)))
+        hi = max(hi, lo + 1)
+        scale = lambda v: (hi - math.log10(v)) / (hi - lo)               # noqa: E731
+        ticks = [10.0 ** e for e in range(lo, hi + 1)]
+    else:
+        step = 10 ** math.floor(math.log10(max(values) or 1))
+        top_value = math.ceil(max(values) / step) * step or 1
+        scale = lambda v: 1 - v / top_value                               # noqa: E731
+        ticks = [top_value * i / 5 for i in range(6)]
+    x = lambda i: left + i * (width - left - right) / max(1, len(x_labels) - 1)   # noqa: E731
+    y = lambda v: top + scale(v) * (height - top - bottom)                       # noqa: E731
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+             'font-family="sans-serif" font-size="12">',
+             f'<rect width="{width}" height="{height}" fill="white"/>',
+             f'<text x="{left}" y="18" font-size="14">{title}</text>']
+    for tick in ticks:
+        parts.append(f'<line x1="{left}" x2="{width - right}" y1="{y(tick):.1f}" '
+                     f'y2="{y(tick):.1f}" stroke="#ddd"/>')
+        parts.append(f'<text x="{left - 8}" y="{y(tick) + 4:.1f}" text-anchor="end">'
+                     f'{tick:g}</text>')
+    for i, label in enumerate(x_labels):
+        parts.append(f'<text x="{x(i):.1f}" y="{height - bottom + 20}" text-anchor="middle">'
+                     f'{label}</text>')
+    for n, (label, row) in enumerate(series):
+        color = COLORS[n % len(COLORS)]
+        points = [(x(i), y(v)) for i, v in enumerate(row) if v > 0 or not log_y]
+        parts.append('<polyline points="' + " ".join(f"{px:.1f},{py:.1f}" for px, py in points)
+                     + f'" fill="none" stroke="{color}" stroke-width="2"/>')
+        parts += [f'<circle cx="{px:.1f}" cy="{py:.1f}" r="3" fill="{color}"/>'
+                  for px, py in points]
+        legend_y = top + 10 + 20 * n
+        parts.append(f'<line x1="{width - right + 15}" x2="{width - right + 40}" '
+                     f'y1="{legend_y}" y2="{legend_y}" stroke="{color}" stroke-width="2"/>')
+        parts.append(f'<text x="{width - right + 46}" y="{legend_y + 4}">{label}</text>')
+    parts.append("</svg>")
+    return "\n".join(parts) + "\n"
