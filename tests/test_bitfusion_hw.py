@@ -51,3 +51,23 @@ def test_bench_stimulus_covers_modes_switches_and_wraps():
     exhaustive = model.stimulus(np.random.default_rng(0), 1 << 16)
     eight = exhaustive["mode"] == 0b001010
     assert len(set(zip(exhaustive["a"][eight].tolist(), exhaustive["w"][eight].tolist()))) == 65536
+
+
+@pytest.mark.parametrize("preset, args, name", [
+    ("fusion_unit", ["-p", "max_prec=3"], "max_prec: must be one of 8, 16, got 3"),
+    ("fusion_unit", ["-p", "min_prec=3"], "min_prec: must be one of 2, 4, got 3"),
+    ("fusion_unit", ["-p", "max_prec=8", "-p", "min_prec=16"], "min_prec: must be one of 2, 4"),
+    ("fusion_unit", ["-p", "acc_width=16"], "acc_width: must be 2*max_prec + 1 (17)..64"),
+    ("temporal_pe", ["-p", "mult_bits=8"], "mult_bits: must be one of 2, 4, got 8"),
+    ("fusion_array", ["-p", "rows=0"], "rows: must be"),
+    ("bitbrick", ["-p", "width=3"], "width: must be one of 2, 4, got 3"),
+], ids=lambda x: " ".join(x) if isinstance(x, list) else x)
+def test_cli_refuses_bad_precisions_with_one_line(tmp_path, preset, args, name):
+    import subprocess
+    import sys
+    result = subprocess.run([sys.executable, "-m", "hw.cli", "verilog", preset, *args,
+                             "-o", str(tmp_path)], capture_output=True, text=True)
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1, result.stderr
+    assert lines[0].startswith(f"nnarith: error: {name}"), lines[0]
+    assert not any(tmp_path.iterdir())
