@@ -13,13 +13,22 @@ pairs columns ``c`` differing in bit ``l`` (the right one shifted by
 ``min_prec << l`` if the weights are wider than ``min_prec << l``, "wide",
 else added unshifted, "narrow"), then rows likewise for the activations.
 Products of different pairs thereby add unshifted into the dot product.
+Levels alternate axes (columns then rows at level 0, then at level 1, ...),
+so the partial sums grow evenly and the tree's adders stay narrow.
 
 With this numbering the activation slice of a brick depends only on the
 weight precision (``r + k * (c div (pb/min_prec))``), which keeps the input
-multiplexers small.
+multiplexers small; each is a tree of 2:1 multiplexers on the precision code
+bits that treats illegal codes as don't-cares (an illegal mode's dot product
+is forced to 0 at the end anyway).
+
+A brick's product is computed as an unsigned slice product plus sign
+corrections (:func:`_brick_product`, shared with :class:`BitBrick`), which
+synthesizes smaller than a signed multiplier of the extended slices; the core
+inlines it rather than instantiating a :class:`BitBrick` per brick.
 """
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
+from amaranth.hdl import Const, Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -88,13 +97,7 @@ class BitBrick(Unit):
 
     def elaborate(self, platform):
         m = Module()
-        width = self.params["width"]
-        x = Signal(signed(width + 1), name="brick_a")
-        y = Signal(signed(width + 1), name="brick_w")
-        product = Signal(signed(2 * width + 2), name="brick_product")
-        m.d.comb += [x.eq(Cat(self.a, self.a[-1] & self.a_sign_ext)),
-                     y.eq(Cat(self.w, self.w[-1] & self.w_sign_ext)),
-                     product.eq(x * y)]
+        product = _brick_product(m, self.a, self.a_sign_ext, self.w, self.w_sign_ext, "brick")
         pipe = Pipeline(m, self.params["stages"], ("out",), self.in_valid if self.latency else None)
         m.d.comb += self.product.eq(pipe.cut("out", product))
         if self.latency:
@@ -117,24 +120,55 @@ class _Mode:
         m.d.comb += [self.wide_w[l].eq(self.code_b > l) for l in range(levels)]
 
 
+def _mux_plan(choices, values, bits):
+    """Cheapest tree of 2:1 multiplexers picking ``choices[v]`` for each of
+    ``values``, splitting on the select ``bits``: ``(muxes, plan)``, plan a
+    slice index or ``(bit, plan_if_0, plan_if_1)``. Select values outside
+    ``values`` are don't-cares."""
+    indices = {choices[v] for v in values}
+    if len(indices) == 1:
+        return 0, indices.pop()
+    best = None
+    for bit in bits:
+        rest = [other for other in bits if other != bit]
+        low = [v for v in values if not (v >> bit) & 1]
+        high = [v for v in values if (v >> bit) & 1]
+        if not low or not high:
+            continue
+        low_cost, low_plan = _mux_plan(choices, low, rest)
+        high_cost, high_plan = _mux_plan(choices, high, rest)
+        candidate = (low_cost + high_cost + 1, (bit, low_plan, high_plan))
+        if best is None or candidate[0] < best[0]:
+            best = candidate
+    return best
+
+
 def _slice_mux(m, word, width, choices, select, name):
     """``width``-bit slice of ``word`` chosen by ``select`` among ``choices``
-    (select value -> slice index); values outside ``choices`` take the first."""
+    (select value -> slice index); other select values are don't-cares."""
+    def build(plan):
+        if isinstance(plan, int):
+            return word.word_select(plan, width)
+        bit, low, high = plan
+        return Mux(select[bit], build(high), build(low))
     out = Signal(width, name=name)
-    by_index = {}
-    for value, index in choices.items():
-        by_index.setdefault(index, []).append(value)
-    first, *others = by_index
-    if not others:
-        m.d.comb += out.eq(word.word_select(first, width))
-        return out
-    with m.Switch(select):
-        for index in others:
-            with m.Case(*by_index[index]):
-                m.d.comb += out.eq(word.word_select(index, width))
-        with m.Default():
-            m.d.comb += out.eq(word.word_select(first, width))
+    m.d.comb += out.eq(build(_mux_plan(choices, list(choices), list(range(len(select))))[1]))
     return out
+
+
+def _brick_product(m, a, a_sign_ext, w, w_sign_ext, name):
+    """What :class:`BitBrick` computes, written as the unsigned slice product
+    plus sign corrections: with ``sa = a[-1] & a_sign_ext`` the extended
+    activation is ``a - 2**b * sa`` (likewise ``sw`` for the weight), so the
+    product is ``a*w - 2**b * (sa*w + sw*a) + 2**(2b) * sa*sw``. Yosys adds
+    these terms in one carry-save sum, far smaller than a signed multiplier."""
+    b = len(a)
+    a_sign, w_sign = Signal(name=f"{name}_a_sign"), Signal(name=f"{name}_w_sign")
+    product = Signal(signed(2 * b + 2), name=f"{name}_product")
+    m.d.comb += [a_sign.eq(a[-1] & a_sign_ext), w_sign.eq(w[-1] & w_sign_ext),
+                 product.eq(a * w - (Mux(a_sign, w, 0) << b) - (Mux(w_sign, a, 0) << b)
+                            + ((a_sign & w_sign) << (2 * b)))]
+    return product
 
 
 def fusion_datapath(m, a, w, mode, max_prec, min_prec, pipe, carried=()):
@@ -155,17 +189,13 @@ def fusion_datapath(m, a, w, mode, max_prec, min_prec, pipe, carried=()):
         for c in range(k):
             a_choice = {cb: routes[0, cb][r, c][0] for cb in codes}
             w_choice = {ca | cb << 2: routes[ca, cb][r, c][1] for ca in codes for cb in codes}
-            brick = BitBrick(width=b)
-            m.submodules[f"brick_{r}_{c}"] = brick
             a_top = [ca for ca in codes if routes[ca, 0][r, c][2]]
             w_top = [cb for cb in codes if routes[0, cb][r, c][3]]
-            m.d.comb += [
-                brick.a.eq(_slice_mux(m, a, b, a_choice, fields.code_b, f"brick_{r}_{c}_a")),
-                brick.w.eq(_slice_mux(m, w, b, w_choice, mode[0:4], f"brick_{r}_{c}_w")),
-                brick.a_sign_ext.eq(fields.a_signed & _any_of(fields.code_a, a_top, levels)),
-                brick.w_sign_ext.eq(fields.w_signed & _any_of(fields.code_b, w_top, levels)),
-            ]
-            products[r, c] = brick.product
+            products[r, c] = _brick_product(
+                m, _slice_mux(m, a, b, a_choice, fields.code_b, f"brick_{r}_{c}_a"),
+                fields.a_signed & _any_of(fields.code_a, a_top, levels),
+                _slice_mux(m, w, b, w_choice, mode[0:4], f"brick_{r}_{c}_w"),
+                fields.w_signed & _any_of(fields.code_b, w_top, levels), f"brick_{r}_{c}")
     # Products fit 2b+1 bits: slices are in -2**(b-1) .. 2**b - 1.
     lo, hi = (1 - (1 << b)) << (b - 1), ((1 << b) - 1) ** 2
     nodes = {}
@@ -181,9 +211,9 @@ def fusion_datapath(m, a, w, mode, max_prec, min_prec, pipe, carried=()):
     wide_a, wide_w, legal = cut[len(order):len(order) + 3]
     carried = cut[len(order) + 3:]
 
-    # Columns first (weight slices), then rows (activation slices).
-    for axis, wide in ((1, wide_w), (0, wide_a)):
-        for level in range(levels):
+    # Each level pairs columns (weight slices), then rows (activation slices).
+    for level in range(levels):
+        for axis, wide in ((1, wide_w), (0, wide_a)):
             shift = b << level
             merged = {}
             for key, (left, llo, lhi) in nodes.items():
