@@ -11,7 +11,7 @@ import numpy as np
 
 from .formats import OVERFLOW_MODES
 
-__all__ = ["acc_range", "dot", "mac_stream"]
+__all__ = ["acc_range", "fit_accumulator", "dot", "mac_stream"]
 
 _INT64_SAFE_BITS = 62
 
@@ -46,6 +46,14 @@ def _fit(total, lo, hi, acc_width, overflow):
     if overflow == "saturate":
         return np.where(total < lo, lo, np.where(total > hi, hi, total)), outside
     return (total - lo) % (1 << acc_width) + lo, outside
+
+
+def fit_accumulator(total, acc_width, acc_signed=True, overflow="wrap"):
+    """``total`` (exact: an int or an array of them) as an ``acc_width``-bit
+    accumulator holds it, wrapped or saturated; an int for an int."""
+    lo, hi = acc_range(acc_width, acc_signed)
+    fitted, _ = _fit(np.asarray(total, dtype=object).reshape(-1), lo, hi, acc_width, overflow)
+    return int(fitted[0]) if np.ndim(total) == 0 else fitted
 
 
 def dot(a, b, c, *, a_width, b_width, acc_width, acc_signed, overflow="wrap"):
