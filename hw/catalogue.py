@@ -4,6 +4,7 @@ from dataclasses import dataclass, field
 
 from .bitfusion import BitBrick, FusionUnit
 from .bitfusion_array import FusionArray
+from .csr import CSRJoin
 from .fixed import FixedMultiplier
 from .float import FloatMultiplier
 from .fma import FloatFMA
@@ -11,13 +12,16 @@ from .kulisch import KulischAccumulator
 from .mac import IntMAC
 from .mma import FloatMMA, IntMMA
 from .requant import Requantizer
+from .sparse import SparseJoin
+from .sparse24 import Sparse24Dot
 from .temporal import TemporalPE
 
 __all__ = ["Preset", "PRESETS", "UNITS", "get_preset", "build"]
 
 UNITS = {cls.__name__: cls for cls in (FixedMultiplier, FloatMultiplier, IntMAC, Requantizer,
                                           KulischAccumulator, FloatFMA, FloatMMA, IntMMA,
-                                          BitBrick, FusionUnit, TemporalPE, FusionArray)}
+                                          BitBrick, FusionUnit, TemporalPE, FusionArray,
+                                          SparseJoin, CSRJoin, Sparse24Dot)}
 
 
 @dataclass(frozen=True)
@@ -118,6 +122,22 @@ PRESETS = {preset.name: preset for preset in (
     Preset("fusion_array", FusionArray, {},
            "4x4 weight-stationary systolic array of Fusion Units, per-column 32-bit running "
            "sums; mode and weights may change on any cycle; latency 8", ({"stages": 9},)),
+    Preset("sparse_join", SparseJoin, {},
+           "SparTen bitmask inner join: chunks of 32 (mask + packed int8 values) per side, "
+           "2 matches per cycle, 32-bit wrapping dot product and a malformed-input flag; "
+           "ready/valid", ({"matches": 1}, {"matches": 8}, {"chunk": 128, "matches": 4})),
+    Preset("csr_join", CSRJoin, {},
+           "CSR merge join: two streams of (16-bit index, int8 value) sorted by index, one "
+           "comparison per cycle, 32-bit wrapping dot product per vector pair, malformed-input "
+           "flag; ready/valid", ({"width": 2},)),
+    Preset("sparse24_dot", Sparse24Dot, {},
+           "NVIDIA 2:4 structured-sparse dot product: 4 kept int8 weights (2 per group of 4, "
+           "2-bit indices) against 8 dense int8 activations, 4:1 mux per weight, dp4a tree, "
+           "int32 wrapping, invalid-metadata flag", ({"arch": "booth"}, {"stages": 2})),
+    Preset("sparse24_fp16", Sparse24Dot, {"in_fmt": "fp16"},
+           "2:4 structured-sparse fp16 dot product of 8 (4 kept weights) + fp32 c -> fp32, "
+           "fused: exact sum, one rounding in any mode, flags, invalid-metadata flag",
+           ({"stages": 2},)),
 )}
 
 

@@ -20,6 +20,7 @@ from hw.export import export
 from . import vectors
 from .bitfusion import BitBrickModel, FusionUnitModel
 from .bitfusion_array import FusionArrayModel
+from .csr import CSRJoinModel
 from .fixed import FixedMultiplierModel
 from .float import FloatMultiplierModel
 from .fma import FloatFMAModel
@@ -27,6 +28,8 @@ from .kulisch import KulischAccumulatorModel
 from .mac import IntMACModel
 from .mma import FloatMMAModel, IntMMAModel
 from .requant import RequantizerModel
+from .sparse import SparseJoinModel
+from .sparse24 import Sparse24DotModel
 from .temporal import TemporalPEModel
 
 __all__ = ["MODELS", "SimResult", "simulate", "simulator_env", "run_cocotb", "workdir_for", "BUILD_ROOT"]
@@ -37,7 +40,8 @@ MODELS = {"FixedMultiplier": FixedMultiplierModel, "FloatMultiplier": FloatMulti
           "IntMAC": IntMACModel, "Requantizer": RequantizerModel,
           "FloatFMA": FloatFMAModel, "FloatMMA": FloatMMAModel, "IntMMA": IntMMAModel,
           "BitBrick": BitBrickModel, "FusionUnit": FusionUnitModel,
-          "TemporalPE": TemporalPEModel, "FusionArray": FusionArrayModel}
+          "TemporalPE": TemporalPEModel, "FusionArray": FusionArrayModel,
+          "SparseJoin": SparseJoinModel, "CSRJoin": CSRJoinModel, "Sparse24Dot": Sparse24DotModel}
 
 BUILD_ROOT = Path(os.environ.get("NNARITH_BUILD", "build"))
 SIMULATORS = ("icarus", "verilator")

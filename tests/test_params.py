@@ -167,6 +167,45 @@ def valid_fusion_array(draw):
     return p
 
 
+@st.composite
+def valid_sparse_join(draw):
+    p = {"chunk": draw(st.integers(8, 128)), "matches": draw(st.sampled_from([1, 2, 4, 8])),
+         "value_width": draw(st.integers(2, 16)), "value_signed": draw(st.booleans()),
+         "arch": draw(st.sampled_from(["infer", "booth"]))}
+    p["acc_width"] = draw(st.integers(2 * p["value_width"] + 1, 64))
+    for name in draw(st.sets(st.sampled_from(["chunk", "matches", "value_signed", "arch",
+                                              "acc_width"]))):
+        p.pop(name)
+    return p
+
+
+@st.composite
+def valid_sparse24(draw):
+    p = {"k": 4 * draw(st.integers(1, 8)), "in_fmt": draw(st.sampled_from(["int", "fp16"])),
+         "w_width": draw(st.integers(2, 16)), "w_signed": draw(st.booleans()),
+         "x_width": draw(st.integers(2, 16)), "x_signed": draw(st.booleans()),
+         "overflow": draw(st.sampled_from(["wrap", "saturate"])),
+         "arch": draw(st.sampled_from(["infer", "booth"])),
+         "acc_fmt": draw(st.sampled_from(["fp32", "fp16"])), "stages": draw(st.integers(0, 8))}
+    p["acc_width"] = draw(st.integers(p["w_width"] + p["x_width"], 64))
+    for name in draw(st.sets(st.sampled_from(["k", "x_width", "x_signed", "acc_width", "arch",
+                                              "acc_fmt", "stages"]))):
+        p.pop(name)
+    if "x_width" not in p:                       # the default x_width is w_width
+        p.pop("acc_width", None)
+    return p
+
+
+@st.composite
+def valid_csr_join(draw):
+    p = {"width": draw(st.integers(1, 2)), "index_width": draw(st.integers(4, 32)),
+         "value_width": draw(st.integers(2, 16)), "value_signed": draw(st.booleans())}
+    p["acc_width"] = draw(st.integers(2 * p["value_width"], 64))
+    for name in draw(st.sets(st.sampled_from(["width", "index_width", "value_signed"]))):
+        p.pop(name)
+    return p
+
+
 #: A strategy of valid parameters per unit: a new unit must add one here.
 VALID = {"FixedMultiplier": valid_fixed(), "FloatMultiplier": valid_float(),
          "IntMAC": valid_mac(), "Requantizer": valid_requant(),
@@ -175,7 +214,9 @@ VALID = {"FixedMultiplier": valid_fixed(), "FloatMultiplier": valid_float(),
          "BitBrick": st.fixed_dictionaries({}, optional={"width": st.sampled_from([2, 4]),
                                                          "stages": st.integers(0, 8)}),
          "FusionUnit": valid_fusion_unit(), "TemporalPE": valid_temporal(),
-         "FusionArray": valid_fusion_array()}
+         "FusionArray": valid_fusion_array(), "SparseJoin": valid_sparse_join(),
+         "CSRJoin": valid_csr_join(),
+         "Sparse24Dot": valid_sparse24()}
 
 
 @pytest.mark.parametrize("unit_name", sorted(UNITS))
