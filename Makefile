@@ -51,6 +51,7 @@ bench:
 	$(PY) bench/mac.py $(if $(wildcard $(LIBERTY)),--liberty $(LIBERTY),)
 	$(PY) bench/mma.py $(if $(wildcard $(LIBERTY)),--liberty $(LIBERTY),)
 	$(PY) bench/bitfusion.py $(if $(wildcard $(LIBERTY)),--liberty $(LIBERTY),)
+	$(PY) bench/sparse.py $(if $(wildcard $(LIBERTY)),--liberty $(LIBERTY),)
 	$(PY) bench/sim_speed.py
 	$(PY) bench/golden_speed.py
 
