@@ -97,6 +97,7 @@ def density_table(grid, others, metric, out):
     default = build("sparse_join").params
     n, p = default["chunk"], default["matches"]
     budget = grid[n, p][metric]
+    k24 = build("sparse24_dot").params["k"]
     # Dense-equivalent elements per cycle, useful products per cycle.
     models = {
         f"sparse_join N={n} P={p}": (lambda a, b: join_cycles(bitmask_encode(a, n),
@@ -110,7 +111,7 @@ def density_table(grid, others, metric, out):
         "csr_join width=2": (lambda a, b: merge_cycles(csr_encode(a)[0], csr_encode(b)[0], 2),
                              others["csr_join_w2"][metric]),
         # 2:4 weights (pruned offline), dense activations: k elements per cycle.
-        "sparse24_dot (2:4 weights)": (lambda a, b: LENGTH / build("sparse24_dot").params["k"],
+        "sparse24_dot (2:4 weights)": (lambda a, b: LENGTH / k24,
                                        others["sparse24_dot"][metric]),
         f"dense dot product ({DENSE_LANES} lanes)": (lambda a, b: LENGTH / DENSE_LANES,
                                                      others["dense"][metric]),
