@@ -103,11 +103,17 @@ def prove(mode, max_prec=8, min_prec=2, workdir=BUILD, timeout=None):
     return status, time.perf_counter() - start
 
 
-def prove_all(max_prec=8, min_prec=2, modes=range(64), jobs=2, workdir=BUILD, timeout=None):
-    """``{mode: (status, seconds)}`` for each mode word, ``jobs`` Yosys runs at a time."""
+def prove_all(max_prec=8, min_prec=2, modes=range(64), jobs=2, workdir=BUILD, timeout=None,
+              report=None):
+    """``{mode: (status, seconds)}`` for each mode word, ``jobs`` Yosys runs at a
+    time; ``report(mode, status, seconds)`` is called as each one finishes."""
+    def one(mode):
+        status, seconds = prove(mode, max_prec, min_prec, workdir, timeout)
+        if report:
+            report(mode, status, seconds)
+        return mode, (status, seconds)
     with ThreadPoolExecutor(jobs) as pool:
-        results = pool.map(lambda mode: prove(mode, max_prec, min_prec, workdir, timeout), modes)
-        return dict(zip(modes, results))
+        return dict(sorted(pool.map(one, modes)))
 
 
 def describe(mode, max_prec, min_prec):
@@ -124,14 +130,20 @@ def main(argv=None):
     parser.add_argument("--min-prec", type=int, default=2, choices=(2, 4))
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--timeout", type=float, default=None, help="seconds per mode")
+    parser.add_argument("--modes", type=int, nargs="+", default=list(range(64)),
+                        help="mode words to prove (default: all 64)")
     args = parser.parse_args(argv)
     start = time.perf_counter()
-    results = prove_all(args.max_prec, args.min_prec, jobs=args.jobs, timeout=args.timeout)
-    for mode, (status, seconds) in results.items():
-        print(f"{describe(mode, args.max_prec, args.min_prec):24s} {status:8s} {seconds:6.1f} s")
+
+    def report(mode, status, seconds):
+        print(f"{describe(mode, args.max_prec, args.min_prec):24s} {status:8s} {seconds:6.1f} s",
+              flush=True)
+    results = prove_all(args.max_prec, args.min_prec, args.modes, args.jobs, timeout=args.timeout,
+                        report=report)
     failed = [mode for mode, (status, _) in results.items() if status != "proved"]
     print(f"{len(results) - len(failed)}/{len(results)} modes proved in "
-          f"{time.perf_counter() - start:.1f} s (Fusion Unit {args.max_prec}/{args.min_prec})")
+          f"{time.perf_counter() - start:.1f} s (Fusion Unit {args.max_prec}/{args.min_prec})"
+          + (f"; not proved: {failed}" if failed else ""))
     return 1 if failed else 0
 
 
