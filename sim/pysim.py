@@ -2,14 +2,18 @@
 before the exported Verilog goes through cocotb. Same vectors, same golden,
 same valid/latency rules as :mod:`sim.cocotb_stream`."""
 
+import random
+
 from amaranth.sim import Simulator
 from amaranth.lib.wiring import Flow
 
 __all__ = ["run_pysim"]
 
 
-def run_pysim(unit, inputs):
-    """Outputs (port name -> list of unsigned ints) for each input vector."""
+def run_pysim(unit, inputs, bubble_rate=0.0, seed=0):
+    """Outputs (port name -> list of unsigned ints) for each input vector; for
+    a handshake unit also ``_cycles_<stream>``, the cycle of each transfer,
+    with stalls and backpressure on a ``bubble_rate`` fraction of cycles."""
     members = unit.signature.members
     control = {"in_valid", "out_valid"} | {p for s in unit.streams for p in (s.valid, s.ready)}
     in_names = [n for n, p in members.items() if p.flow == Flow.In and n not in control]
@@ -24,37 +28,46 @@ def run_pysim(unit, inputs):
             got[n].append(ctx.get(port) & ((1 << len(port)) - 1))
 
     async def handshake(ctx):
-        # Each input stream offers its elements in order until taken; results
-        # are taken as they come. One input per result unless the model says
-        # otherwise: the run ends when the inputs are used up and the unit is idle.
-        streams = unit.streams
-        feeds = [(s, {n: values[n] for n in s.payload}) for s in streams if s.dir == "in"]
-        sinks = [s for s in streams if s.dir == "out"]
-        sent = {s.name: 0 for s, _ in feeds}
-        lengths = {s.name: len(v[s.payload[0]]) for s, v in feeds}
+        # The cocotb driver's stream rules: each input stream offers its
+        # elements in order, an offer stands until taken, and on a
+        # ``bubble_rate`` fraction of cycles a stream without a standing offer
+        # offers nothing and each output stream refuses its result. The run
+        # ends when the inputs are used up and no result came for 64 cycles.
+        rng = random.Random(seed)
+        feeds = [s for s in unit.streams if s.dir == "in"]
+        sinks = [s for s in unit.streams if s.dir == "out"]
+        lengths = {s.name: len(values[s.payload[0]]) for s in feeds}
+        offering = dict.fromkeys(lengths, False)
+        for s in unit.streams:
+            got[f"_cycles_{s.name}"] = []
         limit, idle = 64 * sum(lengths.values()) + 1000, 0
-        for _ in range(limit):
-            for s, payload in feeds:
-                for n, column in payload.items():
-                    ctx.set(getattr(unit, n), column[min(sent[s.name], lengths[s.name] - 1)])
-                ctx.set(getattr(unit, s.valid), sent[s.name] < lengths[s.name])
+        for cycle in range(limit):
+            for s in feeds:
+                sent = len(got[f"_cycles_{s.name}"])
+                offering[s.name] = sent < lengths[s.name] and (offering[s.name]
+                                                               or rng.random() >= bubble_rate)
+                for n in s.payload:
+                    ctx.set(getattr(unit, n), values[n][min(sent, lengths[s.name] - 1)])
+                ctx.set(getattr(unit, s.valid), offering[s.name])
+            taking = {s.name: rng.random() >= bubble_rate for s in sinks}
             for s in sinks:
-                ctx.set(getattr(unit, s.ready), 1)
-            taken = {s.name: sent[s.name] < lengths[s.name] and ctx.get(getattr(unit, s.ready))
-                     for s, _ in feeds}
+                ctx.set(getattr(unit, s.ready), taking[s.name])
+            for s in feeds:
+                if offering[s.name] and ctx.get(getattr(unit, s.ready)):
+                    got[f"_cycles_{s.name}"].append(cycle)
+                    offering[s.name] = False
             produced = False
             for s in sinks:
-                if ctx.get(getattr(unit, s.valid)):
+                if taking[s.name] and ctx.get(getattr(unit, s.valid)):
                     produced = True
+                    got[f"_cycles_{s.name}"].append(cycle)
                     for n in s.payload:
                         port = getattr(unit, n)
                         got[n].append(ctx.get(port) & ((1 << len(port)) - 1))
             await ctx.tick()
-            for name in sent:
-                sent[name] += taken[name]
-            done = all(sent[n] == lengths[n] for n in sent)
+            done = all(len(got[f"_cycles_{n}"]) == lengths[n] for n in lengths)
             idle = idle + 1 if done and not produced else 0
-            if idle > 64:           # no result for a long time after the last input
+            if idle > 64:
                 return
         raise AssertionError(f"inputs not consumed or unit still busy after {limit} cycles")
 

@@ -5,75 +5,34 @@ per pair must equal ``golden.csr.merge_cycles``; the lecture notes' 52, malforme
 vectors, and bad parameters."""
 
 import json
-import random
 import subprocess
 import sys
 
 import numpy as np
 import pytest
-from amaranth.sim import Simulator
 
 from golden.csr import csr_encode
 from golden.mac import fit_accumulator
 from hw.csr import CSRJoin
 from hw.export import manifest
 from sim.csr import CSRJoinModel
-from sim.pysim import pysim_mismatch
+from sim.pysim import pysim_mismatch, run_pysim
 from sim.runner import simulate
 
 SEED_A = [12, 0, 0, 77, 0, 8, 0, 0, 2]
 SEED_B = [3, 22, 6, 0, 0, 2, 0, 9, 0]
 
 
-def amaranth_run(unit, inputs, bubble_rate=0.0, seed=0):
-    """Drive both input streams (each offer held until taken, none on a
-    ``bubble_rate`` fraction of cycles) and take results with the same rate of
-    refusals; ``(dot, error, result cycles)``."""
-    rng = random.Random(seed)
-    feeds = [s for s in unit.streams if s.dir == "in"]
-    lengths = {s.name: len(inputs[s.payload[0]]) for s in feeds}
-    dots, errors, cycles = [], [], []
-
-    async def bench(ctx):
-        sent = {name: 0 for name in lengths}
-        offering = {name: False for name in lengths}
-        idle = cycle = 0
-        while idle < 40:
-            for s in feeds:
-                n = s.name
-                offering[n] = sent[n] < lengths[n] and (offering[n] or rng.random() >= bubble_rate)
-                for port in s.payload:
-                    ctx.set(getattr(unit, port), int(inputs[port][min(sent[n], lengths[n] - 1)]))
-                ctx.set(getattr(unit, s.valid), offering[n])
-            taking = rng.random() >= bubble_rate
-            ctx.set(unit.out_ready, taking)
-            busy = False
-            for s in feeds:
-                if offering[s.name] and ctx.get(getattr(unit, s.ready)):
-                    sent[s.name] += 1
-                    offering[s.name] = False
-                    busy = True
-            if taking and ctx.get(unit.out_valid):
-                dots.append(ctx.get(unit.dot) & ((1 << len(unit.dot)) - 1))
-                errors.append(ctx.get(unit.error))
-                cycles.append(cycle)
-                busy = True
-            await ctx.tick()
-            cycle += 1
-            idle = 0 if busy or any(sent[n] < lengths[n] for n in lengths) else idle + 1
-            assert cycle < 64 * sum(lengths.values()) + 1000, "the unit stopped"
-
-    simulator = Simulator(unit)
-    simulator.add_clock(1e-8)
-    simulator.add_testbench(bench)
-    simulator.run()
-    return dots, errors, np.array(cycles, dtype=np.int64)
+def _joined(unit, inputs, bubble_rate=0.0, seed=0):
+    """Amaranth sim with stalls and backpressure: ``(dot, error, result cycles)``."""
+    got = run_pysim(unit, inputs, bubble_rate, seed)
+    return got["dot"], got["error"], np.array(got["_cycles_out"], dtype=np.int64)
 
 
 def check(unit, inputs, bubble_rate=0.0, seed=0, exact_cycles=True):
     model = CSRJoinModel(unit)
     expected = model.expected(inputs)
-    dots, errors, cycles = amaranth_run(unit, inputs, bubble_rate, seed)
+    dots, errors, cycles = _joined(unit, inputs, bubble_rate, seed)
     assert dots == [int(v) for v in expected["dot"]]
     assert errors == [int(v) for v in expected["error"]]
     if bubble_rate == 0:
@@ -141,7 +100,7 @@ def test_seed_example(width):
     """12x3 + 8x2 = 52 in |union| = 7 cycles at width 1, 3 at width 2."""
     unit = CSRJoin(width=width)
     pair = (*csr_encode(SEED_A), *csr_encode(SEED_B))
-    dots, errors, cycles = amaranth_run(unit, _pairs_inputs(unit, [pair, pair]))
+    dots, errors, cycles = _joined(unit, _pairs_inputs(unit, [pair, pair]))
     assert dots == [52, 52] and errors == [0, 0]
     assert cycles.tolist() == ([7, 14] if width == 1 else [3, 6])
 
@@ -154,7 +113,7 @@ def test_malformed_vectors_are_flagged(width):
     good = ([1, 4, 6], [2, 3, 4], [4, 6, 9], [5, 6, 7])        # 3*5 + 4*6 = 39
     pairs = [good, ([1, 4, 4], [9, 9, 9], [4], [1]), good, ([1, 2], [1, 1], [7, 3], [1, 1]),
              good, ([5, 2, 8, 9], [1] * 4, [2, 5, 8, 9], [1] * 4), good]
-    dots, errors, _ = amaranth_run(unit, _pairs_inputs(unit, pairs), 0.2, seed=1)
+    dots, errors, _ = _joined(unit, _pairs_inputs(unit, pairs), 0.2, seed=1)
     assert errors == [0, 1, 0, 1, 0, 1, 0]
     assert dots == [39, 0, 39, 0, 39, 0, 39]
 
@@ -165,14 +124,14 @@ def test_bad_count_is_flagged():
     inputs = _pairs_inputs(unit, [pair, pair, pair])
     inputs["a_count"][2] = 3                    # second pair, first transfer: read as 2
     inputs["b_count"][2] = 0                    # third pair (one transfer per pair)
-    dots, errors, _ = amaranth_run(unit, inputs)
+    dots, errors, _ = _joined(unit, inputs)
     assert dots == [12, 0, 0] and errors == [0, 1, 1]
 
 
 def test_narrow_accumulator_wraps():
     unit = CSRJoin(acc_width=16)
     pair = ([0, 1, 2], [-128] * 3, [0, 1, 2], [-128] * 3)
-    dots, _, _ = amaranth_run(unit, _pairs_inputs(unit, [pair]))
+    dots, _, _ = _joined(unit, _pairs_inputs(unit, [pair]))
     assert dots == [fit_accumulator(3 * 128 * 128, 16) & 0xFFFF]
 
 
