@@ -59,7 +59,8 @@ def cmd_list(args):
         print(f"\n{name} parameters (-p KEY=VALUE):")
         for p in unit.PARAMS:
             default = str(p.default).lower() if isinstance(p.default, bool) else str(p.default)
-            print(f"  {p.name:<12} default {default:<22} {p.allowed():<38} {p.doc}")
+            when = f" (only with {p.when})" if p.when else ""
+            print(f"  {p.name:<12} default {default:<22} {p.allowed():<38} {p.doc}{when}")
     return 0
 
 

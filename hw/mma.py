@@ -27,7 +27,7 @@ from .float import FLAGS_DOC, ROUND_MODE_DOC, Decoded, decode
 from .float_round import FloatRound, leading_zeros
 from .fma import add_aligned, align_addend, round_raw
 from .mac import IntMAC, adder_tree
-from .params import Param
+from .params import Derived, Param
 from .pipeline import Pipeline
 from .unit import STAGES_PARAM, Unit
 
@@ -94,8 +94,8 @@ class FloatMMA(Unit):
               Param("acc_fmt", "fp32", "format of C and D", choices=("fp32", "fp16")),
               Param("mode", "fused", "numerics: fused (exact, one rounding) or tensorcore "
                     "(the gpu's measured tensor-core arithmetic)", choices=MODES),
-              Param("gpu", "v100", "tensor-core generation for mode=tensorcore",
-                    choices=tuple(GPUS)),
+              Param("gpu", "v100", "tensor-core generation", choices=tuple(GPUS),
+                    when=Derived(lambda p: p["mode"] == "tensorcore", "mode=tensorcore")),
               STAGES_PARAM)
 
     @classmethod

@@ -6,6 +6,8 @@ table, raising a ``ValueError`` that names the parameter and its allowed range;
 the catalogue prints the same table for ``nnarith list``. An integer bound may
 name an earlier parameter (``hi="a_width"``), and a bound or a default may be
 computed from earlier ones (:class:`Derived`), so the table also states the constraints between parameters.
+A parameter that only applies to some configurations says so (``when``):
+giving it to any other is an error rather than silently ignored.
 """
 
 from dataclasses import dataclass
@@ -36,6 +38,8 @@ class Param:
     #: For open-ended values (e.g. float format names): raises ValueError if invalid.
     parse: Callable[[Any], Any] | None = None
     allowed_text: str | None = None
+    #: The condition, on earlier parameters, under which this one applies.
+    when: Derived | None = None
 
     @property
     def kind(self):
@@ -97,7 +101,8 @@ class Param:
         """Plain-data row for ``nnarith list --json``."""
         default = str(self.default) if isinstance(self.default, Derived) else self.default
         return {"name": self.name, "kind": self.kind, "default": default,
-                "allowed": self.allowed(), "doc": self.doc}
+                "allowed": self.allowed(), "doc": self.doc,
+                "when": str(self.when) if self.when else None}
 
 
 def resolve(table, given):
@@ -119,5 +124,8 @@ def resolve(table, given):
             value = param.default.compute(values)
         else:
             value = param.default
+        if param.when is not None and param.name in given and not param.when.compute(values):
+            raise ValueError(f"{param.name}: applies only with {param.when}, got "
+                             f"{param.name}={value!r}")
         values[param.name] = param.check(value, values)
     return values

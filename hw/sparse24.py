@@ -53,6 +53,9 @@ def _mux4(m, values, index, name):
     return chosen
 
 
+_INT = Derived(lambda p: p["in_fmt"] == "int", "in_fmt=int")
+
+
 class Sparse24Dot(Unit):
     """``y = c + Σ w_i · x[selected_i]`` over a 2:4-compressed ``w`` of ``k/2``
     values and a dense ``x`` of ``k``; ``in_fmt`` ``int`` (widths, signedness,
@@ -68,21 +71,23 @@ class Sparse24Dot(Unit):
               "(a multiple of 4)", lo=4, hi=64),
         Param("in_fmt", "int", "number format of w and x: int (widths below) or fp16",
               choices=IN_FORMATS),
-        Param("w_width", 8, "int: width of each weight value", lo=2, hi=32),
-        Param("w_signed", True, "int: weights are two's complement"),
+        Param("w_width", 8, "width of each weight value", lo=2, hi=32, when=_INT),
+        Param("w_signed", True, "weights are two's complement", when=_INT),
         Param("x_width", Derived(lambda p: p["w_width"], "w_width"),
-              "int: width of each activation", lo=2, hi=32),
+              "width of each activation", lo=2, hi=32, when=_INT),
         Param("x_signed", Derived(lambda p: p["w_signed"], "w_signed"),
-              "int: activations are two's complement"),
+              "activations are two's complement", when=_INT),
         Param("acc_width", Derived(lambda p: max(32, p["w_width"] + p["x_width"]),
                                    "max(32, w_width + x_width)"),
-              "int: width of c and y (at least the product width)",
-              lo=Derived(lambda p: p["w_width"] + p["x_width"], "w_width + x_width"), hi=128),
-        Param("overflow", "wrap", "int: what a sum outside the accumulator becomes",
-              choices=OVERFLOW_MODES),
-        Param("arch", "infer", "int: products by inferred * and an adder tree, or radix-4 Booth "
-              "rows of every lane in one Dadda tree", choices=("infer", "booth")),
-        Param("acc_fmt", "fp32", "fp16: format of c and y", choices=("fp32", "fp16")),
+              "width of c and y (at least the product width)",
+              lo=Derived(lambda p: p["w_width"] + p["x_width"], "w_width + x_width"), hi=128,
+              when=_INT),
+        Param("overflow", "wrap", "what a sum outside the accumulator becomes",
+              choices=OVERFLOW_MODES, when=_INT),
+        Param("arch", "infer", "products by inferred * and an adder tree, or radix-4 Booth "
+              "rows of every lane in one Dadda tree", choices=("infer", "booth"), when=_INT),
+        Param("acc_fmt", "fp32", "format of c and y", choices=("fp32", "fp16"),
+              when=Derived(lambda p: p["in_fmt"] == "fp16", "in_fmt=fp16")),
         STAGES_PARAM,
     )
 

@@ -182,15 +182,18 @@ def valid_sparse_join(draw):
 @st.composite
 def valid_sparse24(draw):
     p = {"k": 4 * draw(st.integers(1, 8)), "in_fmt": draw(st.sampled_from(["int", "fp16"])),
-         "w_width": draw(st.integers(2, 16)), "w_signed": draw(st.booleans()),
-         "x_width": draw(st.integers(2, 16)), "x_signed": draw(st.booleans()),
-         "overflow": draw(st.sampled_from(["wrap", "saturate"])),
-         "arch": draw(st.sampled_from(["infer", "booth"])),
-         "acc_fmt": draw(st.sampled_from(["fp32", "fp16"])), "stages": draw(st.integers(0, 8))}
-    p["acc_width"] = draw(st.integers(p["w_width"] + p["x_width"], 64))
+         "stages": draw(st.integers(0, 8))}
+    if p["in_fmt"] == "int":
+        p |= {"w_width": draw(st.integers(2, 16)), "w_signed": draw(st.booleans()),
+              "x_width": draw(st.integers(2, 16)), "x_signed": draw(st.booleans()),
+              "overflow": draw(st.sampled_from(["wrap", "saturate"])),
+              "arch": draw(st.sampled_from(["infer", "booth"]))}
+        p["acc_width"] = draw(st.integers(p["w_width"] + p["x_width"], 64))
+    else:
+        p["acc_fmt"] = draw(st.sampled_from(["fp32", "fp16"]))
     for name in draw(st.sets(st.sampled_from(["k", "x_width", "x_signed", "acc_width", "arch",
                                               "acc_fmt", "stages"]))):
-        p.pop(name)
+        p.pop(name, None)
     if "x_width" not in p:                       # the default x_width is w_width
         p.pop("acc_width", None)
     return p
@@ -297,3 +300,20 @@ def test_cli_rejects_bad_parameters_with_one_line(tmp_path, args, name):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"nnarith: error: {name}:"), result.stderr
     assert not any(tmp_path.iterdir()), "nothing may be written for bad parameters"
+
+
+@pytest.mark.parametrize("unit, params, message", [
+    ("Sparse24Dot", {"in_fmt": "fp16", "w_width": 4}, "w_width: applies only with in_fmt=int"),
+    ("Sparse24Dot", {"in_fmt": "fp16", "overflow": "saturate"},
+     "overflow: applies only with in_fmt=int"),
+    ("Sparse24Dot", {"acc_fmt": "fp16"}, "acc_fmt: applies only with in_fmt=fp16"),
+    ("FloatMMA", {"gpu": "a100"}, "gpu: applies only with mode=tensorcore"),
+])
+def test_a_parameter_that_does_not_apply_is_refused(unit, params, message):
+    with pytest.raises(ValueError, match=f"^{message}, got "):
+        UNITS[unit](**params)
+
+
+def test_parameters_that_apply_only_sometimes_say_when():
+    table = {param.name: param.describe() for param in UNITS["Sparse24Dot"].PARAMS}
+    assert table["arch"]["when"] == "in_fmt=int" and table["k"]["when"] is None
