@@ -7,7 +7,8 @@ the catalogue prints the same table for ``nnarith list``. An integer bound may
 name an earlier parameter (``hi="a_width"``), and a bound or a default may be
 computed from earlier ones (:class:`Derived`), so the table also states the constraints between parameters.
 A parameter that only applies to some configurations says so (``when``):
-giving it to any other is an error rather than silently ignored.
+giving any other configuration a value other than its default is an error
+rather than silently ignored.
 """
 
 from dataclasses import dataclass
@@ -118,14 +119,12 @@ def resolve(table, given):
                              f"{', '.join(param.name for param in table)}")
     values = {}
     for param in table:
-        if param.name in given:
-            value = given[param.name]
-        elif isinstance(param.default, Derived):
-            value = param.default.compute(values)
-        else:
-            value = param.default
-        if param.when is not None and param.name in given and not param.when.compute(values):
+        default = (param.default.compute(values) if isinstance(param.default, Derived)
+                   else param.default)
+        value = param.check(given.get(param.name, default), values)
+        # A unit's own resolved values (defaults included) may be passed back.
+        if param.when is not None and value != default and not param.when.compute(values):
             raise ValueError(f"{param.name}: applies only with {param.when}, got "
                              f"{param.name}={value!r}")
-        values[param.name] = param.check(value, values)
+        values[param.name] = value
     return values
