@@ -33,6 +33,11 @@ __all__ = ["prove", "prove_all", "reference_verilog", "split_bits"]
 BUILD = Path("build", "formal")
 
 
+def _precisions(mode, min_prec):
+    """Activation and weight precision of mode word ``mode``."""
+    return min_prec << (mode & 3), min_prec << ((mode >> 2) & 3)
+
+
 def _operand(word, pair, prec, is_signed):
     field = f"{word}[{pair * prec + prec - 1}:{pair * prec}]"
     top = f"{word}[{pair * prec + prec - 1}]" if is_signed else "1'b0"
@@ -41,7 +46,7 @@ def _operand(word, pair, prec, is_signed):
 
 def reference_verilog(name, mode, max_prec, min_prec, width, dot_width):
     """A module ``name`` computing what mode word ``mode`` must give, with ``*``."""
-    pa, pb = min_prec << (mode & 3), min_prec << ((mode >> 2) & 3)
+    pa, pb = _precisions(mode, min_prec)
     legal = pa <= max_prec and pb <= max_prec
     lines = [f"module {name}(input [{width - 1}:0] a, input [{width - 1}:0] w,",
              f"    output signed [{dot_width - 1}:0] dot, output mode_error);"]
@@ -79,7 +84,7 @@ def split_bits(mode, max_prec=8, min_prec=2):
 
     Full-width activations with several pairs: the weight bits of every pair,
     at most 8 (256 cases); each case then leaves an adder network to prove."""
-    pa, pb = min_prec << (mode & 3), min_prec << ((mode >> 2) & 3)
+    pa, pb = _precisions(mode, min_prec)
     if pa != max_prec or pb >= max_prec:
         return 0
     return min(8, (max_prec // pb) * pb)
@@ -152,7 +157,7 @@ def prove_all(max_prec=8, min_prec=2, modes=range(64), jobs=2, workdir=BUILD, ti
 
 
 def describe(mode, max_prec, min_prec):
-    pa, pb = min_prec << (mode & 3), min_prec << ((mode >> 2) & 3)
+    pa, pb = _precisions(mode, min_prec)
     if pa > max_prec or pb > max_prec:
         return f"mode {mode:2d}: illegal code"
     sign = lambda s: "s" if s else "u"
