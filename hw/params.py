@@ -89,7 +89,8 @@ class Param:
             if not isinstance(value, bool):
                 fail()
         elif self.kind == "choice":
-            if value not in self.choices:
+            # By type too: True == 1 would otherwise pass for a choice of 1.
+            if not any(value == c and type(value) is type(c) for c in self.choices):
                 fail()
         else:
             if not isinstance(value, int) or isinstance(value, bool):
