@@ -33,8 +33,17 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from .params import Derived, Param
-from .pipeline import Pipeline
-from .unit import STAGES_PARAM, Unit
+from .pipeline import Delay, Pipeline, adder, logic, mux
+from .unit import ACCUMULATOR_STAGES_PARAM, STAGES_PARAM, TARGET_MHZ_PARAM, Unit
+
+#: Slice selection and a brick's 3b x 3b product.
+BRICK_DELAY = mux(4) + logic(6) + Delay(luts=1)
+
+
+def tree_delay(max_prec, min_prec):
+    """The shift-add tree after the bricks: one shift mux and one adder per level."""
+    levels = (max_prec // 2).bit_length() * 2 - 2
+    return (Delay(luts=1) + adder(2 * max_prec + 2)) * max(1, levels)
 
 __all__ = ["BitBrick", "FusionCore", "FusionUnit", "brick_routing", "mode_doc", "packing_doc"]
 
@@ -80,7 +89,7 @@ class BitBrick(Unit):
     sign bit when ``*_sign_ext`` is set (top slice of a signed operand), else 0."""
 
     PARAMS = (Param("width", 2, "slice width (the Fusion Unit's min_prec)", choices=(2, 4)),
-              STAGES_PARAM)
+              STAGES_PARAM, TARGET_MHZ_PARAM)
 
     def __init__(self, **params):
         p = self.resolve_params(params)
@@ -98,10 +107,9 @@ class BitBrick(Unit):
     def elaborate(self, platform):
         m = Module()
         product = _brick_product(m, self.a, self.a_sign_ext, self.w, self.w_sign_ext, "brick")
-        pipe = Pipeline(m, self.params["stages"], ("out",), self.in_valid if self.latency else None)
-        m.d.comb += self.product.eq(pipe.cut("out", product))
-        if self.latency:
-            m.d.comb += self.out_valid.eq(pipe.valid)
+        pipe = self.pipeline(m)
+        m.d.comb += self.product.eq(pipe.cut("out", product, delay=logic(6) + adder(len(product))))
+        pipe.finish()
         return m
 
 
@@ -205,7 +213,7 @@ def fusion_datapath(m, a, w, mode, max_prec, min_prec, pipe, carried=()):
         nodes[r, c] = (node, lo, hi)
     order = sorted(nodes)
     cut = pipe.cut("bricks", *(nodes[key][0] for key in order), fields.wide_a, fields.wide_w,
-                   fields.legal, *carried)
+                   fields.legal, *carried, delay=BRICK_DELAY)
     for key, value in zip(order, cut):
         nodes[key] = (value, *nodes[key][1:])
     wide_a, wide_w, legal = cut[len(order):len(order) + 3]
@@ -271,8 +279,10 @@ class FusionCore(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
+        pipe = Pipeline(m, 0)
         dot, legal, _ = fusion_datapath(m, self.a, self.w, self.mode, self.max_prec,
-                                        self.min_prec, Pipeline(m, 0, ("bricks",)))
+                                        self.min_prec, pipe)
+        pipe.finish()
         m.d.comb += [self.dot.eq(dot), self.mode_error.eq(~legal)]
         return m
 
@@ -289,8 +299,8 @@ class FusionUnit(Unit):
               "accumulator width (two's complement, wrapping); at least one unsigned "
               "max_prec x max_prec product", lo=Derived(lambda p: 2 * p["max_prec"] + 1,
                                                         "2*max_prec + 1"), hi=64),
-        Param("stages", 1, "register ranks, the accumulator included (latency = stages, "
-              "initiation interval 1)", lo=1, hi=8),
+        ACCUMULATOR_STAGES_PARAM,
+        TARGET_MHZ_PARAM,
     )
 
     def __init__(self, **params):
@@ -311,16 +321,16 @@ class FusionUnit(Unit):
         p = self.params
         m = Module()
         # The accumulator register is the last rank; the others go on the way to it.
-        pipe = Pipeline(m, p["stages"] - 1, ("dot", "bricks", "in"), self.in_valid)
+        pipe = self.pipeline(m, own_registers=1)
         a, w, mode, clear = pipe.cut("in", self.a, self.w, self.mode, self.clear)
         dot, legal, (clear,) = fusion_datapath(m, a, w, mode, p["max_prec"], p["min_prec"],
                                                pipe, (clear,))
-        dot, legal, clear = pipe.cut("dot", dot, legal, clear)
+        dot, legal, clear = pipe.cut("dot", dot, legal, clear, delay=tree_delay(p["max_prec"],
+                                                                                p["min_prec"]))
         acc = Signal(signed(p["acc_width"]), name="acc_value")
         error = Signal(name="acc_mode_error")
-        valid = Signal(name="acc_valid")
-        with m.If(pipe.valid):
+        with m.If(pipe.register("acc", delay=adder(p["acc_width"]) + Delay(luts=1))):
             m.d.sync += [acc.eq(Mux(clear, 0, acc) + dot), error.eq(~legal)]
-        m.d.sync += valid.eq(pipe.valid)
-        m.d.comb += [self.acc.eq(acc), self.mode_error.eq(error), self.out_valid.eq(valid)]
+        m.d.comb += [self.acc.eq(acc), self.mode_error.eq(error)]
+        pipe.finish()
         return m

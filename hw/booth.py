@@ -1,14 +1,27 @@
 """Radix-4 Booth multiplier written as gates: recoding, a Dadda compressor tree
 of full and half adders, and one final carry-propagate adder.
 
-Built in two halves so that a pipeline register can sit between them:
 :func:`booth_partial_products` + :func:`dadda_reduce` give two rows whose sum
-is the product, and the caller adds them.
+is the product; :func:`reduce_and_add` does the rest with a pipeline cut point
+after the partial products, after every compressor level and inside the final
+adder, so that registers can go wherever they balance the stages.
 """
 
 from amaranth.hdl import Const, Signal, Cat
 
-__all__ = ["booth_rows"]
+from .pipeline import Delay, adder, logic
+
+__all__ = ["booth_rows", "booth_partial_products", "dadda_reduce", "reduce_and_add",
+           "split_add", "BOOTH_DELAY"]
+
+#: Recoding a digit and selecting one partial-product bit (5 inputs).
+BOOTH_DELAY = logic(5)
+
+#: One level of full adders (3-input XOR and majority: one LUT each).
+LEVEL_DELAY = Delay(luts=1)
+
+#: Final adders wider than this are split in two, with a cut point between the halves.
+SPLIT_WIDTH = 24
 
 
 def _dadda_heights(height):
@@ -65,12 +78,14 @@ def booth_partial_products(m, x, x_signed, y, y_signed, width):
     return columns
 
 
-def dadda_reduce(m, columns):
+def dadda_reduce(m, columns, level_done=None):
     """Reduce bit columns to at most two bits each with Dadda's schedule.
 
     Full adders take three bits of a column and leave a sum there and a carry
     in the next column; half adders take two. Carries out of the top column are
     dropped (the sum is taken mod ``2**len(columns)``). Returns two rows.
+    ``level_done(columns)``, if given, sees the columns after each level and
+    returns the columns to go on with (a pipeline cut).
     """
     width = len(columns)
     columns = [list(col) for col in columns]
@@ -91,6 +106,8 @@ def dadda_reduce(m, columns):
                 columns[c].append(s)
                 if c + 1 < width:
                     columns[c + 1].append(k)
+        if level_done is not None:
+            columns = level_done(columns)
     rows = []
     for r in range(2):
         rows.append(Cat(*(col[r] if len(col) > r else Const(0, 1) for col in columns)))
@@ -100,3 +117,75 @@ def dadda_reduce(m, columns):
 def booth_rows(m, x, x_signed, y, y_signed, width):
     """Two ``width``-bit rows whose sum mod ``2**width`` is ``x * y``."""
     return dadda_reduce(m, booth_partial_products(m, x, x_signed, y, y_signed, width))
+
+
+def _cut_columns(pipe, name, columns, carried, delay):
+    """Pass bit columns (and ``carried``) through cut point ``name``."""
+    flat = [bit for col in columns for bit in col]
+    if not flat:
+        return columns, carried
+    bits, *carried = pipe.cut_many(name, (Cat(*flat), *carried), delay=delay)
+    out, i = [], 0
+    for col in columns:
+        out.append([bits[i + j] for j in range(len(col))])
+        i += len(col)
+    return out, tuple(carried)
+
+
+def split_add(m, pipe, x, y, name, carried=(), delay=Delay()):
+    """``x + y`` mod ``2**len(x)`` with a cut point ``<name>_low`` between the
+    halves of a wide adder (carry registered there) and ``<name>`` after it;
+    ``delay`` is the logic before the adder. Returns ``(sum, carried)``."""
+    width = len(x)
+    total = Signal(width, name=f"{name}_sum")
+    if width > SPLIT_WIDTH:
+        half = width // 2
+        low = Signal(half + 1, name=f"{name}_low")
+        m.d.comb += low.eq(x[:half] + y[:half])
+        low, x_high, y_high, *carried = pipe.cut_many(
+            f"{name}_low", (low, x[half:], y[half:], *carried), delay=delay + adder(half))
+        m.d.comb += total.eq(Cat(low[:half], x_high + y_high + low[half]))
+        delay = adder(width - half)
+    else:
+        m.d.comb += total.eq(x + y)
+        delay = delay + adder(width)
+    total, *carried = pipe.cut_many(name, (total, *carried), delay=delay)
+    return total, tuple(carried)
+
+
+def reduce_and_add(m, pipe, columns, name, carried=(), delay=Delay(), steps=()):
+    """Sum bit ``columns`` (mod ``2**len(columns)``): a Dadda tree with a cut
+    point after the partial products (``<name>_pp``, ``delay`` being the logic
+    that made them) and after each level (``<name>_tree<i>``), then
+    :func:`split_add` (cut point ``<name>``). ``carried`` values ride along;
+    returns ``(sum, carried)``.
+
+    ``steps``: side work on the carried values done beside the tree, one
+    ``(function, delay)`` per level (``function(carried)`` returns the new
+    carried values), so that a parallel path (a float's exponent) is cut as
+    finely as the tree; steps left over when the tree ends go before the adder.
+    """
+    steps = list(steps)
+    state = {"carried": tuple(carried), "level": 0}
+    columns, state["carried"] = _cut_columns(pipe, f"{name}_pp", columns, state["carried"], delay)
+
+    def side_step():
+        if not steps:
+            return Delay()
+        function, step_delay = steps.pop(0)
+        state["carried"] = tuple(function(state["carried"]))
+        return step_delay
+
+    def level_done(cols):
+        level_delay = max(LEVEL_DELAY, side_step(), key=pipe.ns)
+        cols, state["carried"] = _cut_columns(pipe, f"{name}_tree{state['level']}", cols,
+                                              state["carried"], level_delay)
+        state["level"] += 1
+        return cols
+    rows = dadda_reduce(m, columns, level_done)
+    before_adder = Delay()
+    while steps:
+        before_adder = before_adder + side_step()
+    row0, row1 = (Signal(len(columns), name=f"{name}_row{i}") for i in range(2))
+    m.d.comb += [row0.eq(rows[0]), row1.eq(rows[1])]
+    return split_add(m, pipe, row0, row1, name, state["carried"], delay=before_adder)

@@ -4,12 +4,12 @@ import json
 from pathlib import Path
 
 from amaranth.back import verilog
-from amaranth.hdl import Shape
+from amaranth.hdl import Fragment, Shape
 from amaranth.lib.wiring import Flow
 
 from .catalogue import build, get_preset
 
-__all__ = ["manifest", "export", "export_preset"]
+__all__ = ["manifest", "export", "export_preset", "timing_estimate"]
 
 
 def manifest(unit, top, preset=None):
@@ -39,8 +39,18 @@ def manifest(unit, top, preset=None):
         "valid": _valid(unit),
         "streams": [stream.describe() for stream in unit.streams] or None,
         "formats": unit.formats(),
+        "timing": timing_estimate(unit),
         "ports": ports,
     }
+
+
+def timing_estimate(unit):
+    """The delay model's placement and Fmax estimate (:mod:`hw.pipeline`), or
+    None for a unit without a modelled pipeline."""
+    if getattr(unit, "timing", None) is None:
+        Fragment.get(unit, None)          # elaborating places the registers
+    pipe = getattr(unit, "timing", None)
+    return None if pipe is None else dict(pipe.estimate)
 
 
 def _valid(unit):

@@ -6,12 +6,12 @@ from amaranth.lib.wiring import In, Out
 
 from golden.formats import FIXED_ROUNDING, OVERFLOW_MODES, QFormat
 
-from .booth import booth_rows
+from .booth import BOOTH_DELAY, booth_partial_products, reduce_and_add
 from .params import Derived, Param
-from .pipeline import Pipeline
-from .unit import STAGES_PARAM, Unit
+from .pipeline import Delay, adder, logic, multiplier_delay
+from .unit import STAGES_PARAM, TARGET_MHZ_PARAM, Unit
 
-__all__ = ["FixedMultiplier", "narrow"]
+__all__ = ["FixedMultiplier", "narrow", "narrow_delay"]
 
 
 def _shape(fmt):
@@ -81,6 +81,14 @@ def narrow(m, value, in_fmt, out_fmt, rounding, overflow, can_overflow=True):
     return y, overflowed
 
 
+def narrow_delay(in_fmt, out_fmt, rounding, can_overflow):
+    """Delay of :func:`narrow`: the rounding increment, then the range check and saturation."""
+    delay = adder(in_fmt.width) if in_fmt.frac > out_fmt.frac and rounding != "trunc" else Delay()
+    if can_overflow:
+        delay = delay + logic(in_fmt.width - out_fmt.width + 1) + Delay(luts=1)
+    return delay
+
+
 def _fmt(p, port):
     return QFormat(p[f"{port}_width"], p[f"{port}_frac"], p[f"{port}_signed"])
 
@@ -115,6 +123,7 @@ class FixedMultiplier(Unit):
         Param("arch", "infer", "multiplier architecture: inferred * or radix-4 Booth + Dadda gates",
               choices=("infer", "booth")),
         STAGES_PARAM,
+        TARGET_MHZ_PARAM,
     )
 
     def __init__(self, **params):
@@ -140,34 +149,29 @@ class FixedMultiplier(Unit):
     def elaborate(self, platform):
         p = self.params
         m = Module()
-        narrows = self.out_fmt != self.product_fmt
-        ranking = (("out",) if narrows else ()) + ("product",) \
-            + (("rows",) if p["arch"] == "booth" else ()) + ("in",)
-        pipe = Pipeline(m, p["stages"], ranking, self.in_valid if self.latency else None)
-
+        pipe = self.pipeline(m)
         a, b = pipe.cut("in", self.a, self.b)
-        product = Signal(_shape(self.product_fmt), name="product")
+        width = self.product_fmt.width
         if p["arch"] == "infer":
+            product = Signal(_shape(self.product_fmt), name="mul_product")
             m.d.comb += product.eq(a * b)
+            product = pipe.cut("mul", product, delay=multiplier_delay(len(a), len(b)))
         else:
             # Recode the narrower operand: fewer Booth digits, fewer rows.
             (x, x_fmt), (y, y_fmt) = sorted([(a, self.a_fmt), (b, self.b_fmt)],
                                             key=lambda op: -op[1].width)
-            rows = booth_rows(m, x, x_fmt.signed, y, y_fmt.signed, self.product_fmt.width)
-            row0, row1 = (Signal(self.product_fmt.width, name=f"row{i}") for i in range(2))
-            m.d.comb += [row0.eq(rows[0]), row1.eq(rows[1])]
-            row0, row1 = pipe.cut("rows", row0, row1)
-            m.d.comb += product.eq(row0 + row1)
-        product = pipe.cut("product", product)
+            columns = booth_partial_products(m, x, x_fmt.signed, y, y_fmt.signed, width)
+            product, _ = reduce_and_add(m, pipe, columns, "mul", delay=BOOTH_DELAY)
+            product = product.as_signed() if self.product_fmt.signed else product
 
         result, overflowed = product, None
-        if narrows:
+        if self.out_fmt != self.product_fmt:
             result, overflowed = narrow(m, product, self.product_fmt, self.out_fmt,
                                         p["rounding"], p["overflow"], self.can_overflow)
-            result, overflowed = pipe.cut("out", result, overflowed)
+            result, overflowed = pipe.cut("out", result, overflowed, delay=narrow_delay(
+                self.product_fmt, self.out_fmt, p["rounding"], self.can_overflow))
         m.d.comb += self.y.eq(result)
         if self.can_overflow:
             m.d.comb += self.ovf.eq(overflowed)
-        if self.latency:
-            m.d.comb += self.out_valid.eq(pipe.valid)
+        pipe.finish()
         return m

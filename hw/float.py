@@ -1,20 +1,22 @@
 """Floating-point multiplier, structured as HardFloat structures its units:
 decode (classify, normalize subnormals with a leading-zero count), raw
 significand product (the fixed-point multiplier's ``infer`` or ``booth``
-arch), then the shared :class:`~hw.float_round.FloatRound` back end."""
+arch), then the shared :func:`~hw.float_round.round_float` back end."""
 
-from amaranth.hdl import Module, Mux, Signal, signed
+from amaranth.hdl import Const, Module, Mux, Signal, signed
 from amaranth.lib.wiring import In, Out
 
 from golden.formats import FLOAT_FORMATS, float_format
 
-from .booth import booth_rows
-from .float_round import FloatRound, leading_zeros
+from .booth import BOOTH_DELAY, booth_partial_products, reduce_and_add
+from .float_round import (ENCODE_DELAY, GAPS_DELAY, LIMITS_DELAY, leading_zeros, lzc_delay,
+                          round_exponent, round_float, round_gaps)
 from .params import Derived, Param
-from .pipeline import Pipeline
-from .unit import STAGES_PARAM, Unit
+from .pipeline import Delay, adder, logic, multiplier_delay, shifter
+from .unit import STAGES_PARAM, TARGET_MHZ_PARAM, Unit
 
-__all__ = ["FloatMultiplier", "decode", "FORMAT_CHOICES", "ROUND_MODE_DOC", "FLAGS_DOC"]
+__all__ = ["FloatMultiplier", "decode", "decode_delay", "FORMAT_CHOICES", "ROUND_MODE_DOC",
+           "FLAGS_DOC"]
 
 FORMAT_CHOICES = f"{', '.join(FLOAT_FORMATS)} or eXmY (X exponent bits 2..11, Y fraction bits 1..52)"
 ROUND_MODE_DOC = "0 RNE,1 RTZ,2 RDN,3 RUP,4 RMM (5..7 act as RTZ)"
@@ -39,10 +41,12 @@ def exp_width(fmt):
     return max(abs(fmt.emin - fmt.frac_bits), fmt.emax + 1).bit_length() + 1
 
 
-def decode(m, bits, fmt, ftz, prefix, normalize=True):
+def decode(m, bits, fmt, ftz, prefix, normalize=True, zeros=None):
     """Gates that classify ``bits`` of ``fmt`` and normalize subnormals (with
     ``normalize=False`` a subnormal keeps its leading zeros and ``emin``, as
-    units that align every operand to a common exponent anyway want it)."""
+    units that align every operand to a common exponent anyway want it).
+    ``zeros``: the fraction's leading-zero count if already computed (a
+    pipeline may cut between the count and the shift)."""
     e, f = fmt.exp_bits, fmt.frac_bits
     field, frac = bits[f:f + e], bits[:f]
     sign = Signal(name=f"{prefix}_sign")
@@ -67,11 +71,20 @@ def decode(m, bits, fmt, ftz, prefix, normalize=True):
                      exp.eq(Mux(subnormal, fmt.emin, field - fmt.bias)),
                      sig.eq(Mux(subnormal, frac, (1 << f) | frac))]
     else:
-        zeros = leading_zeros(m, frac, f"{prefix}_lz")
+        if zeros is None:
+            zeros = leading_zeros(m, frac, f"{prefix}_lz")
         m.d.comb += [is_zero.eq(subnormal & ~frac.any()),
                      exp.eq(Mux(subnormal, fmt.emin - 1 - zeros, field - fmt.bias)),
                      sig.eq(Mux(subnormal, frac << (zeros + 1), (1 << f) | frac))]
     return Decoded(sign, exp, sig, is_zero, is_inf, is_nan, is_snan)
+
+
+def decode_delay(fmt, ftz, normalize=True):
+    """Delay of :func:`decode` given the leading-zero count: with subnormals
+    normalized a left shift, otherwise a classification and a mux."""
+    if ftz or not normalize:
+        return logic(fmt.exp_bits) + Delay(luts=1)
+    return shifter(fmt.frac_bits.bit_length()) + Delay(luts=1)
 
 
 def _format_param(name, default, doc):
@@ -81,7 +94,7 @@ def _format_param(name, default, doc):
 class FloatMultiplier(Unit):
     """``y = round(a * b)``: any formats in and out, one rounding, IEEE flags.
 
-    The product of the significands is exact; :class:`FloatRound` rounds it
+    The product of the significands is exact; :func:`round_float` rounds it
     once to ``out_fmt`` in the run-time mode ``rm``, with subnormals (or
     flush-to-zero), tininess after rounding, canonical NaNs, and OCP E4M3's
     no-infinity encoding.
@@ -96,6 +109,7 @@ class FloatMultiplier(Unit):
         Param("arch", "infer", "significand multiplier: inferred * or radix-4 Booth + Dadda gates",
               choices=("infer", "booth")),
         STAGES_PARAM,
+        TARGET_MHZ_PARAM,
     )
 
     def __init__(self, **params):
@@ -115,54 +129,64 @@ class FloatMultiplier(Unit):
     def elaborate(self, platform):
         p = self.params
         m = Module()
-        booth = p["arch"] == "booth"
-        pipe = Pipeline(m, p["stages"], ("out", "product") + (("rows",) if booth else ())
-                        + ("decoded", "in"), self.in_valid if self.latency else None)
-
+        pipe = self.pipeline(m)
         a, b, rm = pipe.cut("in", self.a, self.b, self.rm)
-        da = decode(m, a, self.a_fmt, p["ftz"], "a")
-        db = decode(m, b, self.b_fmt, p["ftz"], "b")
-        *decoded, rm = pipe.cut("decoded", *da.signals(), *db.signals(), rm)
+        zeros = ()
+        if not p["ftz"]:    # subnormals: count leading zeros, then (after a cut) shift
+            zeros = tuple(leading_zeros(m, x[:fmt.frac_bits], f"{n}_lz")
+                          for x, fmt, n in ((a, self.a_fmt, "a"), (b, self.b_fmt, "b")))
+            a, b, rm, *zeros = pipe.cut("lz", a, b, rm, *zeros, delay=lzc_delay(max(
+                self.a_fmt.frac_bits, self.b_fmt.frac_bits)))
+        da = decode(m, a, self.a_fmt, p["ftz"], "a", zeros=zeros[0] if zeros else None)
+        db = decode(m, b, self.b_fmt, p["ftz"], "b", zeros=zeros[1] if zeros else None)
+        *decoded, rm = pipe.cut("decoded", *da.signals(), *db.signals(), rm,
+                                delay=max(decode_delay(self.a_fmt, p["ftz"]),
+                                          decode_delay(self.b_fmt, p["ftz"]), key=pipe.ns))
         da, db = Decoded(*decoded[:7]), Decoded(*decoded[7:])
 
+        # The exponent and the special cases, beside the significand product.
         width = len(da.sig) + len(db.sig)
         sign = Signal(name="mul_sign")
-        exp = Signal(signed(max(len(da.exp), len(db.exp)) + 1), name="mul_exp")
+        exp = Signal(signed(max(len(da.exp), len(db.exp)) + 2), name="mul_exp")
         invalid, is_nan, is_inf = (Signal(name=f"mul_{n}") for n in ("invalid", "is_nan", "is_inf"))
         m.d.comb += [
             sign.eq(da.sign ^ db.sign),
-            exp.eq(da.exp + db.exp),
+            exp.eq(da.exp + db.exp + 1),          # of the product's top bit
             invalid.eq(da.is_snan | db.is_snan | (da.is_inf & db.is_zero) | (da.is_zero & db.is_inf)),
             is_nan.eq(da.is_nan | db.is_nan | invalid),
             is_inf.eq(da.is_inf | db.is_inf),
         ]
-        product = Signal(width, name="mul_product")
-        if booth:
-            rows = booth_rows(m, da.sig, False, db.sig, False, width)
-            row0, row1 = (Signal(width, name=f"mul_row{i}") for i in range(2))
-            m.d.comb += [row0.eq(rows[0]), row1.eq(rows[1])]
-            row0, row1, sign, exp, invalid, is_nan, is_inf, rm = pipe.cut(
-                "rows", row0, row1, sign, exp, invalid, is_nan, is_inf, rm)
-            m.d.comb += product.eq(row0 + row1)
+        # Everything the rounder needs from the exponent, beside the product:
+        # with Booth gates, in two steps beside the first two tree levels.
+        if p["arch"] == "booth":
+            gaps, biased = round_gaps(m, exp, self.out_fmt)
+            carried = (sign, exp, *gaps, biased, invalid, is_nan, is_inf, rm)
+
+            def limits(values):
+                sign, exp, gap0, gap1, biased, *rest = values
+                return (sign, exp, round_exponent(m, exp, self.out_fmt,
+                                                  gaps=((gap0, gap1), biased)), *rest)
+            columns = booth_partial_products(m, da.sig, False, db.sig, False, width)
+            product, carried = reduce_and_add(m, pipe, columns, "mul", carried,
+                                              delay=max(BOOTH_DELAY, adder(8), key=pipe.ns),
+                                              steps=[(lambda values: values, GAPS_DELAY),
+                                                     (limits, LIMITS_DELAY)])
         else:
+            prepared = round_exponent(m, exp, self.out_fmt)
+            carried = (sign, exp, prepared, invalid, is_nan, is_inf, rm)
+            product = Signal(width, name="mul_product")
             m.d.comb += product.eq(da.sig * db.sig)
-        product, sign, exp, invalid, is_nan, is_inf, rm = pipe.cut(
-            "product", product, sign, exp, invalid, is_nan, is_inf, rm)
+            product, *carried = pipe.cut("mul", product, *carried,
+                                         delay=multiplier_delay(len(da.sig), len(db.sig)))
+        sign, exp, prepared, invalid, is_nan, is_inf, rm = carried
 
-        # The product of two significands in [1, 2) lies in [1, 4): one normalizing step.
-        raw_exp = Signal(signed(len(exp) + 1), name="mul_raw_exp")
-        raw_sig = Signal(width, name="mul_raw_sig")
-        m.d.comb += [raw_exp.eq(exp + product[-1]),
-                     raw_sig.eq(Mux(product[-1], product, product << 1))]
-
-        m.submodules.round = rounder = FloatRound(
-            self.out_fmt, exp_width=len(raw_exp), sig_width=width,
-            ftz=p["ftz"], saturate=p["saturate"])
-        m.d.comb += [rounder.sign.eq(sign), rounder.exp.eq(raw_exp), rounder.sig.eq(raw_sig),
-                     rounder.sticky.eq(0), rounder.is_nan.eq(is_nan), rounder.is_inf.eq(is_inf),
-                     rounder.invalid.eq(invalid), rounder.rm.eq(rm)]
-        y, flags = pipe.cut("out", rounder.bits, rounder.flags)
+        # The product of two significands in [1, 2) lies in [1, 4): the rounder
+        # takes it with its leading one in either top bit (half_normalized).
+        raw = {"sign": sign, "exp": exp, "prepared": prepared, "sig": product, "sticky": Const(0, 1),
+               "is_nan": is_nan, "is_inf": is_inf, "invalid": invalid, "rm": rm}
+        bits, flags, _ = round_float(m, raw, self.out_fmt, ftz=p["ftz"], saturate=p["saturate"],
+                                     half_normalized=True, pipe=pipe)
+        y, flags = pipe.cut("out", bits, flags, delay=ENCODE_DELAY)
         m.d.comb += [self.y.eq(y), self.flags.eq(flags)]
-        if self.latency:
-            m.d.comb += self.out_valid.eq(pipe.valid)
+        pipe.finish()
         return m

@@ -33,19 +33,35 @@ fp32: Q 13, W 55; fp32 FMA: Q 1, W 75 (the classic 3p + 3); fp16 FMA: Q 1,
 W 36.
 """
 
-from amaranth.hdl import Module, Mux, Signal, signed
+from amaranth.hdl import Const, Module, Mux, Signal, signed
 from amaranth.lib.wiring import In, Out
 
 from golden.formats import float_format
 
-from .booth import booth_rows
-from .float import FLAGS_DOC, ROUND_MODE_DOC, Decoded, _format_param, decode
-from .float_round import FloatRound, leading_zeros
+from .booth import BOOTH_DELAY, booth_partial_products, reduce_and_add
+from .float import FLAGS_DOC, ROUND_MODE_DOC, Decoded, _format_param, decode, decode_delay
+from .float_round import ENCODE_DELAY, ROUND_DELAY, FloatRound, leading_zeros, lzc_delay, round_float
 from .params import Derived, Param
-from .pipeline import Pipeline
-from .unit import OPTIONAL_ACCUMULATOR_STAGES_PARAM, Unit
+from .pipeline import Delay, adder, multiplier_delay, shifter
+from .unit import OPTIONAL_ACCUMULATOR_STAGES_PARAM, TARGET_MHZ_PARAM, Unit
 
-__all__ = ["FloatFMA", "fma_window", "align_addend", "add_aligned", "round_raw"]
+__all__ = ["FloatFMA", "fma_window", "align_addend", "add_aligned", "round_raw",
+           "align_delay", "sum_delay"]
+
+
+def _full_decode_delay(fmt, ftz):
+    """:func:`~hw.float.decode` with its leading-zero count."""
+    return decode_delay(fmt, ftz) + (Delay() if ftz else lzc_delay(fmt.frac_bits))
+
+
+def align_delay(window):
+    """:func:`align_addend`: the exponent difference, then a shift across the window."""
+    return adder(10) + shifter(window.bit_length()) + Delay(luts=1)
+
+
+def sum_delay(window):
+    """:func:`add_aligned`: the add, the magnitude, the leading-zero count and the shift."""
+    return adder(window + 2) * 2 + lzc_delay(window) + shifter(window.bit_length())
 
 
 def fma_window(wp, c_fmt, out_fmt):
@@ -57,11 +73,9 @@ def fma_window(wp, c_fmt, out_fmt):
     return q, q + wp + max(pc, p + 2)
 
 
-def _cut(pipe, name, signals):
+def _cut(pipe, name, signals, delay):
     """Pass a dict of signals through cut point ``name``."""
-    values = pipe.cut(name, *signals.values())
-    values = values if isinstance(values, tuple) else (values,)
-    return dict(zip(signals, values))
+    return dict(zip(signals, pipe.cut_many(name, tuple(signals.values()), delay=delay)))
 
 
 def _named(m, prefix, **values):
@@ -165,6 +179,7 @@ class FloatFMA(Unit):
         Param("arch", "infer", "significand multiplier: inferred * or radix-4 Booth + Dadda gates",
               choices=("infer", "booth")),
         OPTIONAL_ACCUMULATOR_STAGES_PARAM,
+        TARGET_MHZ_PARAM,
     )
 
     @classmethod
@@ -208,7 +223,7 @@ class FloatFMA(Unit):
 
     def _product(self, m, pipe, da, db, rm, extra):
         """Exact significand product and the product's special cases; passes
-        through the ``rows`` (Booth) and ``product`` cuts with ``extra``."""
+        through the multiplier's cut points (ending with ``mul``) with ``extra``."""
         wp = len(da.sig) + len(db.sig)
         ab_nan = da.is_nan | db.is_nan
         inf_times_zero = (da.is_inf & db.is_zero) | (da.is_zero & db.is_inf)
@@ -220,16 +235,19 @@ class FloatFMA(Unit):
             nan=(1, ab_nan),
             invalid=(1, da.is_snan | db.is_snan | inf_times_zero),
             inf=(1, (da.is_inf | db.is_inf) & ~ab_nan & ~inf_times_zero))
-        sig = Signal(wp, name="mul_sig")
+        carried = prod | extra
         if self.params["arch"] == "booth":
-            rows = booth_rows(m, da.sig, False, db.sig, False, wp)
-            row = _named(m, "mul", row0=(wp, rows[0]), row1=(wp, rows[1]))
-            passed = _cut(pipe, "rows", row | prod | extra)
-            m.d.comb += sig.eq(passed["row0"] + passed["row1"])
-            prod = {k: passed[k] for k in prod}
-            extra = {k: passed[k] for k in extra}
+            columns = booth_partial_products(m, da.sig, False, db.sig, False, wp)
+            sig, values = reduce_and_add(m, pipe, columns, "mul", tuple(carried.values()),
+                                         delay=BOOTH_DELAY)
         else:
+            sig = Signal(wp, name="mul_sig")
             m.d.comb += sig.eq(da.sig * db.sig)
+            sig, *values = pipe.cut("mul", sig, *carried.values(),
+                                    delay=multiplier_delay(len(da.sig), len(db.sig)))
+        passed = dict(zip(carried, values))
+        prod = {k: passed[k] for k in prod}
+        extra = {k: passed[k] for k in extra}
         prod["sig"] = sig
         return prod, extra
 
@@ -242,27 +260,33 @@ class FloatFMA(Unit):
             return self._elaborate_accumulator()
         p = self.params
         m = Module()
-        booth = p["arch"] == "booth"
-        pipe = Pipeline(m, p["stages"], ("product", "sum", "out") + (("rows",) if booth else ())
-                        + ("decoded", "in"), self.in_valid if self.latency else None)
+        pipe = self.pipeline(m)
 
         a, b, c, rm = pipe.cut("in", self.a, self.b, self.c, self.rm)
-        decoded = [decode(m, x, fmt, p["ftz"], name)
-                   for x, fmt, name in ((a, self.a_fmt, "a"), (b, self.b_fmt, "b"), (c, self.c_fmt, "c"))]
-        *fields, rm = pipe.cut("decoded", *(s for d in decoded for s in d.signals()), rm)
+        formats = ((a, self.a_fmt, "a"), (b, self.b_fmt, "b"), (c, self.c_fmt, "c"))
+        decoded = [decode(m, x, fmt, p["ftz"], name) for x, fmt, name in formats]
+        *fields, rm = pipe.cut("decoded", *(s for d in decoded for s in d.signals()), rm,
+                               delay=max((_full_decode_delay(fmt, p["ftz"]) for _, fmt, _ in formats),
+                                         key=pipe.ns))
         da, db, dc = (Decoded(*fields[7 * i:7 * i + 7]) for i in range(3))
 
         prod, extra = self._product(m, pipe, da, db, rm, {"rm": rm, **dict(
             zip(("c_sign", "c_exp", "c_sig", "c_zero", "c_inf", "c_nan", "c_snan"), dc.signals()))})
         dc = Decoded(*(extra[k] for k in ("c_sign", "c_exp", "c_sig", "c_zero", "c_inf",
                                            "c_nan", "c_snan")))
-        aligned = _cut(pipe, "product", align_addend(m, prod, dc, self.c_fmt, self.out_fmt) | {"rm": extra["rm"]})
-        raw = _cut(pipe, "sum", add_aligned(m, aligned, aligned["rm"]) | {"rm": aligned["rm"]})
-        rounder = self._round(m, raw, raw["rm"])
-        y, flags = pipe.cut("out", rounder.bits, rounder.flags)
+        aligned = align_addend(m, prod, dc, self.c_fmt, self.out_fmt) | {"rm": extra["rm"]}
+        window = len(aligned["product"])
+        aligned = _cut(pipe, "aligned", aligned, delay=align_delay(window))
+        raw = _cut(pipe, "sum", add_aligned(m, aligned, aligned["rm"]) | {"rm": aligned["rm"]},
+                   delay=sum_delay(window))
+        raw = {"sign": raw["sign"], "exp": raw["exp"], "sig": raw["sig"], "sticky": Const(0, 1),
+               "is_nan": raw["nan"], "is_inf": raw["inf"] & ~raw["nan"],
+               "invalid": raw["invalid"], "rm": raw["rm"]}
+        bits, flags, _ = round_float(m, raw, self.out_fmt, ftz=p["ftz"], saturate=p["saturate"],
+                                     pipe=pipe)
+        y, flags = pipe.cut("out", bits, flags, delay=ENCODE_DELAY)
         m.d.comb += [self.y.eq(y), self.flags.eq(flags)]
-        if self.latency:
-            m.d.comb += self.out_valid.eq(pipe.valid)
+        pipe.finish()
         return m
 
     def _elaborate_accumulator(self):
@@ -270,30 +294,32 @@ class FloatFMA(Unit):
         register (the last rank); the other ranks go on the product path."""
         p = self.params
         m = Module()
-        booth = p["arch"] == "booth"
-        pipe = Pipeline(m, p["stages"] - 1, ("product",) + (("rows",) if booth else ())
-                        + ("decoded", "in"), self.in_valid)
+        pipe = self.pipeline(m, own_registers=1)
 
         a, b, clear, rm = pipe.cut("in", self.a, self.b, self.clear, self.rm)
         da = decode(m, a, self.a_fmt, p["ftz"], "a")
         db = decode(m, b, self.b_fmt, p["ftz"], "b")
-        *fields, clear, rm = pipe.cut("decoded", *da.signals(), *db.signals(), clear, rm)
+        *fields, clear, rm = pipe.cut("decoded", *da.signals(), *db.signals(), clear, rm,
+                                      delay=max(_full_decode_delay(self.a_fmt, p["ftz"]),
+                                                _full_decode_delay(self.b_fmt, p["ftz"]),
+                                                key=pipe.ns))
         da, db = Decoded(*fields[:7]), Decoded(*fields[7:])
         prod, extra = self._product(m, pipe, da, db, rm, {"clear": clear, "rm": rm})
-        passed = _cut(pipe, "product", prod | extra)
-        prod = {k: passed[k] for k in prod}
-        clear, rm = passed["clear"], passed["rm"]
+        clear, rm = extra["clear"], extra["rm"]
 
         acc = Signal(self.out_fmt.width, name="acc_y")
         acc_flags = Signal(5, name="acc_flags")
-        acc_valid = Signal(name="acc_valid")
         # Clearing reads the addend as a zero with the product's sign: round(a * b).
         dc = self._cleared(m, decode(m, acc, self.c_fmt, p["ftz"], "acc"), clear, prod["sign"])
-        rounder = self._round(m, add_aligned(m, align_addend(m, prod, dc, self.c_fmt, self.out_fmt), rm), rm)
-        with m.If(pipe.valid):
+        aligned = align_addend(m, prod, dc, self.c_fmt, self.out_fmt)
+        rounder = self._round(m, add_aligned(m, aligned, rm), rm)
+        window = len(aligned["product"])
+        loop = (_full_decode_delay(self.c_fmt, p["ftz"]) + align_delay(window) + sum_delay(window)
+                + ROUND_DELAY)
+        with m.If(pipe.register("acc", delay=loop)):
             m.d.sync += [acc.eq(rounder.bits), acc_flags.eq(rounder.flags)]
-        m.d.sync += acc_valid.eq(pipe.valid)
-        m.d.comb += [self.y.eq(acc), self.flags.eq(acc_flags), self.out_valid.eq(acc_valid)]
+        m.d.comb += [self.y.eq(acc), self.flags.eq(acc_flags)]
+        pipe.finish()
         return m
 
     @staticmethod

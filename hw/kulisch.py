@@ -28,12 +28,12 @@ from amaranth.lib.wiring import In, Out
 
 from golden.formats import float_format
 
-from .float import FLAGS_DOC, FORMAT_CHOICES, ROUND_MODE_DOC, decode
-from .float_round import FloatRound, leading_zeros
+from .float import FLAGS_DOC, FORMAT_CHOICES, ROUND_MODE_DOC, decode, decode_delay
+from .float_round import ROUND_DELAY, FloatRound, leading_zeros, lzc_delay
 from .mac import adder_tree
 from .params import Derived, Param
-from .pipeline import Pipeline
-from .unit import ACCUMULATOR_STAGES_PARAM, Unit
+from .pipeline import Delay, adder, multiplier_delay, shifter
+from .unit import ACCUMULATOR_STAGES_PARAM, TARGET_MHZ_PARAM, Unit
 
 __all__ = ["KulischAccumulator", "MAX_REGISTER_BITS"]
 
@@ -84,6 +84,7 @@ class KulischAccumulator(Unit):
                          f"lsb + {MAX_REGISTER_BITS - 1} - carry_bits)")),
         Param("ftz", False, "flush subnormal inputs and read-outs to zero"),
         ACCUMULATOR_STAGES_PARAM,
+        TARGET_MHZ_PARAM,
     )
 
     def __init__(self, **params):
@@ -162,11 +163,14 @@ class KulischAccumulator(Unit):
         p = self.params
         m = Module()
         n, w, width = p["lanes"], self.in_fmt.width, self.register_width
-        pipe = Pipeline(m, p["stages"] - 1, ("readout", "products", "aligned", "in"), self.in_valid)
+        pipe = self.pipeline(m, own_registers=1)
 
         a, b, clear, rm = pipe.cut("in", self.a, self.b, self.clear, self.rm)
         lanes = [self._lane(m, a.word_select(i, w), b.word_select(i, w), i) for i in range(n)]
-        *flat, clear, rm = pipe.cut("products", *(s for lane in lanes for s in lane), clear, rm)
+        *flat, clear, rm = pipe.cut("products", *(s for lane in lanes for s in lane), clear, rm,
+                                    delay=decode_delay(self.in_fmt, False, normalize=False)
+                                    + multiplier_delay(self.in_fmt.frac_bits + 1,
+                                                       self.in_fmt.frac_bits + 1))
         lanes = [flat[6 * i:6 * i + 6] for i in range(n)]
 
         values, any_inexact, any_too_big = [], [], []
@@ -186,14 +190,16 @@ class KulischAccumulator(Unit):
                                         any_pos_inf, any_neg_inf)):
             m.d.comb += signal.eq(Cat(*terms).any())
         products = adder_tree(m, values, "tree")
-        products, *step, clear, rm = pipe.cut("aligned", products, *step, clear, rm)
+        products, *step, clear, rm = pipe.cut(
+            "aligned", products, *step, clear, rm,
+            delay=shifter(6) + adder(len(products)) * max(1, (n - 1).bit_length()))
         inexact, too_big, invalid, nan, pos_inf, neg_inf = step
 
         # The accumulator rank: the register and what is sticky since the last clear.
         acc = Signal(signed(width), name="acc_value")
         sticky = [Signal(name=f"acc_{n}") for n in
                   ("inexact", "ovf", "invalid", "nan", "pos_inf", "neg_inf")]
-        acc_rm, acc_valid = Signal(3, name="acc_rm"), Signal(name="acc_valid")
+        acc_rm = Signal(3, name="acc_rm")
         total = Signal(signed(len(products) + 1), name="acc_total")
         outside = Signal(name="acc_outside")
         m.d.comb += [
@@ -202,11 +208,9 @@ class KulischAccumulator(Unit):
             outside.eq(total[width - 1:].any() & ~total[width - 1:].all()),
         ]
         events = (inexact, too_big | outside, invalid, nan, pos_inf, neg_inf)
-        with m.If(pipe.valid):
+        with m.If(pipe.register("acc", delay=adder(width) + Delay(luts=2))):
             m.d.sync += [acc.eq(total[:width]), acc_rm.eq(rm)]
             m.d.sync += [s.eq(event | (s & ~clear)) for s, event in zip(sticky, events)]
-        m.d.sync += acc_valid.eq(pipe.valid)
-        pipe.valid = acc_valid
         inexact, ovf, invalid, nan, pos_inf, neg_inf = sticky
 
         # Read-out: sign and magnitude, normalized, top bits and a sticky bit.
@@ -232,7 +236,8 @@ class KulischAccumulator(Unit):
             sign.eq(Mux(is_inf, neg_inf, acc[-1])),
         ]
         sign, exp, sig, low, is_nan, is_inf, nv, inexact, ovf, rm = pipe.cut(
-            "readout", sign, exp, sig, low, is_nan, is_inf, nv, inexact, ovf, acc_rm)
+            "readout", sign, exp, sig, low, is_nan, is_inf, nv, inexact, ovf, acc_rm,
+            delay=adder(width) + lzc_delay(width) + shifter(width.bit_length()))
 
         m.submodules.round = rounder = FloatRound(self.out_fmt, exp_width=exp_width,
                                                   sig_width=sig_width, ftz=p["ftz"])
@@ -241,5 +246,6 @@ class KulischAccumulator(Unit):
                      rounder.is_inf.eq(is_inf), rounder.invalid.eq(nv), rounder.rm.eq(rm),
                      self.y.eq(rounder.bits),
                      self.flags.eq(rounder.flags | (inexact & ~is_nan & ~is_inf)),
-                     self.ovf.eq(ovf), self.out_valid.eq(pipe.valid)]
+                     self.ovf.eq(ovf)]
+        pipe.finish(delay=ROUND_DELAY)
         return m

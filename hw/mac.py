@@ -15,11 +15,11 @@ from amaranth.lib.wiring import In, Out
 
 from golden.formats import OVERFLOW_MODES, QFormat
 
-from .booth import booth_partial_products, dadda_reduce
+from .booth import BOOTH_DELAY, booth_partial_products, reduce_and_add
 from .fixed import narrow
 from .params import Derived, Param
-from .pipeline import Pipeline
-from .unit import OPTIONAL_ACCUMULATOR_STAGES_PARAM, Unit
+from .pipeline import Delay, adder, multiplier_delay
+from .unit import OPTIONAL_ACCUMULATOR_STAGES_PARAM, TARGET_MHZ_PARAM, Unit
 
 __all__ = ["IntMAC", "adder_tree"]
 
@@ -74,6 +74,7 @@ class IntMAC(Unit):
         Param("arch", "infer", "products: inferred * or radix-4 Booth rows in one Dadda tree",
               choices=("infer", "booth")),
         OPTIONAL_ACCUMULATOR_STAGES_PARAM,
+        TARGET_MHZ_PARAM,
     )
 
     def __init__(self, **params):
@@ -118,10 +119,7 @@ class IntMAC(Unit):
         m = Module()
         accumulate, booth = p["accumulate"], p["arch"] == "booth"
         # A running sum keeps its last rank for the accumulator register.
-        ranking = (() if accumulate else ("out",)) + ("products",) \
-            + (("rows",) if booth else ()) + ("in",)
-        pipe_stages = p["stages"] - 1 if accumulate else p["stages"]
-        pipe = Pipeline(m, pipe_stages, ranking, self.in_valid if self.latency else None)
+        pipe = self.pipeline(m, own_registers=int(accumulate))
 
         addend = self.clear if accumulate else self.c
         a, b, addend = pipe.cut("in", self.a, self.b, addend)
@@ -142,11 +140,9 @@ class IntMAC(Unit):
                         m, x.as_unsigned(), p["a_signed"], y.as_unsigned(), p["b_signed"],
                         sum_width)):
                     col.extend(bits)
-            rows = dadda_reduce(m, columns)
-            row0, row1 = (Signal(sum_width, name=f"mac_row{i}") for i in range(2))
-            m.d.comb += [row0.eq(rows[0]), row1.eq(rows[1])]
-            row0, row1, addend = pipe.cut("rows", row0, row1, addend)
-            m.d.comb += products.eq(row0 + row1)
+            total_products, (addend,) = reduce_and_add(m, pipe, columns, "mac", (addend,),
+                                                       delay=BOOTH_DELAY)
+            m.d.comb += products.eq(total_products)
         else:
             lane_products = []
             for i, (x, y) in enumerate(zip(a_lanes, b_lanes)):
@@ -154,7 +150,8 @@ class IntMAC(Unit):
                 m.d.comb += product.eq(x * y)
                 lane_products.append(product)
             m.d.comb += products.eq(adder_tree(m, lane_products, "mac_sum"))
-        products, addend = pipe.cut("products", products, addend)
+            products, addend = pipe.cut("products", products, addend, delay=multiplier_delay(
+                p["a_width"], p["b_width"]) + adder(sum_width) * max(1, (n - 1).bit_length()))
 
         total = Signal(signed(total_width), name="acc_total")
         total_fmt = QFormat(total_width, 0, True)
@@ -163,17 +160,14 @@ class IntMAC(Unit):
             sticky = Signal(name="acc_sticky")
             m.d.comb += total.eq(products + Mux(addend, 0, acc))
             fitted, outside = narrow(m, total, total_fmt, self.acc_fmt, "trunc", p["overflow"])
-            with m.If(pipe.valid):
+            with m.If(pipe.register("acc", delay=adder(total_width) + Delay(luts=2))):
                 m.d.sync += [acc.eq(fitted), sticky.eq(outside | (sticky & ~addend))]
-            valid = Signal(name="acc_valid")
-            m.d.sync += valid.eq(pipe.valid)
-            m.d.comb += [self.y.eq(acc), self.ovf.eq(sticky), self.out_valid.eq(valid)]
+            m.d.comb += [self.y.eq(acc), self.ovf.eq(sticky)]
         else:
             m.d.comb += total.eq(products + addend)
             fitted, outside = narrow(m, total, total_fmt, self.acc_fmt, "trunc", p["overflow"])
-            y, ovf = pipe.cut("out", fitted, outside)
+            y, ovf = pipe.cut("out", fitted, outside, delay=adder(total_width) + Delay(luts=2))
             m.d.comb += [self.y.eq(y), self.ovf.eq(ovf)]
-            if self.latency:
-                m.d.comb += self.out_valid.eq(pipe.valid)
+        pipe.finish()
         return m
 

@@ -28,8 +28,10 @@ from .float_round import FloatRound, leading_zeros
 from .fma import add_aligned, align_addend, round_raw
 from .mac import IntMAC, adder_tree
 from .params import Derived, Param
-from .pipeline import Pipeline
-from .unit import STAGES_PARAM, Unit
+from .float import decode_delay
+from .float_round import ROUND_DELAY, lzc_delay
+from .pipeline import adder, multiplier_delay, shifter
+from .unit import STAGES_PARAM, TARGET_MHZ_PARAM, Unit
 
 __all__ = ["FloatMMA", "IntMMA"]
 
@@ -96,7 +98,7 @@ class FloatMMA(Unit):
                     "(the gpu's measured tensor-core arithmetic)", choices=MODES),
               Param("gpu", "v100", "tensor-core generation", choices=tuple(GPUS),
                     when=Derived(lambda p: p["mode"] == "tensorcore", "mode=tensorcore")),
-              STAGES_PARAM)
+              STAGES_PARAM, TARGET_MHZ_PARAM)
 
     @classmethod
     def resolve_params(cls, given):
@@ -296,8 +298,7 @@ class FloatMMA(Unit):
         m = Module()
         rows, cols, depth = p["m"], p["n"], p["k"]
         wi, wa = self.in_fmt.width, self.acc_fmt.width
-        pipe = Pipeline(m, p["stages"], ("products", "out", "in"),
-                        self.in_valid if self.latency else None)
+        pipe = self.pipeline(m)
         rm = self.rm if self.core is None else Const(0, 3)
         a, b, c, rm = pipe.cut("in", self.a, self.b, self.c, rm)
 
@@ -309,7 +310,10 @@ class FloatMMA(Unit):
         products = [[[_Product(m, da[i][kk], db[kk][j], f"p{i}_{j}_{kk}") for kk in range(depth)]
                      for j in range(cols)] for i in range(rows)]
         flat = [s for row in products for col in row for prod in col for s in prod.signals()]
-        *flat, c, rm = pipe.cut("products", *flat, c, rm)
+        sig_bits = self.in_fmt.frac_bits + 1
+        *flat, c, rm = pipe.cut("products", *flat, c, rm,
+                                delay=decode_delay(self.in_fmt, False, normalize=False)
+                                + multiplier_delay(sig_bits, sig_bits))
         fields = iter(flat)
         for row in products:
             for col in row:
@@ -327,14 +331,19 @@ class FloatMMA(Unit):
                     bits, fl = self._fused_output(m, products[i][j], c_bits, rm, f"o{i}_{j}")
                     outputs.append(bits)
                     flags.append(fl)
+        # One output: exponent compare tree, alignment shifts, the sum, its
+        # normalization and the rounding.
+        window = 2 * sig_bits + self.acc_fmt.frac_bits + 8
+        output_delay = (adder(10) * max(1, depth.bit_length()) + shifter(window.bit_length())
+                        + adder(window) * max(1, depth.bit_length()) + lzc_delay(window)
+                        + shifter(window.bit_length()) + ROUND_DELAY)
         if self.core is None:
-            d, flag_bits = pipe.cut("out", Cat(*outputs), Cat(*flags))
+            d, flag_bits = pipe.cut("out", Cat(*outputs), Cat(*flags), delay=output_delay)
             m.d.comb += self.flags.eq(flag_bits)
         else:
-            d = pipe.cut("out", Cat(*outputs))
+            d = pipe.cut("out", Cat(*outputs), delay=output_delay)
         m.d.comb += self.d.eq(d)
-        if self.latency:
-            m.d.comb += self.out_valid.eq(pipe.valid)
+        pipe.finish()
         return m
 
 
@@ -351,7 +360,7 @@ class IntMMA(Unit):
                     choices=OVERFLOW_MODES),
               Param("arch", "infer", "products: inferred * or radix-4 Booth rows in one "
                     "Dadda tree per output", choices=("infer", "booth")),
-              STAGES_PARAM)
+              STAGES_PARAM, TARGET_MHZ_PARAM)
 
     @classmethod
     def resolve_params(cls, given):
@@ -386,7 +395,7 @@ class IntMMA(Unit):
         p = self.params
         m = Module()
         rows, cols, depth, w, wa = p["m"], p["n"], p["k"], p["in_bits"], p["acc_width"]
-        pipe = Pipeline(m, p["stages"], ("out", "in"), self.in_valid if self.latency else None)
+        pipe = self.pipeline(m)
         a, b, c = pipe.cut("in", self.a, self.b, self.c)
         outputs, overflows = [], []
         for i in range(rows):
@@ -399,8 +408,8 @@ class IntMMA(Unit):
                              dot.c.eq(_element(c, i * cols + j, wa))]
                 outputs.append(dot.y)
                 overflows.append(dot.ovf)
-        d, ovf = pipe.cut("out", Cat(*outputs), Cat(*overflows))
+        d, ovf = pipe.cut("out", Cat(*outputs), Cat(*overflows),
+                          delay=multiplier_delay(w, w) + adder(wa) * (depth.bit_length() + 1))
         m.d.comb += [self.d.eq(d), self.ovf.eq(ovf)]
-        if self.latency:
-            m.d.comb += self.out_valid.eq(pipe.valid)
+        pipe.finish()
         return m

@@ -1,47 +1,285 @@
-"""Pipeline register placement shared by all units.
+"""Pipeline register placement shared by every unit, driven by a delay model.
 
-A unit names its natural cut points in datapath order (for a multiplier:
-inputs, compressed partial products, product, rounded result) and ranks them
-by how much a register there shortens the critical path. ``stages`` register
-ranks go to the cut points in that ranking; ranks beyond the number of cut
-points stack up at the best-ranked one, where a retiming synthesis tool can
-move them. A valid bit travels with the data so that ``out_valid`` follows
-``in_valid`` exactly ``stages`` cycles later.
+A unit passes its datapath through *cut points* in datapath order, declaring
+with each the logic delay since the previous cut (:class:`Delay`: LUT levels
+and carry-chain bits, from the helpers below). :meth:`Pipeline.cut` returns
+stand-in signals at once; :meth:`Pipeline.finish` then knows the whole chain
+of segment delays and places the ``stages`` register ranks where they split it
+into stages of about equal delay under a target's :class:`DelayModel` (fewest
+register bits among equally fast placements), drives the stand-ins through
+those registers and drives ``out_valid``. Ranks beyond the number of cut
+points stack on the narrowest cut. The placement and the model's Fmax
+estimate stay on the pipeline (:attr:`Pipeline.estimate`) for the manifest.
 """
 
-from amaranth.hdl import Signal
+import math
+from dataclasses import dataclass
 
-__all__ = ["Pipeline"]
+from amaranth.hdl import Signal, Value
+from amaranth.lib import data
+
+__all__ = ["Delay", "DelayModel", "DELAY_MODELS", "Pipeline", "balance",
+           "logic", "adder", "mux", "shifter", "compare", "multiplier_delay"]
+
+
+@dataclass(frozen=True)
+class Delay:
+    """Logic delay of one path: ``luts`` LUT4 levels in series and ``chains``
+    carry chains of ``carry`` bits in all. Delays in series add."""
+
+    luts: float = 0
+    carry: int = 0
+    chains: int = 0
+
+    def __add__(self, other):
+        return Delay(self.luts + other.luts, self.carry + other.carry, self.chains + other.chains)
+
+    def __mul__(self, times):
+        return Delay(self.luts * times, self.carry * times, self.chains * times)
+
+
+def logic(inputs):
+    """Any function of ``inputs`` bits as a tree of 4-input LUTs."""
+    return Delay(luts=max(1, math.ceil(math.log(max(inputs, 2), 4))))
+
+
+def adder(width):
+    """A ``width``-bit carry-propagate adder, subtractor or increment (one carry chain)."""
+    return Delay(luts=0, carry=width, chains=1)
+
+
+def compare(width):
+    """``a < b`` or ``a == const`` on ``width`` bits: a carry chain or an AND tree."""
+    return adder(width)
+
+
+def mux(ways):
+    """A ``ways``:1 multiplexer (one LUT4 per 2:1, ECP5 PFU muxes for the rest)."""
+    return Delay(luts=max(1, math.ceil(math.log2(max(ways, 2)) / 2)))
+
+
+def multiplier_delay(x_width, y_width):
+    """An inferred ``x * y`` in LUTs: about a level of partial products, the
+    adder tree of ``y_width`` rows, and the final carry chain."""
+    return Delay(luts=1 + max(1, (y_width - 1).bit_length()), carry=x_width + y_width,
+                 chains=max(1, (y_width - 1).bit_length()))
+
+
+def shifter(amount_bits):
+    """A barrel shifter steered by ``amount_bits`` bits (4:1 per level)."""
+    return Delay(luts=max(1, math.ceil(amount_bits / 2)))
+
+
+@dataclass(frozen=True)
+class DelayModel:
+    """Nanoseconds for a :class:`Delay` on one target (routing included), and
+    the register overhead (clock to out, setup, clock skew) of a stage."""
+
+    name: str
+    lut_ns: float
+    chain_ns: float          # entering and leaving one carry chain
+    bit_ns: float            # per bit of carry chain
+    register_ns: float
+
+    def ns(self, delay):
+        return delay.luts * self.lut_ns + delay.chains * self.chain_ns + delay.carry * self.bit_ns
+
+    def fmax_mhz(self, stage_ns):
+        return 1000.0 / (stage_ns + self.register_ns)
+
+
+#: Calibrated against nextpnr-ecp5 (25k, CABGA381, speed 6) on the units'
+#: registered wrappers: see the README's timing section for the model's error.
+DELAY_MODELS = {
+    "ecp5": DelayModel("ecp5", lut_ns=1.05, chain_ns=2.0, bit_ns=0.035, register_ns=1.1),
+}
+
+
+def balance(segments, widths, stages, fixed=None):
+    """Ranks per cut point for ``stages`` free registers.
+
+    ``segments``: ``len(widths) + 1`` delays in ns (before the first cut,
+    between cuts, after the last); ``widths``: bits crossing each cut;
+    ``fixed``: per cut, whether the unit registers there itself (always a
+    stage boundary, not counted in ``stages``). Minimizes the largest stage
+    delay, then the register bits; returns ``(ranks, stage_delays)`` with
+    ``ranks`` the free registers per cut.
+    """
+    n = len(widths)
+    fixed = fixed or [False] * n
+    prefix = [0.0]
+    for d in segments:
+        prefix.append(prefix[-1] + d)
+    total = prefix[-1]
+
+    def span(i, j):               # delay from just after cut i to cut j (i = -1: the inputs)
+        return prefix[j + 1] - prefix[i + 1]
+
+    def key(option):
+        return (round(option[0], 6), option[1])
+
+    def skips_fixed(i, j):        # a path from cut i to cut j may not pass a fixed cut
+        return any(fixed[i + 1:j])
+
+    free_cuts = n - sum(fixed)
+    distinct = min(stages, free_cuts)
+    # best[k][j]: (largest stage so far, bits, previous cut) with k free registers
+    # chosen, the last boundary at cut j.
+    best = [[None] * n for _ in range(distinct + 1)]
+    for j in range(n):
+        k = 0 if fixed[j] else 1
+        if k <= distinct and not any(fixed[:j]):
+            best[k][j] = (span(-1, j), 0 if fixed[j] else widths[j], -1)
+    for k in range(distinct + 1):
+        for j in range(n):
+            previous = k if fixed[j] else k - 1
+            if previous < 0:
+                continue
+            options = [(max(best[previous][i][0], span(i, j)),
+                        best[previous][i][1] + (0 if fixed[j] else widths[j]), i)
+                       for i in range(j) if best[previous][i] is not None
+                       and not skips_fixed(i, j)]
+            if best[k][j] is not None:
+                options.append(best[k][j])
+            if options:
+                best[k][j] = min(options, key=key)
+    ranks = [0] * n
+    ends = [(max(b[0], total - prefix[j + 1]), b[1], j)
+            for j, b in enumerate(best[distinct]) if b is not None and not any(fixed[j + 1:])]
+    if not ends:                  # no boundary at all
+        return ranks, [total]
+    _, _, j = min(ends, key=key)
+    chosen, k = [], distinct
+    while j >= 0:
+        chosen.append(j)
+        previous = best[k][j][2]
+        k -= 0 if fixed[j] else 1
+        j = previous
+    chosen.reverse()
+    for j in chosen:
+        ranks[j] = 0 if fixed[j] else 1
+    bounds = [-1] + chosen
+    delays = [span(a, b) for a, b in zip(bounds, chosen)] + [total - prefix[chosen[-1] + 1]]
+    extra = stages - distinct
+    if extra:
+        free = [c for c in range(n) if not fixed[c]]
+        narrowest = min(free, key=lambda c: (widths[c], -c))
+        ranks[narrowest] += extra
+        delays += [0.0] * extra
+    return ranks, delays
+
+
+def _name(value):
+    return getattr(Value.cast(value), "name", "value")
+
+
+def _like(value, name):
+    """A register-less signal of ``value``'s shape (a view for a ``lib.data`` view)."""
+    if isinstance(value, data.View):
+        return Signal(value.shape(), name=name, reset_less=True)
+    return Signal.like(value, name=name, reset_less=True)
 
 
 class Pipeline:
-    def __init__(self, m, stages, ranking, in_valid=None):
-        """``ranking``: cut-point names, best place for a register first."""
+    """Cut points of one datapath and the registers placed on them (module docs).
+
+    ``stages``: free register ranks to place; ``in_valid``: the unit's valid
+    input (None for a combinational unit); ``out_valid``: driven by
+    :meth:`finish` from ``in_valid`` through every rank.
+    """
+
+    def __init__(self, m, stages, in_valid=None, *, out_valid=None, model="ecp5"):
         self._m = m
-        self._ranks = dict.fromkeys(ranking, 0)
-        for rank in range(stages):
-            self._ranks[ranking[rank] if rank < len(ranking) else ranking[0]] += 1
-        self._pending = set(ranking)
-        self.valid = in_valid
+        self._stages = stages
+        self._out_valid = out_valid
+        self._model = DELAY_MODELS[model]
+        self._cuts = []                    # (name, values, stand-ins, valid stand-in or None)
+        self._segments = []                # Delay before each cut
+        self._in_valid = in_valid
+        self.estimate = None
 
-    def cut(self, name, *values):
-        """Pass ``values`` through the registers placed at cut point ``name``.
+    def ns(self, delay):
+        """``delay`` in nanoseconds under this pipeline's model."""
+        return self._model.ns(delay)
 
-        Returns the (possibly registered) values, one per argument. Cut points
-        must be visited in datapath order, each exactly once.
-        """
-        if name not in self._pending:
-            raise ValueError(f"cut point {name!r} is unknown or already used")
-        self._pending.remove(name)
-        for rank in range(self._ranks[name]):
-            suffix = f"_{rank}" if self._ranks[name] > 1 else ""
-            registered = []
-            for value in values:
-                reg = Signal.like(value, name=f"{name}{suffix}_{getattr(value, 'name', 'value')}",
-                                  reset_less=True)
-                self._m.d.sync += reg.eq(value)
-                registered.append(reg)
-            valid = Signal(name=f"{name}{suffix}_valid")
-            self._m.d.sync += valid.eq(self.valid)
-            values, self.valid = tuple(registered), valid
-        return values if len(values) != 1 else values[0]
+    def cut(self, name, *values, delay=Delay()):
+        """Pass ``values`` through cut point ``name``, ``delay`` after the
+        previous one. Returns stand-ins for the values (one per argument),
+        registered as :meth:`finish` decides."""
+        stand_ins = self.cut_many(name, values, delay=delay)
+        return stand_ins if len(stand_ins) != 1 else stand_ins[0]
+
+    def cut_many(self, name, values, delay=Delay()):
+        """:meth:`cut` for a sequence of values; always returns a tuple."""
+        self._check(name)
+        stand_ins = tuple(_like(value, f"{name}_{_name(value)}") for value in values)
+        self._cuts.append((name, tuple(values), stand_ins, None))
+        self._segments.append(delay)
+        return stand_ins
+
+    def register(self, name, delay=Delay()):
+        """A rank the unit builds itself (an accumulator), ``delay`` after the
+        previous cut: a fixed stage boundary, counted in the unit's stages.
+        Returns the valid bit arriving there (the enable for that register)."""
+        self._check(name)
+        if self._in_valid is None:
+            raise ValueError("a pipeline with its own registers needs in_valid")
+        arriving = Signal(name=f"{name}_in_valid")
+        self._cuts.append((name, (), (), arriving))
+        self._segments.append(delay)
+        return arriving
+
+    def _check(self, name):
+        if self.estimate is not None:
+            raise RuntimeError("cut after finish")
+        if any(name == c[0] for c in self._cuts):
+            raise ValueError(f"cut point {name!r} is already used")
+
+    @property
+    def fixed_ranks(self):
+        return sum(valid is not None for *_, valid in self._cuts)
+
+    def plan(self, stages):
+        """The model's placement and estimate for ``stages`` in all (the
+        unit's own registers included), once the chain is finished."""
+        model = self._model
+        fixed = [valid is not None for *_, valid in self._cuts]
+        ranks, stage_ns = balance(self._segments_ns, self._widths, stages - sum(fixed), fixed)
+        return {"model": model.name, "stages": stages, "stage_ns": [round(d, 2) for d in stage_ns],
+                "fmax_mhz": round(model.fmax_mhz(max(stage_ns)), 1),
+                "registers": sum(r * w for r, w in zip(ranks, self._widths)),
+                "cuts": {name: r for (name, *_), r in zip(self._cuts, ranks) if r},
+                "ranks": ranks}
+
+    def finish(self, delay=Delay()):
+        """Place the registers, ``delay`` being the logic after the last cut,
+        and drive ``out_valid``."""
+        if self._stages and not any(valid is None for *_, valid in self._cuts):
+            raise ValueError("a pipeline with stages needs at least one cut point")
+        model = self._model
+        self._segments_ns = [model.ns(d) for d in self._segments + [delay]]
+        self._widths = [sum(len(Value.cast(v)) for v in values) for _, values, _, _ in self._cuts]
+        self.estimate = self.plan(self._stages + self.fixed_ranks)
+        ranks = self.estimate.pop("ranks")
+        m = self._m
+        valid = self._in_valid
+        for (name, values, stand_ins, arriving), count in zip(self._cuts, ranks):
+            for value, stand_in in zip(values, stand_ins):
+                for rank in range(count - 1):
+                    reg = _like(value, f"{name}_{rank}_{_name(value)}")
+                    m.d.sync += reg.eq(value)
+                    value = reg
+                domain = m.d.sync if count else m.d.comb
+                domain += stand_in.eq(value)
+            if valid is None:
+                continue
+            if arriving is not None:
+                m.d.comb += arriving.eq(valid)
+                count = 1
+            for rank in range(count):
+                reg = Signal(name=f"{name}_{rank}_valid")
+                m.d.sync += reg.eq(valid)
+                valid = reg
+        if self._out_valid is not None:
+            m.d.comb += self._out_valid.eq(valid)
+        return self.estimate

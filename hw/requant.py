@@ -26,8 +26,8 @@ from amaranth.lib.wiring import In, Out
 from golden.formats import QFormat
 
 from .params import Param
-from .pipeline import Pipeline
-from .unit import STAGES_PARAM, Unit
+from .pipeline import Delay, adder, compare, multiplier_delay, mux, shifter
+from .unit import STAGES_PARAM, TARGET_MHZ_PARAM, Unit
 
 __all__ = ["Requantizer", "SHIFT_MIN", "SHIFT_MAX"]
 
@@ -71,6 +71,7 @@ class Requantizer(Unit):
         Param("fixed_shift", 0, "shift built into the gates with fixed_multiplier",
               lo=SHIFT_MIN, hi=SHIFT_MAX),
         STAGES_PARAM,
+        TARGET_MHZ_PARAM,
     )
 
     def __init__(self, **params):
@@ -105,8 +106,7 @@ class Requantizer(Unit):
     def elaborate(self, platform):
         p = self.params
         m = Module()
-        pipe = Pipeline(m, p["stages"], ("product", "corrected", "rounded", "out", "in"),
-                        self.in_valid if self.latency else None)
+        pipe = self.pipeline(m)
         optional = [getattr(self, n) for n in ("a_sum", "w_zp", "offset", "multiplier", "shift",
                                                 "relu6_q") if n in self.signature.members]
         acc, out_zp, *optional = pipe.cut("in", self.acc, self.out_zp, *optional)
@@ -128,7 +128,9 @@ class Requantizer(Unit):
                                      Mux(ports["shift"] < SHIFT_MIN, SHIFT_MIN, ports["shift"])))
         extra = [ports["relu6_q"]] if "relu6_q" in ports else []
         corrected, multiplier, shift, out_zp, *extra = pipe.cut(
-            "corrected", corrected, multiplier, shift, out_zp, *extra)
+            "corrected", corrected, multiplier, shift, out_zp, *extra,
+            delay=(multiplier_delay(len(ports["w_zp"]), len(ports["a_sum"])) + adder(32) * 2
+                   if p["correction"] else Delay()))
 
         product = Signal(signed(64), name="prod_value")
         scaled = Signal(signed(32), name="prod_scaled")
@@ -147,7 +149,8 @@ class Requantizer(Unit):
             amount = Signal(range(62), name="prod_half_shift")   # 30 - shift, 0..61
             m.d.comb += amount.eq(30 - shift)
         product, both_min, amount, out_zp, *extra = pipe.cut(
-            "product", product, both_min, amount, out_zp, *extra)
+            "product", product, both_min, amount, out_zp, *extra,
+            delay=shifter(5) * (p["rounding"] == "double") + multiplier_delay(32, 32))
 
         if p["rounding"] == "double":
             # SaturatingRoundingDoublingHighMul: (t·M + 2**30) >> 31, the one
@@ -164,7 +167,8 @@ class Requantizer(Unit):
             m.d.comb += [halves.eq(product >> amount), rounded.eq((halves + 1) >> 1)]
             m.d.comb += scaled.eq(Mux(rounded > (1 << 31) - 1, (1 << 31) - 1,
                                       Mux(rounded < INT32_MIN, INT32_MIN, rounded)))
-        scaled, out_zp, *extra = pipe.cut("rounded", scaled, out_zp, *extra)
+        scaled, out_zp, *extra = pipe.cut("rounded", scaled, out_zp, *extra,
+                                          delay=adder(64) + shifter(6) + adder(64) + mux(4))
 
         shifted_zp = Signal(signed(34), name="out_sum")
         m.d.comb += shifted_zp.eq(scaled + out_zp)
@@ -178,8 +182,7 @@ class Requantizer(Unit):
         q = Signal.like(self.q, name="out_q")
         m.d.comb += [raised.eq(Mux(shifted_zp < floor, floor, shifted_zp)),
                      q.eq(Mux(raised > ceiling, ceiling, raised))]
-        q = pipe.cut("out", q)
+        q = pipe.cut("out", q, delay=adder(34) + compare(34) * 2 + mux(4))
         m.d.comb += self.q.eq(q)
-        if self.latency:
-            m.d.comb += self.out_valid.eq(pipe.valid)
+        pipe.finish()
         return m

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from amaranth.back import verilog
 
-from .export import export
+from .export import export, timing_estimate
 from .wrapper import ShiftWrapper
 
 __all__ = ["TARGETS", "SynthesisError", "lint", "lint_verilog", "synthesize", "run_yosys", "yowasp_env"]
@@ -204,6 +204,10 @@ def synthesize(unit, top, workdir, targets=TARGETS, liberty=None, fmax=True, syn
         if fmax:
             results["ecp5"]["fmax_mhz"] = _fmax(unit, workdir, dsp=True)
             results["ecp5_nodsp"]["fmax_mhz"] = _fmax(unit, workdir, dsp=False)
+            estimate = timing_estimate(unit)
+            if estimate is not None:
+                results["ecp5_nodsp"]["model_fmax_mhz"] = estimate["fmax_mhz"]
+                results["ecp5_nodsp"]["stages"] = estimate["stages"]
     if "xilinx" in targets:
         results["xilinx"] = _fpga(top, workdir, "xilinx", dsp=True)
         results["xilinx_nodsp"] = _fpga(top, workdir, "xilinx", dsp=False)

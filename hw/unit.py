@@ -6,20 +6,32 @@ from dataclasses import dataclass
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from .params import Derived, Param, resolve
+from amaranth.hdl import Fragment
 
-__all__ = ["Unit", "Stream", "STAGES_PARAM", "ACCUMULATOR_STAGES_PARAM", "OPTIONAL_ACCUMULATOR_STAGES_PARAM"]
+from .params import Derived, Param, resolve
+from .pipeline import Pipeline
+
+__all__ = ["Unit", "Stream", "STAGES_PARAM", "ACCUMULATOR_STAGES_PARAM",
+           "OPTIONAL_ACCUMULATOR_STAGES_PARAM", "TARGET_MHZ_PARAM", "MAX_STAGES"]
+
+MAX_STAGES = 16
 
 #: The shared ``stages`` parameter: 0 is combinational, k a pipeline of latency k.
 STAGES_PARAM = Param("stages", 0, "pipeline register ranks (0 = combinational; "
-                     "latency = stages, initiation interval 1)", lo=0, hi=8)
+                     "latency = stages, initiation interval 1)", lo=0, hi=MAX_STAGES)
+
+#: Pick ``stages`` from a clock target: the fewest ranks whose stages all meet
+#: it under the ECP5 delay model (:mod:`hw.pipeline`).
+TARGET_MHZ_PARAM = Param("target_mhz", 0, "clock target in MHz: choose the fewest stages whose "
+                         "modelled ECP5 delay meets it (0 = use stages as given)", lo=0, hi=1000)
 
 #: ``stages`` of a unit that keeps a running sum: the accumulator register is
 #: the last rank, so there is at least one. State changes only on ``in_valid``;
 #: ``clear`` starts a new sum with the operation it comes with; the result
 #: output holds the sum including that operation, ``stages`` cycles later.
 ACCUMULATOR_STAGES_PARAM = Param("stages", 1, "register ranks, the accumulator included "
-                                 "(latency = stages, initiation interval 1)", lo=1, hi=8)
+                                 "(latency = stages, initiation interval 1)", lo=1,
+                                 hi=MAX_STAGES)
 
 
 def _fewest_stages(p):
@@ -31,7 +43,8 @@ def _fewest_stages(p):
 OPTIONAL_ACCUMULATOR_STAGES_PARAM = Param(
     "stages", Derived(_fewest_stages, "1 if accumulate else 0"),
     "register ranks (latency = stages, initiation interval 1); a running sum needs at least "
-    "its accumulator register", lo=Derived(_fewest_stages, "1 if accumulate else 0"), hi=8)
+    "its accumulator register", lo=Derived(_fewest_stages, "1 if accumulate else 0"),
+    hi=MAX_STAGES)
 
 
 @dataclass(frozen=True)
@@ -85,10 +98,36 @@ class Unit(wiring.Component):
 
     PARAMS: tuple = ()
     HANDSHAKE = False
+    #: The :class:`~hw.pipeline.Pipeline` of the last elaboration (None: no modelled pipeline).
+    timing = None
 
     @classmethod
     def resolve_params(cls, given):
-        return resolve(cls.PARAMS, given)
+        values = resolve(cls.PARAMS, given)
+        if values.get("target_mhz"):
+            chosen = cls._stages_for(values)
+            if "stages" in given and given["stages"] != chosen:
+                raise ValueError(f"stages: with target_mhz={values['target_mhz']} the delay model "
+                                 f"chooses {chosen}; give stages or target_mhz, not both")
+            values["stages"] = chosen
+        return values
+
+    @classmethod
+    def _stages_for(cls, values):
+        """The fewest stages whose modelled Fmax meets ``values["target_mhz"]``."""
+        probe = cls(**{**values, "target_mhz": 0})
+        Fragment.get(probe, None)
+        target = values["target_mhz"]
+        stages_param = next(param for param in cls.PARAMS if param.name == "stages")
+        lo, hi = stages_param.bound(stages_param.lo, values), stages_param.bound(stages_param.hi, values)
+        best = None
+        for stages in range(lo, hi + 1):
+            estimate = probe.timing.plan(stages)
+            if estimate["fmax_mhz"] >= target:
+                return stages
+            best = estimate
+        raise ValueError(f"target_mhz: must be 1..{int(best['fmax_mhz'])} for this unit (the delay "
+                         f"model's estimate at stages={hi}), got {target}")
 
     def __init__(self, params, members, port_docs, streams=None):
         self.params = params
@@ -132,6 +171,16 @@ class Unit(wiring.Component):
             self.port_docs["out_valid"] = ("valid", "outputs hold a result, kept until out_ready")
             self.port_docs["out_ready"] = ("ready", "the consumer takes the result on this cycle")
         super().__init__(members)
+
+    def pipeline(self, m, own_registers=0):
+        """The unit's :class:`~hw.pipeline.Pipeline`: ``stages`` ranks, of which
+        ``own_registers`` the unit builds itself (:meth:`Pipeline.register`);
+        it drives ``out_valid``. Kept as :attr:`timing` for the manifest and
+        ``target_mhz``."""
+        self.timing = Pipeline(m, self.latency - own_registers,
+                               self.in_valid if self.latency else None,
+                               out_valid=self.out_valid if self.latency else None)
+        return self.timing
 
     @property
     def latency(self):

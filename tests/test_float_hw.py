@@ -35,7 +35,7 @@ def test_flush_to_zero_and_saturation(fmt, ftz, saturate):
     check(a_fmt=fmt, ftz=ftz, saturate=saturate)
 
 
-@pytest.mark.parametrize("stages", [1, 2, 3, 5])
+@pytest.mark.parametrize("stages", [1, 2, 3, 5, 12])
 @pytest.mark.parametrize("arch", ["infer", "booth"])
 def test_pipelines(stages, arch):
     check(keep=400, a_fmt="fp16", arch=arch, stages=stages)

@@ -26,7 +26,7 @@ def test_every_fp8_pair_in_every_mode(preset, arch, stages):
 @pytest.mark.parametrize("count", [50_000, pytest.param(200_000, marks=pytest.mark.slow)])
 @pytest.mark.parametrize("preset", ["fp16_mul", "bf16_mul", "fp32_mul", "tf32_mul"])
 @pytest.mark.parametrize("arch, stages, simulator", [("infer", 0, "icarus"),
-                                                     ("booth", 3, "verilator")])
+                                                     ("booth", 10, "verilator")])
 def test_specials_patterns_and_random_pairs_per_mode(preset, arch, stages, simulator, count):
     result = simulate(preset, {"arch": arch, "stages": stages}, simulator=simulator,
                       count=count, seed=11)

@@ -1,0 +1,73 @@
+"""The shared pipeline mechanism: balanced register placement under the delay
+model, units' own registers, and ``target_mhz``."""
+
+import json
+
+import pytest
+from amaranth.hdl import Fragment
+
+from hw.catalogue import build
+from hw.export import manifest
+from hw.pipeline import DELAY_MODELS, Delay, adder, balance
+
+
+def test_balance_splits_equal_segments_evenly():
+    ranks, delays = balance([0, 3, 3, 3, 0], [8, 8, 8, 8], 2)
+    assert ranks == [0, 1, 1, 0]
+    assert delays == [3, 3, 3]
+
+
+def test_balance_prefers_fewer_register_bits_among_equal_placements():
+    # cuts 1 and 2 give the same largest stage (4); cut 2 is narrower
+    ranks, delays = balance([1, 3, 0, 0, 4], [8, 32, 4, 8], 1)
+    assert ranks == [0, 0, 1, 0]
+    assert max(delays) == 4
+
+
+def test_balance_keeps_a_units_own_register_and_stacks_extra_ranks_on_the_narrowest_cut():
+    ranks, delays = balance([0, 3, 3, 3, 0], [8, 8, 8, 4], 1, [False, False, True, False])
+    assert ranks[2] == 0 and sum(ranks) == 1
+    assert max(delays) == 3
+    ranks, delays = balance([0, 3, 0], [16, 4], 5)
+    assert ranks == [1, 4]
+    assert len(delays) == 6
+
+
+def test_more_stages_never_model_slower():
+    unit = build("fp16_mul", {"arch": "booth"})
+    Fragment.get(unit, None)
+    fmax = [unit.timing.plan(stages)["fmax_mhz"] for stages in range(0, 17)]
+    assert fmax == sorted(fmax)
+    assert fmax[8] > 3 * fmax[0]
+
+
+def test_delay_model_adds_in_series():
+    model = DELAY_MODELS["ecp5"]
+    assert model.ns(adder(8) + Delay(luts=2)) == pytest.approx(model.ns(adder(8)) + 2 * model.lut_ns)
+
+
+@pytest.mark.parametrize("preset, target", [("fp16_mul", 120), ("int8_mul", 250), ("bf16_mul", 100)])
+def test_target_mhz_picks_the_fewest_stages_that_meet_it(preset, target):
+    unit = build(preset, {"arch": "booth", "target_mhz": target})
+    stages = unit.params["stages"]
+    estimate = json.loads(json.dumps(manifest(unit, preset)["timing"]))
+    assert estimate["stages"] == stages == unit.latency
+    assert estimate["fmax_mhz"] >= target
+    assert unit.timing.plan(stages - 1)["fmax_mhz"] < target
+
+
+def test_target_mhz_refuses_an_unreachable_target_and_a_conflicting_stages():
+    with pytest.raises(ValueError, match=r"^target_mhz: must be 1\.\.\d+"):
+        build("fp16_mul", {"target_mhz": 900})
+    chosen = build("fp16_mul", {"arch": "booth", "target_mhz": 120}).params["stages"]
+    with pytest.raises(ValueError, match="^stages: with target_mhz=120"):
+        build("fp16_mul", {"arch": "booth", "target_mhz": 120, "stages": chosen + 1})
+    # a unit's resolved parameters can be passed back
+    build("fp16_mul", {"arch": "booth", "target_mhz": 120, "stages": chosen})
+
+
+def test_accumulator_units_keep_their_register_as_the_last_rank():
+    unit = build("int8_mac", {"arch": "booth", "stages": 4})
+    estimate = manifest(unit, "int8_mac")["timing"]
+    assert estimate["stages"] == 4
+    assert sum(estimate["cuts"].values()) == 3      # the accumulator is the fourth rank
