@@ -9,10 +9,10 @@ adder, so that registers can go wherever they balance the stages.
 
 from amaranth.hdl import Const, Signal, Cat
 
-from .pipeline import Delay, adder, logic
+from .pipeline import Delay, adder, flatten, logic, unflatten
 
 __all__ = ["booth_rows", "booth_partial_products", "dadda_reduce", "reduce_and_add",
-           "split_add", "BOOTH_DELAY"]
+           "split_add", "split_adds", "BOOTH_DELAY"]
 
 #: Recoding a digit and selecting one partial-product bit (5 inputs).
 BOOTH_DELAY = logic(5)
@@ -120,37 +120,56 @@ def booth_rows(m, x, x_signed, y, y_signed, width):
 
 
 def _cut_columns(pipe, name, columns, carried, delay):
-    """Pass bit columns (and ``carried``) through cut point ``name``."""
+    """Pass bit columns (and ``carried``, a tuple or a dict) through cut point ``name``."""
     flat = [bit for col in columns for bit in col]
-    if not flat:
-        return columns, carried
-    bits, *carried = pipe.cut_many(name, (Cat(*flat), *carried), delay=delay)
+    bits, *values = pipe.cut_many(name, (Cat(*flat), *flatten(carried)), delay=delay)
     out, i = [], 0
     for col in columns:
         out.append([bits[i + j] for j in range(len(col))])
         i += len(col)
-    return out, tuple(carried)
+    return out, unflatten(carried, values)
+
+
+def split_adds(m, pipe, terms, name, carried=(), delay=Delay()):
+    """Sums ``x + y`` or differences ``x - y`` (``terms``: ``(x, y, subtract)``,
+    all of one width, results mod ``2**width``), with a cut point
+    ``<name>_low`` between the halves of wide adders (each carry registered
+    there) and ``<name>`` after them; ``delay`` is the logic before. Without
+    a pipeline, plain adders. Returns ``(results, carried)``."""
+    width = len(terms[0][0])
+    results = []
+    if pipe is None or width <= SPLIT_WIDTH:
+        for i, (x, y, subtract) in enumerate(terms):
+            total = Signal(width, name=f"{name}_{i}")
+            m.d.comb += total.eq(x - y if subtract else x + y)
+            results.append(total)
+        if pipe is None:
+            return results, carried
+        cut = pipe.cut_many(name, (*results, *flatten(carried)), delay=delay + adder(width))
+        return list(cut[:len(terms)]), unflatten(carried, cut[len(terms):])
+    half = width // 2
+    lows, highs = [], []
+    for i, (x, y, subtract) in enumerate(terms):
+        y_low, y_high = (~y[:half], ~y[half:]) if subtract else (y[:half], y[half:])
+        low = Signal(half + 1, name=f"{name}_{i}_low")
+        m.d.comb += low.eq(x[:half] + y_low + int(subtract))
+        lows.append(low)
+        highs += [x[half:], y_high]
+    cut = pipe.cut_many(f"{name}_low", (*lows, *highs, *flatten(carried)),
+                        delay=delay + adder(half))
+    lows, highs, values = cut[:len(terms)], cut[len(terms):3 * len(terms)], cut[3 * len(terms):]
+    for i, low in enumerate(lows):
+        total = Signal(width, name=f"{name}_{i}")
+        m.d.comb += total.eq(Cat(low[:half], highs[2 * i] + highs[2 * i + 1] + low[half]))
+        results.append(total)
+    cut = pipe.cut_many(name, (*results, *values), delay=adder(width - half))
+    return list(cut[:len(terms)]), unflatten(carried, cut[len(terms):])
 
 
 def split_add(m, pipe, x, y, name, carried=(), delay=Delay()):
-    """``x + y`` mod ``2**len(x)`` with a cut point ``<name>_low`` between the
-    halves of a wide adder (carry registered there) and ``<name>`` after it;
-    ``delay`` is the logic before the adder. Returns ``(sum, carried)``."""
-    width = len(x)
-    total = Signal(width, name=f"{name}_sum")
-    if width > SPLIT_WIDTH:
-        half = width // 2
-        low = Signal(half + 1, name=f"{name}_low")
-        m.d.comb += low.eq(x[:half] + y[:half])
-        low, x_high, y_high, *carried = pipe.cut_many(
-            f"{name}_low", (low, x[half:], y[half:], *carried), delay=delay + adder(half))
-        m.d.comb += total.eq(Cat(low[:half], x_high + y_high + low[half]))
-        delay = adder(width - half)
-    else:
-        m.d.comb += total.eq(x + y)
-        delay = delay + adder(width)
-    total, *carried = pipe.cut_many(name, (total, *carried), delay=delay)
-    return total, tuple(carried)
+    """``x + y`` mod ``2**len(x)`` through :func:`split_adds`; returns ``(sum, carried)``."""
+    (total,), carried = split_adds(m, pipe, [(x, y, False)], name, carried, delay)
+    return total, carried
 
 
 def reduce_and_add(m, pipe, columns, name, carried=(), delay=Delay(), steps=()):
@@ -163,17 +182,18 @@ def reduce_and_add(m, pipe, columns, name, carried=(), delay=Delay(), steps=()):
     ``steps``: side work on the carried values done beside the tree, one
     ``(function, delay)`` per level (``function(carried)`` returns the new
     carried values), so that a parallel path (a float's exponent) is cut as
-    finely as the tree; steps left over when the tree ends go before the adder.
+    finely as the tree; steps left over when the tree ends get cut points of
+    their own (``<name>_side<i>``) before the adder.
     """
     steps = list(steps)
-    state = {"carried": tuple(carried), "level": 0}
+    state = {"carried": carried, "level": 0}
     columns, state["carried"] = _cut_columns(pipe, f"{name}_pp", columns, state["carried"], delay)
 
     def side_step():
         if not steps:
             return Delay()
         function, step_delay = steps.pop(0)
-        state["carried"] = tuple(function(state["carried"]))
+        state["carried"] = function(state["carried"])
         return step_delay
 
     def level_done(cols):
@@ -183,9 +203,15 @@ def reduce_and_add(m, pipe, columns, name, carried=(), delay=Delay(), steps=()):
         state["level"] += 1
         return cols
     rows = dadda_reduce(m, columns, level_done)
-    before_adder = Delay()
-    while steps:
-        before_adder = before_adder + side_step()
     row0, row1 = (Signal(len(columns), name=f"{name}_row{i}") for i in range(2))
     m.d.comb += [row0.eq(rows[0]), row1.eq(rows[1])]
-    return split_add(m, pipe, row0, row1, name, state["carried"], delay=before_adder)
+    # Side steps left when the tree ends get cut points of their own.
+    side = 0
+    while steps:
+        step_delay = side_step()
+        row0, row1, *values = pipe.cut_many(f"{name}_side{side}",
+                                            (row0, row1, *flatten(state["carried"])),
+                                            delay=step_delay)
+        state["carried"] = unflatten(state["carried"], values)
+        side += 1
+    return split_add(m, pipe, row0, row1, name, state["carried"])

@@ -3,19 +3,20 @@ decode (classify, normalize subnormals with a leading-zero count), raw
 significand product (the fixed-point multiplier's ``infer`` or ``booth``
 arch), then the shared :func:`~hw.float_round.round_float` back end."""
 
-from amaranth.hdl import Const, Module, Mux, Signal, signed
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib.wiring import In, Out
 
 from golden.formats import FLOAT_FORMATS, float_format
 
 from .booth import BOOTH_DELAY, booth_partial_products, reduce_and_add
-from .float_round import (ENCODE_DELAY, GAPS_DELAY, LIMITS_DELAY, leading_zeros, lzc_delay,
-                          round_exponent, round_float, round_gaps)
+from .float_round import (COMPARES_DELAY, ENCODE_DELAY, GAPS_DELAY, LIMITS_DELAY, leading_zeros,
+                          lzc_delay, round_compares, round_exponent, round_float, round_gaps)
 from .params import Derived, Param
 from .pipeline import Delay, adder, logic, multiplier_delay, shifter
+from .shift import normalize_left
 from .unit import STAGES_PARAM, TARGET_MHZ_PARAM, Unit
 
-__all__ = ["FloatMultiplier", "decode", "decode_delay", "FORMAT_CHOICES", "ROUND_MODE_DOC",
+__all__ = ["FloatMultiplier", "decode", "decode_delay", "normalize_decoded", "FORMAT_CHOICES", "ROUND_MODE_DOC",
            "FLAGS_DOC"]
 
 FORMAT_CHOICES = f"{', '.join(FLOAT_FORMATS)} or eXmY (X exponent bits 2..11, Y fraction bits 1..52)"
@@ -41,12 +42,13 @@ def exp_width(fmt):
     return max(abs(fmt.emin - fmt.frac_bits), fmt.emax + 1).bit_length() + 1
 
 
-def decode(m, bits, fmt, ftz, prefix, normalize=True, zeros=None):
+def decode(m, bits, fmt, ftz, prefix, normalize=True, normalized=None):
     """Gates that classify ``bits`` of ``fmt`` and normalize subnormals (with
     ``normalize=False`` a subnormal keeps its leading zeros and ``emin``, as
     units that align every operand to a common exponent anyway want it).
-    ``zeros``: the fraction's leading-zero count if already computed (a
-    pipeline may cut between the count and the shift)."""
+    ``normalized``: ``(sig, zeros)``, the subnormal significand already
+    normalized and its shift (:func:`normalize_fractions`), if done before
+    (with pipeline cuts)."""
     e, f = fmt.exp_bits, fmt.frac_bits
     field, frac = bits[f:f + e], bits[:f]
     sign = Signal(name=f"{prefix}_sign")
@@ -71,20 +73,53 @@ def decode(m, bits, fmt, ftz, prefix, normalize=True, zeros=None):
                      exp.eq(Mux(subnormal, fmt.emin, field - fmt.bias)),
                      sig.eq(Mux(subnormal, frac, (1 << f) | frac))]
     else:
-        if zeros is None:
+        if normalized is None:
             zeros = leading_zeros(m, frac, f"{prefix}_lz")
+            normalized = (frac << (zeros + 1), zeros)
+        shifted, zeros = normalized
+        # emin - 1 - zeros as a table of constants: a LUT per bit, no carry chain.
+        sub_exp = Array(Const(fmt.emin - 1 - z, exp.shape()) for z in range(1 << len(zeros)))
         m.d.comb += [is_zero.eq(subnormal & ~frac.any()),
-                     exp.eq(Mux(subnormal, fmt.emin - 1 - zeros, field - fmt.bias)),
-                     sig.eq(Mux(subnormal, frac << (zeros + 1), (1 << f) | frac))]
+                     exp.eq(Mux(subnormal, sub_exp[zeros], field - fmt.bias)),
+                     sig.eq(Mux(subnormal, shifted, (1 << f) | frac))]
     return Decoded(sign, exp, sig, is_zero, is_inf, is_nan, is_snan)
 
 
+def normalize_decoded(m, operands, pipe, carried=()):
+    """Normalize the significands of operands decoded with ``normalize=False``,
+    level by level with pipeline cuts (:func:`~hw.shift.normalize_left`, cut
+    points ``norm_<k>_test`` and ``norm_<k>``; a normal significand passes
+    unshifted), then fix a subnormal's exponent (``emin`` minus the shift, a
+    table lookup) at cut point ``decoded``. ``operands``: ``(decoded, fmt)``
+    pairs. Returns the new :class:`Decoded` values and ``carried``."""
+    width = max(len(d.sig) for d, _ in operands)
+    # Left-aligned in a common width: the zeros below do not change the count.
+    sigs = [Cat(Const(0, width - len(d.sig)), d.sig) for d, _ in operands]
+    others = [value for d, _ in operands for value in d.signals() if value is not d.sig]
+    # The decoding before the first zero tests: the implicit bit's OR.
+    shifted, counts, rest = normalize_left(m, sigs, "norm", pipe=pipe, carried=(*others, *carried),
+                                           delay=Delay(luts=1))
+    fields = iter(rest)
+    result = []
+    for (d, fmt), value, count in zip(operands, shifted, counts):
+        sign, exp, is_zero, is_inf, is_nan, is_snan = (next(fields) for _ in range(6))
+        # A subnormal's exponent: emin minus the shift, as a table of constants.
+        table = Array(Const(fmt.emin - c, exp.shape()) for c in range(1 << len(count)))
+        fixed = Signal(exp.shape(), name=f"norm{len(result)}_exp")
+        m.d.comb += fixed.eq(Mux(count.any(), table[count], exp))
+        result.append(Decoded(sign, fixed, value[width - len(d.sig):], is_zero, is_inf, is_nan,
+                              is_snan))
+    carried = tuple(fields)
+    flat = pipe.cut_many("decoded", (*(v for d in result for v in d.signals()), *carried),
+                         delay=Delay(luts=2))
+    return [Decoded(*flat[7 * i:7 * i + 7]) for i in range(len(result))], flat[7 * len(result):]
+
+
 def decode_delay(fmt, ftz, normalize=True):
-    """Delay of :func:`decode` given the leading-zero count: with subnormals
-    normalized a left shift, otherwise a classification and a mux."""
-    if ftz or not normalize:
-        return logic(fmt.exp_bits) + Delay(luts=1)
-    return shifter(fmt.frac_bits.bit_length()) + Delay(luts=1)
+    """Delay of :func:`decode` without the normalization of subnormals (see
+    :func:`normalize_decoded`): a classification, the exponent and a mux."""
+    return max(logic(fmt.exp_bits + 1), adder(fmt.exp_bits + 1), key=lambda d: (d.chains, d.luts)) \
+        + Delay(luts=1)
 
 
 def _format_param(name, default, doc):
@@ -131,18 +166,16 @@ class FloatMultiplier(Unit):
         m = Module()
         pipe = self.pipeline(m)
         a, b, rm = pipe.cut("in", self.a, self.b, self.rm)
-        zeros = ()
-        if not p["ftz"]:    # subnormals: count leading zeros, then (after a cut) shift
-            zeros = tuple(leading_zeros(m, x[:fmt.frac_bits], f"{n}_lz")
-                          for x, fmt, n in ((a, self.a_fmt, "a"), (b, self.b_fmt, "b")))
-            a, b, rm, *zeros = pipe.cut("lz", a, b, rm, *zeros, delay=lzc_delay(max(
-                self.a_fmt.frac_bits, self.b_fmt.frac_bits)))
-        da = decode(m, a, self.a_fmt, p["ftz"], "a", zeros=zeros[0] if zeros else None)
-        db = decode(m, b, self.b_fmt, p["ftz"], "b", zeros=zeros[1] if zeros else None)
-        *decoded, rm = pipe.cut("decoded", *da.signals(), *db.signals(), rm,
-                                delay=max(decode_delay(self.a_fmt, p["ftz"]),
-                                          decode_delay(self.b_fmt, p["ftz"]), key=pipe.ns))
-        da, db = Decoded(*decoded[:7]), Decoded(*decoded[7:])
+        da = decode(m, a, self.a_fmt, p["ftz"], "a", normalize=False)
+        db = decode(m, b, self.b_fmt, p["ftz"], "b", normalize=False)
+        rm_delay = max(decode_delay(self.a_fmt, p["ftz"]), decode_delay(self.b_fmt, p["ftz"]),
+                       key=pipe.ns)
+        if p["ftz"]:
+            *decoded, rm = pipe.cut("decoded", *da.signals(), *db.signals(), rm, delay=rm_delay)
+            da, db = Decoded(*decoded[:7]), Decoded(*decoded[7:])
+        else:               # subnormals normalized level by level
+            (da, db), (rm,) = normalize_decoded(m, ((da, self.a_fmt), (db, self.b_fmt)), pipe,
+                                                (rm,))
 
         # The exponent and the special cases, beside the significand product.
         width = len(da.sig) + len(db.sig)
@@ -151,7 +184,7 @@ class FloatMultiplier(Unit):
         invalid, is_nan, is_inf = (Signal(name=f"mul_{n}") for n in ("invalid", "is_nan", "is_inf"))
         m.d.comb += [
             sign.eq(da.sign ^ db.sign),
-            exp.eq(da.exp + db.exp + 1),          # of the product's top bit
+            exp.eq(da.exp + db.exp),              # of the product's top bit: plus one
             invalid.eq(da.is_snan | db.is_snan | (da.is_inf & db.is_zero) | (da.is_zero & db.is_inf)),
             is_nan.eq(da.is_nan | db.is_nan | invalid),
             is_inf.eq(da.is_inf | db.is_inf),
@@ -159,20 +192,30 @@ class FloatMultiplier(Unit):
         # Everything the rounder needs from the exponent, beside the product:
         # with Booth gates, in two steps beside the first two tree levels.
         if p["arch"] == "booth":
-            gaps, biased = round_gaps(m, exp, self.out_fmt)
-            carried = (sign, exp, *gaps, biased, invalid, is_nan, is_inf, rm)
+            carried = (sign, exp, invalid, is_nan, is_inf, rm)
+
+            def gaps(values):
+                sign, exp, *rest = values
+                (gap0, gap1), biased = round_gaps(m, exp, self.out_fmt, offset=1)
+                return (sign, exp, gap0, gap1, biased, *rest)
+
+            def compares(values):
+                sign, exp, gap0, gap1, biased, *rest = values
+                return (sign, exp, gap0, gap1, biased,
+                        *round_compares(m, (gap0, gap1), self.out_fmt), *rest)
 
             def limits(values):
-                sign, exp, gap0, gap1, biased, *rest = values
-                return (sign, exp, round_exponent(m, exp, self.out_fmt,
-                                                  gaps=((gap0, gap1), biased)), *rest)
+                sign, exp, gap0, gap1, biased, compare0, compare1, *rest = values
+                return (sign, exp, round_exponent(m, exp, self.out_fmt, gaps=((gap0, gap1), biased),
+                                                  compares=(compare0, compare1)), *rest)
             columns = booth_partial_products(m, da.sig, False, db.sig, False, width)
             product, carried = reduce_and_add(m, pipe, columns, "mul", carried,
                                               delay=max(BOOTH_DELAY, adder(8), key=pipe.ns),
-                                              steps=[(lambda values: values, GAPS_DELAY),
+                                              steps=[(gaps, GAPS_DELAY),
+                                                     (compares, COMPARES_DELAY),
                                                      (limits, LIMITS_DELAY)])
         else:
-            prepared = round_exponent(m, exp, self.out_fmt)
+            prepared = round_exponent(m, exp, self.out_fmt, offset=1)
             carried = (sign, exp, prepared, invalid, is_nan, is_inf, rm)
             product = Signal(width, name="mul_product")
             m.d.comb += product.eq(da.sig * db.sig)

@@ -26,9 +26,11 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from .pipeline import Delay, adder, compare, logic, mux, shifter
+from .shift import shift_right_sticky
 
-__all__ = ["FloatRound", "round_float", "round_exponent", "round_gaps", "exponent_layout",
-           "EXPONENT_DELAY", "GAPS_DELAY", "LIMITS_DELAY",
+__all__ = ["FloatRound", "round_float", "prepare_exponent", "round_exponent", "round_gaps", "round_compares",
+           "exponent_layout", "above", "EXPONENT_DELAY", "GAPS_DELAY", "COMPARES_DELAY",
+           "LIMITS_DELAY",
            "ENCODE_DELAY", "ROUND_DELAY", "leading_zeros", "round_increment", "lzc_delay"]
 
 
@@ -83,44 +85,92 @@ def exponent_layout(exp_width, fmt):
     })
 
 
-def round_gaps(m, exp, fmt, name="round"):
-    """First half of :func:`round_exponent`: ``emin`` minus the exponent of a
-    leading one one place below ``exp`` and at it, and the biased exponent."""
+def round_gaps(m, exp, fmt, name="round", offset=0):
+    """First step of :func:`round_exponent`: ``emin`` minus the exponent of a
+    leading one one place below the top and at it, and the biased exponent,
+    the top's exponent being ``exp + offset``. Each is one operation on
+    ``exp`` with the constants folded (one carry chain each, side by side)."""
     gaps = []
     for t in (0, 1):
         gap = Signal(signed(len(exp) + 2), name=f"{name}_gap{t}")
-        m.d.comb += gap.eq(fmt.emin - (exp - 1 + t))
+        m.d.comb += gap.eq(Const(fmt.emin + 1 - t - offset, signed(len(exp) + 2)) - exp)
         gaps.append(gap)
     biased = Signal(signed(len(exp) + 2), name=f"{name}_biased")
-    m.d.comb += biased.eq(exp - 1 + fmt.bias - 1)
+    m.d.comb += biased.eq(exp + (offset - 1 + fmt.bias - 1))
     return gaps, biased
 
 
-def round_exponent(m, exp, fmt, name="round", gaps=None):
+def above(value, bound):
+    """``value > bound`` for a signed ``value`` and a constant ``bound >= 0``,
+    as plain logic (Yosys would build a carry chain for ``>``)."""
+    bits = [value[i] for i in range(len(value) - 1)]
+    terms, equal_above = [], ~value[-1]
+    for i in reversed(range(len(bits))):
+        if not (bound >> i) & 1:
+            terms.append(equal_above & bits[i])
+            equal_above = equal_above & ~bits[i]
+        else:
+            equal_above = equal_above & bits[i]
+    return Cat(*terms).any() if terms else Const(0, 1)
+
+
+def round_compares(m, gaps, fmt, name="round"):
+    """Second step of :func:`round_exponent`: for each gap, ``gap > 0``,
+    ``gap > p + 2``, ``gap > 1`` and ``gap == 1``, each a LUT tree."""
+    p = fmt.frac_bits + 1
+    out = []
+    for t, gap in enumerate(gaps):
+        bits = Signal(4, name=f"{name}_compare{t}")
+        m.d.comb += bits.eq(Cat(above(gap, 0), above(gap, p + 2), above(gap, 1), gap == 1))
+        out.append(bits)
+    return out
+
+
+def round_exponent(m, exp, fmt, name="round", gaps=None, compares=None, offset=0):
     """:func:`exponent_layout` values for the raw exponent ``exp`` (of the
     significand's top bit): a view, to be computed as soon as the exponent is
     known and carried beside the significand to :func:`round_float`.
-    ``gaps``: :func:`round_gaps` of ``exp`` if already computed (a pipeline
-    may cut between the two halves)."""
+    ``gaps`` (:func:`round_gaps`) and ``compares`` (:func:`round_compares`):
+    the first steps if already computed (a pipeline may cut between them)."""
     p = fmt.frac_bits + 1
-    gaps, biased = round_gaps(m, exp, fmt, name) if gaps is None else gaps
+    gaps, biased = round_gaps(m, exp, fmt, name, offset) if gaps is None else gaps
+    compares = round_compares(m, gaps, fmt, name) if compares is None else compares
     prepared = Signal(exponent_layout(len(biased) - 2, fmt), name=f"{name}_exponent")
-    for t, gap in zip((0, 1), gaps):
+    for t, (gap, (positive, big, far, edge)) in enumerate(zip(gaps, compares)):
         m.d.comb += [
-            prepared.below[t].eq(gap > 0),
-            prepared.distance[t].eq(Mux(gap > 0, Mux(gap > p + 2, p + 2, gap), 0)),
-            prepared.base[t].eq(Mux(gap > 0, 0, biased + t)),
-            prepared.far[t].eq(gap > 1),
-            prepared.edge[t].eq(gap == 1),
+            prepared.below[t].eq(positive),
+            prepared.distance[t].eq(Mux(positive, Mux(big, p + 2, gap), 0)),
+            prepared.base[t].eq(Mux(positive, 0, biased + t)),
+            prepared.far[t].eq(far),
+            prepared.edge[t].eq(edge),
         ]
     return prepared
 
 
-#: Delays of :func:`round_gaps` (a subtraction) and of the rest of
-#: :func:`round_exponent` (comparisons, then clamping muxes).
+#: Delays of the steps of :func:`round_exponent`: :func:`round_gaps` (a
+#: subtraction), :func:`round_compares` (LUT trees), the clamping muxes.
 GAPS_DELAY = adder(10)
-LIMITS_DELAY = compare(10) + Delay(luts=1)
-EXPONENT_DELAY = GAPS_DELAY + LIMITS_DELAY
+COMPARES_DELAY = logic(10)
+LIMITS_DELAY = Delay(luts=1)
+EXPONENT_DELAY = GAPS_DELAY + COMPARES_DELAY + LIMITS_DELAY
+
+
+def prepare_exponent(m, raw, fmt, pipe, carried=None, name="round"):
+    """:func:`round_exponent` of ``raw["exp"]`` in steps with cut points
+    ``<name>_gaps`` and ``<name>_compares``, for a unit whose exponent is known
+    only with its significand. Returns ``raw`` with ``prepared``, and
+    ``carried`` (a dict) that rode along."""
+    carried = carried or {}
+    (gap0, gap1), biased = round_gaps(m, raw["exp"], fmt, name)
+    state = pipe.cut_any(f"{name}_gaps", {**raw, **carried, "gap0": gap0, "gap1": gap1,
+                                          "biased": biased}, delay=GAPS_DELAY)
+    compare0, compare1 = round_compares(m, (state["gap0"], state["gap1"]), fmt, name)
+    state = pipe.cut_any(f"{name}_compares", {**state, "compare0": compare0, "compare1": compare1},
+                         delay=COMPARES_DELAY)
+    prepared = round_exponent(m, state["exp"], fmt, name,
+                              gaps=((state["gap0"], state["gap1"]), state["biased"]),
+                              compares=(state["compare0"], state["compare1"]))
+    return {**{k: state[k] for k in raw}, "prepared": prepared}, {k: state[k] for k in carried}
 
 
 def round_float(m, raw, fmt, *, ftz=False, saturate=False, half_normalized=False,
@@ -128,10 +178,11 @@ def round_float(m, raw, fmt, *, ftz=False, saturate=False, half_normalized=False
     """Gates that round the raw float ``raw`` (a dict: ``sign``, ``exp``,
     ``sig``, ``sticky``, ``is_nan``, ``is_inf``, ``invalid``, ``rm``; module
     docs, and optionally ``prepared``, :func:`round_exponent` of ``exp``) to
-    ``fmt``. With a :class:`~hw.pipeline.Pipeline` the work passes
-    two cut points, ``<name>_aligned`` (after the denormalizing shift) and
-    ``<name>_rounded`` (after the increment), with ``carried`` values riding
-    along. Returns ``(bits, flags, carried)``."""
+    ``fmt``. With a :class:`~hw.pipeline.Pipeline` the work passes cut
+    points ``<name>_norm`` (leading one placed), ``<name>_shift_<k>`` (each
+    level of the denormalizing shift), ``<name>_sticky``, ``<name>_increment``
+    and ``<name>_rounded``, with ``carried`` values riding along. Returns
+    ``(bits, flags, carried)``."""
     def cut(point, delay, values):
         if pipe is None:
             return values
@@ -150,58 +201,71 @@ def round_float(m, raw, fmt, *, ftz=False, saturate=False, half_normalized=False
     width = max(sig_width, p + 2)
     top = sig_in[-1] if half_normalized else Const(1, 1)
     sig = named(width, Mux(top, sig_in, sig_in << 1) << (width - sig_width), "sig")
-    is_zero = named(1, ~sig_in.any() & ~raw["sticky"], "is_zero")
+    # sig is normalized or zero: its top bit (or two) tells a zero.
+    leading = sig_in[-2:] if half_normalized else sig_in[-1]
+    is_zero = named(1, ~leading.any() & ~raw["sticky"], "is_zero")
 
     # Exponent-side quantities for a leading one in the top bit or one below
     # it, chosen by ``top`` (computed beside the significand if prepared).
     prepared = raw.get("prepared")
     if prepared is None:
         prepared = round_exponent(m, exp, fmt, name)
-    below = named(1, prepared.below[top], "subnormal")
     distance = named(range(p + 3), prepared.distance[top], "distance")
     base = named(signed(exp_width + 2), prepared.base[top], "base")
-    # Tininess after rounding: below 2**emin unless a value just below it
-    # rounds up to it with unbounded exponent range (precision p from sig's top).
-    carries_unbounded = named(1, sig[width - p:].all() & round_increment(
-        raw["rm"], raw["sign"], sig[width - p], sig[width - p - 1],
-        sig[:width - p - 1].any() | raw["sticky"]), "carries_unbounded")
-    tiny = named(1, ~is_zero & (prepared.far[top] | (prepared.edge[top] & ~carries_unbounded)),
-                 "tiny")
+    far = named(1, prepared.far[top], "far")
+    edge = named(1, prepared.edge[top], "edge")
+    specials = (raw["sign"], raw["rm"], raw["sticky"], raw["is_nan"], raw["is_inf"],
+                raw["invalid"], is_zero, base, far, edge)
+    sig, distance, *rest = cut("norm", mux(2), (sig, distance, *specials, *carried))
 
-    shifted = named(width, sig >> distance, "shifted")
-    # Everything below the guard bit after the shift, read off sig with a mask
-    # beside the shifter rather than after it.
-    below_guard = (Const(1, 2 * width + 1) << (distance + (width - p - 1))) - 1
-    kept = shifted[width - p:]
+    # Rounding sig at precision p with an unbounded exponent, for tininess
+    # after rounding: the bits it needs, read beside the first shift levels.
+    unbounded = (named(1, sig[width - p:].all(), "top_ones"), sig[width - p], sig[width - p - 1],
+                 named(1, sig[:width - p - 1].any(), "low_any"))
+    shifted, lost, rest = shift_right_sticky(
+        m, sig, distance, f"{name}_shift", pipe=pipe, carried=(*unbounded, *rest))
+    top_ones, top_lsb, top_guard, low_any, sign, rm, sticky_in, is_nan, is_inf, invalid, \
+        is_zero, base, far, edge, *carried = rest
+
+    kept = named(p, shifted[width - p:], "kept")
     guard = shifted[width - p - 1]
-    sticky = named(1, (sig & below_guard[:width]).any() | raw["sticky"], "sticky")
-    specials = (raw["sign"], raw["rm"], raw["is_nan"], raw["is_inf"], raw["invalid"])
-    aligned_delay = mux(2) + max(shifter((p + 2).bit_length()), Delay(luts=1) + logic(width),
-                                 key=lambda d: d.luts)
-    kept, guard, sticky, base, below, tiny, is_zero, *rest = cut(
-        "aligned", aligned_delay,
-        (named(p, kept, "kept"), guard, sticky, base, below, tiny, is_zero, *specials, *carried))
-    (sign, rm, is_nan, is_inf, invalid), carried = rest[:5], tuple(rest[5:])
+    sticky = named(1, shifted[:width - p - 1].any() | lost | sticky_in, "sticky")
+    kept_ones = named(1, kept[:p - 1].all(), "kept_ones")
+    # Tiny: below 2**emin unless a value just below it rounds up to it.
+    carries_unbounded = top_ones & round_increment(rm, sign, top_lsb, top_guard,
+                                                   low_any | sticky_in)
+    tiny = named(1, ~is_zero & (far | (edge & ~carries_unbounded)), "tiny")
+    kept, guard, sticky, kept_ones, tiny, *rest = cut(
+        "sticky", logic(width - p + 2),
+        (kept, guard, sticky, kept_ones, tiny, sign, rm, is_nan, is_inf, invalid, is_zero, base,
+         *carried))
+    sign, rm, is_nan, is_inf, invalid, is_zero, base, *carried = rest
 
     inexact = named(1, guard | sticky, "inexact")
     increment = named(1, round_increment(rm, sign, kept[0], guard, sticky), "increment")
-    rounded = named(p + 1, kept + increment, "rounded")
     # Exponent field: the base, plus one for a leading one kept in place, plus
     # one more when rounding carries into a new binade (or out of the
     # subnormal range): both sums formed beside the increment, then chosen.
     fields = [named(signed(exp_width + 2), base + kept[p - 1] + c, f"field{c}") for c in (0, 1)]
-    carry = named(1, increment & kept[:p - 1].all(), "carry")
+    toward_inf = named(1, (rm == 0) | (rm == 4) | ((rm == 3) & ~sign) | ((rm == 2) & sign),
+                       "toward_inf")
+    kept, increment, kept_ones, field0, field1, inexact, tiny, toward_inf, *rest = cut(
+        "increment", logic(7), (kept, increment, kept_ones, *fields, inexact, tiny, toward_inf,
+                                sign, is_nan, is_inf, invalid, is_zero, *carried))
+    sign, is_nan, is_inf, invalid, is_zero, *carried = rest
+    fields = (field0, field1)
+
+    rounded = named(p + 1, kept + increment, "rounded")
+    carry = named(1, increment & kept_ones, "carry")
     field = named(signed(exp_width + 2), Mux(carry, fields[1], fields[0]), "field")
     frac = rounded[:fmt.frac_bits]
     huges = [(f > fmt.exp_max_field) | ((f == fmt.exp_max_field) & (frac > fmt.max_frac))
              for f in fields]
     huge = named(1, Mux(carry, huges[1], huges[0]), "overflow")
-    toward_inf = named(1, (rm == 0) | (rm == 4) | ((rm == 3) & ~sign) | ((rm == 2) & sign),
-                       "toward_inf")
-    flush = named(1, Const(int(ftz), 1) & ~is_zero & (field == 0), "flush")
-    rounded_delay = logic(5) + adder(p + 1) + mux(2)
+    flush = named(1, Const(int(ftz), 1) & ~is_zero & Mux(carry, fields[1] == 0, fields[0] == 0),
+                  "flush")
     frac, field, huge, flush, toward_inf, inexact, tiny, is_zero, sign, is_nan, is_inf, invalid, \
-        *carried = cut("rounded", rounded_delay,
+        *carried = cut("rounded", adder(p + 1),
                        (named(fmt.frac_bits, frac, "frac"), field, huge, flush, toward_inf,
                         inexact, tiny, is_zero, sign, is_nan, is_inf, invalid, *carried))
 

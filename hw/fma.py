@@ -33,20 +33,23 @@ fp32: Q 13, W 55; fp32 FMA: Q 1, W 75 (the classic 3p + 3); fp16 FMA: Q 1,
 W 36.
 """
 
-from amaranth.hdl import Const, Module, Mux, Signal, signed
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value, signed
 from amaranth.lib.wiring import In, Out
 
 from golden.formats import float_format
 
-from .booth import BOOTH_DELAY, booth_partial_products, reduce_and_add
-from .float import FLAGS_DOC, ROUND_MODE_DOC, Decoded, _format_param, decode, decode_delay
-from .float_round import ENCODE_DELAY, ROUND_DELAY, FloatRound, leading_zeros, lzc_delay, round_float
+from .booth import BOOTH_DELAY, booth_partial_products, reduce_and_add, split_adds
+from .float import (FLAGS_DOC, ROUND_MODE_DOC, Decoded, _format_param, decode, decode_delay,
+                    normalize_decoded)
+from .float_round import (ENCODE_DELAY, ROUND_DELAY, FloatRound, above, lzc_delay, prepare_exponent,
+                          round_float)
 from .params import Derived, Param
-from .pipeline import Delay, adder, multiplier_delay, shifter
+from .pipeline import Delay, adder, logic, multiplier_delay, shifter
+from .shift import normalize_left, shift_level, shift_level_delay
 from .unit import OPTIONAL_ACCUMULATOR_STAGES_PARAM, TARGET_MHZ_PARAM, Unit
 
-__all__ = ["FloatFMA", "fma_window", "align_addend", "add_aligned", "round_raw",
-           "align_delay", "sum_delay"]
+__all__ = ["FloatFMA", "fma_window", "align_steps", "aligned_terms", "align_addend", "add_aligned",
+           "round_raw", "align_delay", "sum_delay"]
 
 
 def _full_decode_delay(fmt, ftz):
@@ -73,11 +76,6 @@ def fma_window(wp, c_fmt, out_fmt):
     return q, q + wp + max(pc, p + 2)
 
 
-def _cut(pipe, name, signals, delay):
-    """Pass a dict of signals through cut point ``name``."""
-    return dict(zip(signals, pipe.cut_many(name, tuple(signals.values()), delay=delay)))
-
-
 def _named(m, prefix, **values):
     """Comb signals named ``prefix_key`` driven by ``values``, as a dict."""
     out = {}
@@ -87,62 +85,138 @@ def _named(m, prefix, **values):
     return out
 
 
+def align_steps(m, wp, c_fmt, out_fmt, prefix="align"):
+    """The addend's alignment (module docs) as side steps (``(function,
+    delay)`` pairs on a dict) that can run beside the significand product,
+    one pipeline cut each: the exponent difference, the comparisons, the
+    shift amount and window exponent, then one step per level of the shift.
+    The dict holds ``exp`` and ``zero`` of the product (``exp`` of the
+    product's second bit from the top), ``c_exp``, ``c_sig`` and ``c_zero`` of
+    the addend; the steps add ``top``, ``base``, ``shifted`` and ``lost``."""
+    q, w = fma_window(wp, c_fmt, out_fmt)
+    pc = c_fmt.frac_bits + 1
+    k = w + 1 - wp - q
+
+    def named(shape, value, key):
+        signal = Signal(shape, name=f"{prefix}_{key}")
+        m.d.comb += signal.eq(value)
+        return signal
+
+    def differences(state):
+        width = max(len(state["c_exp"]), len(state["exp"])) + w.bit_length() + 3
+        return {**state,
+                "k_minus_c": named(signed(width), k - state["c_exp"], "k_minus_c"),
+                "base_top": named(signed(width), state["c_exp"] - (w - 1), "base_top"),
+                "base_product": named(signed(width), state["exp"] - ((wp - 2) + q), "base_product")}
+
+    def difference(state):
+        state = dict(state)
+        k_minus_c = state.pop("k_minus_c")
+        return {**state, "diff": named(signed(len(k_minus_c) + 1), k_minus_c + state["exp"], "diff")}
+
+    def compares(state):
+        diff = state["diff"]
+        # A zero product puts the addend at the top (its exponent rules); a zero
+        # addend leaves the window to the product.
+        return {**state,
+                "top": named(1, state["zero"] | (~state["c_zero"] & diff[-1]), "top"),
+                "beyond": named(1, above(diff, w), "beyond")}
+
+    def amount(state):
+        state = dict(state)
+        diff, top, beyond = state.pop("diff"), state["top"], state.pop("beyond")
+        base_top, base_product = state.pop("base_top"), state.pop("base_product")
+        return {**state,
+                "amount": named(range(w + 1), Mux(top, 0, Mux(beyond, w, diff)), "amount"),
+                "base": named(base_top.shape(), Mux(top, base_top, base_product), "base"),
+                "shifted": named(w, state["c_sig"] << (w - pc), "placed"),
+                "lost": Const(0, 1)}
+
+    def shift_level_step(k):
+        def step(state):
+            shifted, lost = shift_level(m, state["shifted"], state["lost"], state["amount"], k,
+                                        f"{prefix}_shift")
+            return {**state, "shifted": shifted, "lost": lost}
+        return step, shift_level_delay(1 << k, w)
+
+    return [(differences, adder(10)), (difference, adder(10)), (compares, logic(10)),
+            (amount, Delay(luts=1))] + [shift_level_step(k) for k in range(w.bit_length())]
+
+
+def aligned_terms(m, prod, state, c_sign, c_fmt, out_fmt, prefix="align"):
+    """The window's two terms after :func:`align_steps` (``state``) and the
+    product (``prod``: ``sign``, ``sig``, ``nan``, ``inf``, ``invalid``)."""
+    q, w = fma_window(len(prod["sig"]), c_fmt, out_fmt)
+    c_nan, c_snan, c_inf = state["c_nan"], state["c_snan"], state["c_inf"]
+    inf_minus_inf = prod["inf"] & c_inf & (prod["sign"] ^ c_sign)
+    return _named(
+        m, prefix,
+        addend=(w, state["shifted"] | state["lost"]),
+        product=(w, prod["sig"] << q),
+        base=(state["base"].shape(), state["base"]),
+        sub=(1, prod["sign"] ^ c_sign),
+        sign=(1, prod["sign"]),
+        c_sign=(1, c_sign),
+        nan=(1, prod["nan"] | c_nan | prod["invalid"] | c_snan | inf_minus_inf),
+        invalid=(1, prod["invalid"] | c_snan | inf_minus_inf),
+        inf=(1, prod["inf"] | c_inf),
+        inf_sign=(1, Mux(prod["inf"], prod["sign"], c_sign)))
+
+
 def align_addend(m, prod, dc, c_fmt, out_fmt, prefix="align"):
     """Place the decoded addend ``dc`` against the exact product ``prod`` in the
-    window (module docs). ``prod``: a dict of signals ``sign``, ``exp`` (the
-    exponent of ``sig``'s second bit from the top), ``sig`` (the product has its
-    leading one in the top two bits), ``zero``, ``nan``, ``inf``, ``invalid``."""
-    wp = len(prod["sig"])
-    q, w = fma_window(wp, c_fmt, out_fmt)
-    pc = len(dc.sig)
-    d_width = max(len(dc.exp), len(prod["exp"])) + 1
-    k = w + 1 - wp - q
-    # A zero product puts the addend at the top (its exponent rules);
-    # a zero addend leaves the window to the product.
-    shift_shape = signed(max(d_width, k.bit_length() + 1) + 2)
-    diff = _named(m, prefix, shift=(shift_shape, k - (dc.exp - prod["exp"])))
-    top = Signal(name=f"{prefix}_top")
-    m.d.comb += top.eq(prod["zero"] | (~dc.is_zero & (diff["shift"] < 0)))
-    amount = Signal(range(w + 1), name=f"{prefix}_amount")
-    m.d.comb += amount.eq(Mux(top, 0, Mux(diff["shift"] > w, w, diff["shift"])))
-    spread = Signal(2 * w, name=f"{prefix}_spread")
-    m.d.comb += spread.eq((dc.sig << (2 * w - pc)) >> amount)
-    base_shape = signed(max(len(dc.exp), len(prod["exp"])) + w.bit_length() + 2)
-    return _named(
-        m, prefix,
-        addend=(w, spread[w:] | spread[:w].any()),
-        product=(w, prod["sig"] << q),
-        base=(base_shape, Mux(top, dc.exp - (w - 1), prod["exp"] - (wp - 2) - q)),
-        sub=(1, prod["sign"] ^ dc.sign),
-        sign=(1, prod["sign"]),
-        c_sign=(1, dc.sign),
-        nan=(1, prod["nan"] | dc.is_nan | prod["invalid"] | dc.is_snan
-             | (prod["inf"] & dc.is_inf & (prod["sign"] ^ dc.sign))),
-        invalid=(1, prod["invalid"] | dc.is_snan
-                 | (prod["inf"] & dc.is_inf & (prod["sign"] ^ dc.sign))),
-        inf=(1, prod["inf"] | dc.is_inf),
-        inf_sign=(1, Mux(prod["inf"], prod["sign"], dc.sign)))
+    window (module docs), all combinational. ``prod``: a dict of signals
+    ``sign``, ``exp`` (the exponent of ``sig``'s second bit from the top),
+    ``sig`` (the product has its leading one in the top two bits), ``zero``,
+    ``nan``, ``inf``, ``invalid``."""
+    state = {"exp": prod["exp"], "zero": prod["zero"], "c_exp": dc.exp, "c_sig": dc.sig,
+             "c_zero": dc.is_zero, "c_nan": dc.is_nan, "c_snan": dc.is_snan, "c_inf": dc.is_inf}
+    for function, _ in align_steps(m, len(prod["sig"]), c_fmt, out_fmt, prefix):
+        state = function(state)
+    return aligned_terms(m, prod, state, dc.sign, c_fmt, out_fmt, prefix)
 
 
-def add_aligned(m, al, rm, prefix="sum"):
-    """Add or subtract the aligned terms by the effective operation, take the
-    magnitude, normalize: the raw float for :class:`FloatRound`."""
+def add_aligned(m, al, rm, prefix="sum", *, pipe=None, carried=None):
+    """Add or subtract the aligned terms by the effective operation (the sum
+    and both differences side by side, the non-negative one chosen), then
+    normalize (:func:`~hw.shift.normalize_left`): the raw float for
+    :func:`~hw.float_round.round_float`. With a pipeline: cut points inside
+    the adders (``<prefix>_low``, ``<prefix>``), in the normalization
+    (``<prefix>_norm_*``) and after the exponent (``<prefix>_exp``), with
+    ``carried`` (a dict) riding along. Returns the raw dict (and ``carried``
+    with a pipeline)."""
     w = len(al["product"])
-    total = Signal(signed(w + 2), name=f"{prefix}_total")
-    m.d.comb += total.eq(Mux(al["sub"], al["product"] - al["addend"],
-                             al["product"] + al["addend"]))
-    negative = total[-1]
+    ext = w + 2
+    product, addend = al["product"].as_unsigned(), al["addend"]
+    terms = [(Cat(product, Const(0, 2)), Cat(addend, Const(0, 2)), subtract)
+             for subtract in (False, True)] + [(Cat(addend, Const(0, 2)),
+                                                Cat(product, Const(0, 2)), True)]
+    keep = {"sub": al["sub"], "sign": al["sign"], "inf": al["inf"], "inf_sign": al["inf_sign"],
+            "nan": al["nan"], "invalid": al["invalid"], "rm": rm,
+            "base_w": al["base"] + w, **(carried or {})}
+    (total, difference, reverse), keep = split_adds(m, pipe, terms, prefix, keep)
+    negative = keep["sub"] & difference[ext - 1]
     magnitude = Signal(w + 1, name=f"{prefix}_magnitude")
-    m.d.comb += magnitude.eq(Mux(negative, -total, total))
-    zeros = leading_zeros(m, magnitude, f"{prefix}_lz")
-    zero_sign = Mux(al["sub"], rm == 2, al["sign"])     # exact zero: +0, or -0 rounding down
-    return _named(
-        m, prefix,
-        sign=(1, Mux(al["inf"], al["inf_sign"],
-                     Mux(magnitude.any(), al["sign"] ^ negative, zero_sign))),
-        exp=(signed(len(al["base"]) + 2), al["base"] + w - zeros),
-        sig=(w + 1, magnitude << zeros),
-        nan=(1, al["nan"]), invalid=(1, al["invalid"]), inf=(1, al["inf"]))
+    m.d.comb += magnitude.eq(Mux(keep["sub"], Mux(difference[ext - 1], reverse, difference), total))
+    keep["nonzero_sign"] = keep["sign"] ^ negative
+    keep["zero_sign"] = Mux(keep["sub"], keep["rm"] == 2, keep["sign"])
+    # exact zero: +0, or -0 rounding down
+    (normalized,), (count,), keep = normalize_left(m, [magnitude], f"{prefix}_norm", pipe=pipe,
+                                                   carried=keep, delay=Delay(luts=1))
+    exp = Signal(signed(len(keep["base_w"]) + 2), name=f"{prefix}_exp")
+    m.d.comb += exp.eq(keep["base_w"] - count)
+    raw = {"sign": Mux(keep["inf"], keep["inf_sign"],
+                       Mux(normalized[-1], keep["nonzero_sign"], keep["zero_sign"])),
+           "exp": exp, "sig": normalized, "nan": keep["nan"], "invalid": keep["invalid"],
+           "inf": keep["inf"], "rm": keep["rm"]}
+    rest = {k: v for k, v in keep.items() if k not in ("sub", "sign", "inf", "inf_sign", "nan",
+                                                      "invalid", "rm", "base_w",
+                                                      "nonzero_sign", "zero_sign")}
+    if pipe is None:
+        return _named(m, prefix, **{k: (Value.cast(v).shape(), v) for k, v in raw.items()
+                                    if k != "rm"})
+    cut = pipe.cut_any(f"{prefix}_exp", {**raw, **rest}, delay=adder(len(exp)) + Delay(luts=1))
+    return {k: cut[k] for k in raw}, {k: cut[k] for k in rest}
 
 
 def round_raw(m, raw, rm, out_fmt, *, ftz=False, saturate=False, name="round"):
@@ -221,9 +295,10 @@ class FloatFMA(Unit):
 
     # -- datapath pieces -------------------------------------------------
 
-    def _product(self, m, pipe, da, db, rm, extra):
+    def _product(self, m, pipe, da, db, extra, steps=()):
         """Exact significand product and the product's special cases; passes
-        through the multiplier's cut points (ending with ``mul``) with ``extra``."""
+        through the multiplier's cut points (ending with ``mul``) with
+        ``extra`` (a dict) and the side ``steps`` applied to it on the way."""
         wp = len(da.sig) + len(db.sig)
         ab_nan = da.is_nan | db.is_nan
         inf_times_zero = (da.is_inf & db.is_zero) | (da.is_zero & db.is_inf)
@@ -238,22 +313,37 @@ class FloatFMA(Unit):
         carried = prod | extra
         if self.params["arch"] == "booth":
             columns = booth_partial_products(m, da.sig, False, db.sig, False, wp)
-            sig, values = reduce_and_add(m, pipe, columns, "mul", tuple(carried.values()),
-                                         delay=BOOTH_DELAY)
+            sig, carried = reduce_and_add(m, pipe, columns, "mul", carried,
+                                          delay=max(BOOTH_DELAY, adder(10), key=pipe.ns),
+                                          steps=steps)
         else:
             sig = Signal(wp, name="mul_sig")
             m.d.comb += sig.eq(da.sig * db.sig)
-            sig, *values = pipe.cut("mul", sig, *carried.values(),
-                                    delay=multiplier_delay(len(da.sig), len(db.sig)))
-        passed = dict(zip(carried, values))
-        prod = {k: passed[k] for k in prod}
-        extra = {k: passed[k] for k in extra}
+            carried = pipe.cut_any("mul", {**carried, "product_sig": sig},
+                                   delay=multiplier_delay(len(da.sig), len(db.sig)))
+            carried = pipe.steps("mul_side", steps, carried)
+            sig = carried.pop("product_sig")
+        prod = {k: carried[k] for k in prod}
         prod["sig"] = sig
-        return prod, extra
+        return prod, {k: v for k, v in carried.items() if k not in prod}
 
     def _round(self, m, raw, rm):
         p = self.params
         return round_raw(m, raw, rm, self.out_fmt, ftz=p["ftz"], saturate=p["saturate"])
+
+    def _decoded(self, m, pipe, operands, extra):
+        """Decode ``(bits, fmt, name)`` operands, subnormals normalized level
+        by level (cut points ``norm_*``, ``decoded``); ``extra`` rides along."""
+        ftz = self.params["ftz"]
+        decoded = [decode(m, x, fmt, ftz, name, normalize=False) for x, fmt, name in operands]
+        if ftz:
+            flat = pipe.cut_many("decoded", (*(v for d in decoded for v in d.signals()), *extra),
+                                 delay=max((decode_delay(fmt, True) for _, fmt, _ in operands),
+                                           key=pipe.ns))
+            return ([Decoded(*flat[7 * i:7 * i + 7]) for i in range(len(decoded))],
+                    flat[7 * len(decoded):])
+        return normalize_decoded(m, [(d, fmt) for d, (_, fmt, _) in zip(decoded, operands)], pipe,
+                                 tuple(extra))
 
     def elaborate(self, platform):
         if self.accumulate:
@@ -263,25 +353,21 @@ class FloatFMA(Unit):
         pipe = self.pipeline(m)
 
         a, b, c, rm = pipe.cut("in", self.a, self.b, self.c, self.rm)
-        formats = ((a, self.a_fmt, "a"), (b, self.b_fmt, "b"), (c, self.c_fmt, "c"))
-        decoded = [decode(m, x, fmt, p["ftz"], name) for x, fmt, name in formats]
-        *fields, rm = pipe.cut("decoded", *(s for d in decoded for s in d.signals()), rm,
-                               delay=max((_full_decode_delay(fmt, p["ftz"]) for _, fmt, _ in formats),
-                                         key=pipe.ns))
-        da, db, dc = (Decoded(*fields[7 * i:7 * i + 7]) for i in range(3))
-
-        prod, extra = self._product(m, pipe, da, db, rm, {"rm": rm, **dict(
-            zip(("c_sign", "c_exp", "c_sig", "c_zero", "c_inf", "c_nan", "c_snan"), dc.signals()))})
-        dc = Decoded(*(extra[k] for k in ("c_sign", "c_exp", "c_sig", "c_zero", "c_inf",
-                                           "c_nan", "c_snan")))
-        aligned = align_addend(m, prod, dc, self.c_fmt, self.out_fmt) | {"rm": extra["rm"]}
-        window = len(aligned["product"])
-        aligned = _cut(pipe, "aligned", aligned, delay=align_delay(window))
-        raw = _cut(pipe, "sum", add_aligned(m, aligned, aligned["rm"]) | {"rm": aligned["rm"]},
-                   delay=sum_delay(window))
+        (da, db, dc), (rm,) = self._decoded(
+            m, pipe, ((a, self.a_fmt, "a"), (b, self.b_fmt, "b"), (c, self.c_fmt, "c")), (rm,))
+        wp = len(da.sig) + len(db.sig)
+        addend = {"c_exp": dc.exp, "c_sig": dc.sig, "c_zero": dc.is_zero, "c_sign": dc.sign,
+                  "c_nan": dc.is_nan, "c_snan": dc.is_snan, "c_inf": dc.is_inf, "rm": rm}
+        # The addend is aligned beside the product (side steps of the tree).
+        steps = align_steps(m, wp, self.c_fmt, self.out_fmt)
+        prod, state = self._product(m, pipe, da, db, addend, steps)
+        state = {**state, "exp": prod["exp"], "zero": prod["zero"]}
+        aligned = aligned_terms(m, prod, state, state["c_sign"], self.c_fmt, self.out_fmt)
+        raw, _ = add_aligned(m, aligned, state["rm"], pipe=pipe, carried={})
         raw = {"sign": raw["sign"], "exp": raw["exp"], "sig": raw["sig"], "sticky": Const(0, 1),
                "is_nan": raw["nan"], "is_inf": raw["inf"] & ~raw["nan"],
                "invalid": raw["invalid"], "rm": raw["rm"]}
+        raw, _ = prepare_exponent(m, raw, self.out_fmt, pipe)
         bits, flags, _ = round_float(m, raw, self.out_fmt, ftz=p["ftz"], saturate=p["saturate"],
                                      pipe=pipe)
         y, flags = pipe.cut("out", bits, flags, delay=ENCODE_DELAY)
@@ -297,14 +383,9 @@ class FloatFMA(Unit):
         pipe = self.pipeline(m, own_registers=1)
 
         a, b, clear, rm = pipe.cut("in", self.a, self.b, self.clear, self.rm)
-        da = decode(m, a, self.a_fmt, p["ftz"], "a")
-        db = decode(m, b, self.b_fmt, p["ftz"], "b")
-        *fields, clear, rm = pipe.cut("decoded", *da.signals(), *db.signals(), clear, rm,
-                                      delay=max(_full_decode_delay(self.a_fmt, p["ftz"]),
-                                                _full_decode_delay(self.b_fmt, p["ftz"]),
-                                                key=pipe.ns))
-        da, db = Decoded(*fields[:7]), Decoded(*fields[7:])
-        prod, extra = self._product(m, pipe, da, db, rm, {"clear": clear, "rm": rm})
+        (da, db), (clear, rm) = self._decoded(
+            m, pipe, ((a, self.a_fmt, "a"), (b, self.b_fmt, "b")), (clear, rm))
+        prod, extra = self._product(m, pipe, da, db, {"clear": clear, "rm": rm})
         clear, rm = extra["clear"], extra["rm"]
 
         acc = Signal(self.out_fmt.width, name="acc_y")

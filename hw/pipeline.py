@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from amaranth.hdl import Signal, Value
 from amaranth.lib import data
 
-__all__ = ["Delay", "DelayModel", "DELAY_MODELS", "Pipeline", "balance",
+__all__ = ["Delay", "DelayModel", "DELAY_MODELS", "Pipeline", "balance", "flatten", "unflatten",
            "logic", "adder", "mux", "shifter", "compare", "multiplier_delay"]
 
 
@@ -169,6 +169,16 @@ def balance(segments, widths, stages, fixed=None):
     return ranks, delays
 
 
+def flatten(carried):
+    """The values of ``carried`` (a tuple, or a dict of values) as a tuple."""
+    return tuple(carried.values()) if isinstance(carried, dict) else tuple(carried)
+
+
+def unflatten(template, values):
+    """``values`` in the form of ``template`` (see :func:`flatten`)."""
+    return dict(zip(template, values)) if isinstance(template, dict) else tuple(values)
+
+
 def _name(value):
     return getattr(Value.cast(value), "name", "value")
 
@@ -216,6 +226,20 @@ class Pipeline:
         self._cuts.append((name, tuple(values), stand_ins, None))
         self._segments.append(delay)
         return stand_ins
+
+    def cut_any(self, name, values, delay=Delay()):
+        """:meth:`cut_many` for a tuple, or for a dict of values (returns a dict)."""
+        if isinstance(values, dict):
+            return dict(zip(values, self.cut_many(name, tuple(values.values()), delay=delay)))
+        return self.cut_many(name, tuple(values), delay=delay)
+
+    def steps(self, name, steps, carried):
+        """Apply side ``steps`` (``(function, delay)`` pairs, as for
+        :func:`~hw.booth.reduce_and_add`) to ``carried`` one after another,
+        with a cut point ``<name><i>`` after each."""
+        for i, (function, delay) in enumerate(steps):
+            carried = self.cut_any(f"{name}{i}", function(carried), delay=delay)
+        return carried
 
     def register(self, name, delay=Delay()):
         """A rank the unit builds itself (an accumulator), ``delay`` after the
