@@ -130,18 +130,28 @@ def _cut_columns(pipe, name, columns, carried, delay):
     return out, unflatten(carried, values)
 
 
+def _operand(y, subtract):
+    """``y`` as the second operand of ``x + y`` or ``x - y = x + ~y + 1``:
+    ``subtract`` a bool or a 1-bit signal. Returns ``(operand, carry_in)``."""
+    if isinstance(subtract, bool):
+        return (~y if subtract else y), int(subtract)
+    return y ^ subtract.replicate(len(y)), subtract
+
+
 def split_adds(m, pipe, terms, name, carried=(), delay=Delay()):
     """Sums ``x + y`` or differences ``x - y`` (``terms``: ``(x, y, subtract)``,
-    all of one width, results mod ``2**width``), with a cut point
-    ``<name>_low`` between the halves of wide adders (each carry registered
-    there) and ``<name>`` after them; ``delay`` is the logic before. Without
-    a pipeline, plain adders. Returns ``(results, carried)``."""
+    ``subtract`` a bool or a 1-bit signal, all of one width, results mod
+    ``2**width``), with a cut point ``<name>_low`` between the halves of wide
+    adders (each carry registered there) and ``<name>`` after them; ``delay``
+    is the logic before. Without a pipeline, plain adders. Returns
+    ``(results, carried)``."""
     width = len(terms[0][0])
     results = []
     if pipe is None or width <= SPLIT_WIDTH:
         for i, (x, y, subtract) in enumerate(terms):
+            operand, carry_in = _operand(y, subtract)
             total = Signal(width, name=f"{name}_{i}")
-            m.d.comb += total.eq(x - y if subtract else x + y)
+            m.d.comb += total.eq(x + operand + carry_in)
             results.append(total)
         if pipe is None:
             return results, carried
@@ -150,11 +160,11 @@ def split_adds(m, pipe, terms, name, carried=(), delay=Delay()):
     half = width // 2
     lows, highs = [], []
     for i, (x, y, subtract) in enumerate(terms):
-        y_low, y_high = (~y[:half], ~y[half:]) if subtract else (y[:half], y[half:])
+        operand, carry_in = _operand(y, subtract)
         low = Signal(half + 1, name=f"{name}_{i}_low")
-        m.d.comb += low.eq(x[:half] + y_low + int(subtract))
+        m.d.comb += low.eq(x[:half] + operand[:half] + carry_in)
         lows.append(low)
-        highs += [x[half:], y_high]
+        highs += [x[half:], operand[half:]]
     cut = pipe.cut_many(f"{name}_low", (*lows, *highs, *flatten(carried)),
                         delay=delay + adder(half))
     lows, highs, values = cut[:len(terms)], cut[len(terms):3 * len(terms)], cut[3 * len(terms):]

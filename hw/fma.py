@@ -177,8 +177,8 @@ def align_addend(m, prod, dc, c_fmt, out_fmt, prefix="align"):
 
 
 def add_aligned(m, al, rm, prefix="sum", *, pipe=None, carried=None):
-    """Add or subtract the aligned terms by the effective operation (the sum
-    and both differences side by side, the non-negative one chosen), then
+    """Add or subtract the aligned terms by the effective operation (beside
+    the reverse difference, chosen when the difference is negative), then
     normalize (:func:`~hw.shift.normalize_left`): the raw float for
     :func:`~hw.float_round.round_float`. With a pipeline: cut points inside
     the adders (``<prefix>_low``, ``<prefix>``), in the normalization
@@ -188,16 +188,16 @@ def add_aligned(m, al, rm, prefix="sum", *, pipe=None, carried=None):
     w = len(al["product"])
     ext = w + 2
     product, addend = al["product"].as_unsigned(), al["addend"]
-    terms = [(Cat(product, Const(0, 2)), Cat(addend, Const(0, 2)), subtract)
-             for subtract in (False, True)] + [(Cat(addend, Const(0, 2)),
-                                                Cat(product, Const(0, 2)), True)]
+    # product +/- addend and, for a subtraction that goes negative, addend - product.
+    terms = [(Cat(product, Const(0, 2)), Cat(addend, Const(0, 2)), al["sub"]),
+             (Cat(addend, Const(0, 2)), Cat(product, Const(0, 2)), True)]
     keep = {"sub": al["sub"], "sign": al["sign"], "inf": al["inf"], "inf_sign": al["inf_sign"],
             "nan": al["nan"], "invalid": al["invalid"], "rm": rm,
             "base_w": al["base"] + w, **(carried or {})}
-    (total, difference, reverse), keep = split_adds(m, pipe, terms, prefix, keep)
-    negative = keep["sub"] & difference[ext - 1]
+    (total, reverse), keep = split_adds(m, pipe, terms, prefix, keep)
+    negative = keep["sub"] & total[ext - 1]
     magnitude = Signal(w + 1, name=f"{prefix}_magnitude")
-    m.d.comb += magnitude.eq(Mux(keep["sub"], Mux(difference[ext - 1], reverse, difference), total))
+    m.d.comb += magnitude.eq(Mux(negative, reverse, total))
     keep["nonzero_sign"] = keep["sign"] ^ negative
     keep["zero_sign"] = Mux(keep["sub"], keep["rm"] == 2, keep["sign"])
     # exact zero: +0, or -0 rounding down
