@@ -25,10 +25,11 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from .pipeline import Delay, adder, compare, logic, mux, shifter
-from .shift import shift_right_sticky
+from .pipeline import Delay, adder, compare, drive, logic, mux, shifter
+from .shift import shift_level, shift_level_delay
 
-__all__ = ["FloatRound", "round_float", "prepare_exponent", "round_exponent", "round_gaps", "round_compares",
+__all__ = ["FloatRound", "round_float", "round_float_steps", "prepare_exponent",
+           "prepare_exponent_steps", "round_exponent", "round_gaps", "round_compares",
            "exponent_layout", "above", "EXPONENT_DELAY", "GAPS_DELAY", "COMPARES_DELAY",
            "LIMITS_DELAY",
            "ENCODE_DELAY", "ROUND_DELAY", "leading_zeros", "round_increment", "lzc_delay"]
@@ -155,38 +156,62 @@ LIMITS_DELAY = Delay(luts=1)
 EXPONENT_DELAY = GAPS_DELAY + COMPARES_DELAY + LIMITS_DELAY
 
 
-def prepare_exponent(m, raw, fmt, pipe, carried=None, name="round"):
+def prepare_exponent_steps(m, raw, fmt, carried=None, name="round", point=None):
     """:func:`round_exponent` of ``raw["exp"]`` in steps with cut points
-    ``<name>_gaps`` and ``<name>_compares``, for a unit whose exponent is known
-    only with its significand. Returns ``raw`` with ``prepared``, and
+    ``<point>_gaps`` and ``<point>_compares``, for a unit whose exponent is
+    known only with its significand: a datapath generator (see
+    :func:`~hw.pipeline.drive`). Returns ``raw`` with ``prepared``, and
     ``carried`` (a dict) that rode along."""
+    point = point or name
     carried = carried or {}
     (gap0, gap1), biased = round_gaps(m, raw["exp"], fmt, name)
-    state = pipe.cut_any(f"{name}_gaps", {**raw, **carried, "gap0": gap0, "gap1": gap1,
-                                          "biased": biased}, delay=GAPS_DELAY)
+    state = yield (f"{point}_gaps", GAPS_DELAY,
+                   {**raw, **carried, "gap0": gap0, "gap1": gap1, "biased": biased})
     compare0, compare1 = round_compares(m, (state["gap0"], state["gap1"]), fmt, name)
-    state = pipe.cut_any(f"{name}_compares", {**state, "compare0": compare0, "compare1": compare1},
-                         delay=COMPARES_DELAY)
+    state = yield (f"{point}_compares", COMPARES_DELAY,
+                   {**state, "compare0": compare0, "compare1": compare1})
     prepared = round_exponent(m, state["exp"], fmt, name,
                               gaps=((state["gap0"], state["gap1"]), state["biased"]),
                               compares=(state["compare0"], state["compare1"]))
     return {**{k: state[k] for k in raw}, "prepared": prepared}, {k: state[k] for k in carried}
 
 
+def prepare_exponent(m, raw, fmt, pipe, carried=None, name="round"):
+    """:func:`prepare_exponent_steps` through ``pipe``'s cut points."""
+    return drive(pipe, prepare_exponent_steps(m, raw, fmt, carried, name))
+
+
+def _numbered(values):
+    return {str(i): value for i, value in enumerate(values)}
+
+
+def _in_order(values):
+    return tuple(values[str(i)] for i in range(len(values)))
+
+
 def round_float(m, raw, fmt, *, ftz=False, saturate=False, half_normalized=False,
                 pipe=None, carried=(), name="round"):
+    """:func:`round_float_steps` through ``pipe``'s cut points (or none)."""
+    return drive(pipe, round_float_steps(m, raw, fmt, ftz=ftz, saturate=saturate,
+                                         half_normalized=half_normalized, carried=carried,
+                                         name=name))
+
+
+def round_float_steps(m, raw, fmt, *, ftz=False, saturate=False, half_normalized=False,
+                      carried=(), name="round", point=None):
     """Gates that round the raw float ``raw`` (a dict: ``sign``, ``exp``,
     ``sig``, ``sticky``, ``is_nan``, ``is_inf``, ``invalid``, ``rm``; module
     docs, and optionally ``prepared``, :func:`round_exponent` of ``exp``) to
-    ``fmt``. With a :class:`~hw.pipeline.Pipeline` the work passes cut
-    points ``<name>_norm`` (leading one placed), ``<name>_shift_<k>`` (each
-    level of the denormalizing shift), ``<name>_sticky``, ``<name>_increment``
-    and ``<name>_rounded``, with ``carried`` values riding along. Returns
-    ``(bits, flags, carried)``."""
-    def cut(point, delay, values):
-        if pipe is None:
-            return values
-        return pipe.cut_many(f"{name}_{point}", values, delay=delay)
+    ``fmt``: a datapath generator (:func:`~hw.pipeline.drive`) with cut
+    points ``<point>_norm`` (leading one placed), ``<point>_shift_<k>`` (each
+    level of the denormalizing shift), ``<point>_sticky``,
+    ``<point>_increment`` and ``<point>_rounded`` (``point`` defaults to
+    ``name``, the prefix of the signals), with ``carried`` values riding
+    along. Returns ``(bits, flags, carried)``."""
+    point = point or name
+
+    def cut(stage, delay, values):
+        return (f"{point}_{stage}", delay, _numbered(values))
 
     def named(shape, value, suffix):
         signal = Signal(shape, name=f"{name}_{suffix}")
@@ -216,14 +241,18 @@ def round_float(m, raw, fmt, *, ftz=False, saturate=False, half_normalized=False
     edge = named(1, prepared.edge[top], "edge")
     specials = (raw["sign"], raw["rm"], raw["sticky"], raw["is_nan"], raw["is_inf"],
                 raw["invalid"], is_zero, base, far, edge)
-    sig, distance, *rest = cut("norm", mux(2), (sig, distance, *specials, *carried))
+    sig, distance, *rest = _in_order((yield cut("norm", mux(2), (sig, distance, *specials,
+                                                                  *carried))))
 
     # Rounding sig at precision p with an unbounded exponent, for tininess
     # after rounding: the bits it needs, read beside the first shift levels.
     unbounded = (named(1, sig[width - p:].all(), "top_ones"), sig[width - p], sig[width - p - 1],
                  named(1, sig[:width - p - 1].any(), "low_any"))
-    shifted, lost, rest = shift_right_sticky(
-        m, sig, distance, f"{name}_shift", pipe=pipe, carried=(*unbounded, *rest))
+    shifted, lost, amount, rest = sig, Const(0, 1), distance, (*unbounded, *rest)
+    for k in range(len(amount)):
+        shifted, lost = shift_level(m, shifted, lost, amount, k, f"{name}_shift")
+        shifted, lost, amount, *rest = _in_order((yield cut(
+            f"shift_{k}", shift_level_delay(1 << k, width), (shifted, lost, amount, *rest))))
     top_ones, top_lsb, top_guard, low_any, sign, rm, sticky_in, is_nan, is_inf, invalid, \
         is_zero, base, far, edge, *carried = rest
 
@@ -235,10 +264,10 @@ def round_float(m, raw, fmt, *, ftz=False, saturate=False, half_normalized=False
     carries_unbounded = top_ones & round_increment(rm, sign, top_lsb, top_guard,
                                                    low_any | sticky_in)
     tiny = named(1, ~is_zero & (far | (edge & ~carries_unbounded)), "tiny")
-    kept, guard, sticky, kept_ones, tiny, *rest = cut(
+    kept, guard, sticky, kept_ones, tiny, *rest = _in_order((yield cut(
         "sticky", logic(width - p + 2),
         (kept, guard, sticky, kept_ones, tiny, sign, rm, is_nan, is_inf, invalid, is_zero, base,
-         *carried))
+         *carried))))
     sign, rm, is_nan, is_inf, invalid, is_zero, base, *carried = rest
 
     inexact = named(1, guard | sticky, "inexact")
@@ -249,9 +278,10 @@ def round_float(m, raw, fmt, *, ftz=False, saturate=False, half_normalized=False
     fields = [named(signed(exp_width + 2), base + kept[p - 1] + c, f"field{c}") for c in (0, 1)]
     toward_inf = named(1, (rm == 0) | (rm == 4) | ((rm == 3) & ~sign) | ((rm == 2) & sign),
                        "toward_inf")
-    kept, increment, kept_ones, field0, field1, inexact, tiny, toward_inf, *rest = cut(
-        "increment", logic(7), (kept, increment, kept_ones, *fields, inexact, tiny, toward_inf,
-                                sign, is_nan, is_inf, invalid, is_zero, *carried))
+    kept, increment, kept_ones, field0, field1, inexact, tiny, toward_inf, *rest = _in_order((
+        yield cut("increment", logic(7), (kept, increment, kept_ones, *fields, inexact, tiny,
+                                          toward_inf, sign, is_nan, is_inf, invalid, is_zero,
+                                          *carried))))
     sign, is_nan, is_inf, invalid, is_zero, *carried = rest
     fields = (field0, field1)
 
@@ -265,9 +295,10 @@ def round_float(m, raw, fmt, *, ftz=False, saturate=False, half_normalized=False
     flush = named(1, Const(int(ftz), 1) & ~is_zero & Mux(carry, fields[1] == 0, fields[0] == 0),
                   "flush")
     frac, field, huge, flush, toward_inf, inexact, tiny, is_zero, sign, is_nan, is_inf, invalid, \
-        *carried = cut("rounded", adder(p + 1),
-                       (named(fmt.frac_bits, frac, "frac"), field, huge, flush, toward_inf,
-                        inexact, tiny, is_zero, sign, is_nan, is_inf, invalid, *carried))
+        *carried = _in_order((yield cut(
+            "rounded", adder(p + 1), (named(fmt.frac_bits, frac, "frac"), field, huge, flush,
+                                      toward_inf, inexact, tiny, is_zero, sign, is_nan, is_inf,
+                                      invalid, *carried))))
 
     sign_bit = sign << (fmt.width - 1)
     finite = Signal(fmt.width, name=f"{name}_finite")

@@ -24,13 +24,13 @@ from amaranth.lib.wiring import In, Out
 from golden.formats import GPUS, OVERFLOW_MODES, float_format
 
 from .float import FLAGS_DOC, ROUND_MODE_DOC, Decoded, decode
-from .float_round import FloatRound, leading_zeros
-from .fma import add_aligned, align_addend, round_raw
+from .float_round import (ENCODE_DELAY, leading_zeros, lzc_delay, prepare_exponent_steps,
+                          round_float_steps)
+from .fma import add_aligned, align_addend, align_steps, sum_delay
 from .mac import IntMAC, adder_tree
 from .params import Derived, Param
 from .float import decode_delay
-from .float_round import ROUND_DELAY, lzc_delay
-from .pipeline import adder, multiplier_delay, shifter
+from .pipeline import Delay, adder, compare, multiplier_delay, mux, shifter
 from .unit import STAGES_PARAM, TARGET_MHZ_PARAM, Unit
 
 __all__ = ["FloatMMA", "IntMMA"]
@@ -60,6 +60,26 @@ def _max_tree(m, values, name):
         values = paired + values[len(values) & ~1:]
         level += 1
     return values[0]
+
+
+_DECODED = ("sign", "exp", "sig", "is_zero", "is_inf", "is_nan", "is_snan")
+_PRODUCT = ("sign", "exp", "sig", "nan", "inf", "invalid")
+
+
+def _pack_products(products):
+    """Products that ride along a block's cut points, as a dict."""
+    return {f"later_{i}_{k}": getattr(p, k) for i, p in enumerate(products) for k in _PRODUCT}
+
+
+def _unpack_products(values, products):
+    """The products of :func:`_pack_products` as they came through a cut."""
+    out = []
+    for i, prod in enumerate(products):
+        passed = _Product.__new__(_Product)
+        for k in _PRODUCT:
+            setattr(passed, k, values[f"later_{i}_{k}"])
+        out.append(passed)
+    return out
 
 
 class _Product:
@@ -144,60 +164,87 @@ class FloatMMA(Unit):
 
     # -- tensorcore -------------------------------------------------------
 
-    def _tensorcore_block(self, m, products, c, name):
+    def _tensorcore_block(self, m, products, c, name, phase):
         """One block FMA (SPEC.md §2-3) of ``products`` and the decoded addend
-        ``c`` (fp32 layout: 24-bit significand): the packed result bits."""
+        ``c`` (fp32 layout: 24-bit significand): the packed result bits. A
+        generator for :meth:`Pipeline.lockstep`: cut points ``<phase>_anchor``
+        (largest exponent), ``<phase>_terms`` (aligned, signed),
+        ``<phase>_sum`` and ``<phase>_norm`` (normalized)."""
         core, fmt_in = self.core, self.in_fmt
         f = core.frac_bits
         two_m = 2 * fmt_in.frac_bits
         rounding, floor = core.mode(fmt_in.name, self.acc_fmt.name)
         exp_shape = signed(max(len(c.exp), *(len(p.exp) for p in products)) + 2)
         absent = -(1 << (exp_shape.width - 2))           # below every real exponent
+        terms_in = [(p.sign, p.exp, p.sig << (f - two_m)) for p in products] \
+            + [(c.sign, c.exp, c.sig << (f - 23))]
         exps = []
-        for i, prod in enumerate(products + [c]):
+        for i, (_, exp, sig) in enumerate(terms_in):
             present = Signal(exp_shape, name=f"{name}_e{i}")
-            m.d.comb += present.eq(Mux(prod.sig.any(), prod.exp, absent))
+            m.d.comb += present.eq(Mux(sig.any(), exp, absent))
             exps.append(present)
         top = _max_tree(m, exps, f"{name}_emax")
         anchor = Signal(exp_shape, name=f"{name}_anchor")
         m.d.comb += anchor.eq(top if floor is None else Mux(top < floor, floor, top))
+        nan, inf, inf_negative = self._tensorcore_specials(m, products, c, name)
+        levels = max(1, (len(terms_in) - 1).bit_length())
+        state = {"anchor": anchor, "nan": nan, "inf": inf, "inf_negative": inf_negative,
+                 **{f"t{i}_{k}": v for i, term in enumerate(terms_in)
+                    for k, v in zip(("sign", "exp", "sig"), term)}}
+        state = yield (f"{phase}_anchor", (compare(exp_shape.width) + mux(2)) * levels, state)
 
         sum_width = f + (4 * core.block + 2 - 1).bit_length() + 1
-        terms = []
-        for i, prod in enumerate(products + [c]):
-            justified = prod.sig << (f - two_m) if i < len(products) else prod.sig << (f - 23)
+        anchor, terms = state["anchor"], []
+        for i in range(len(terms_in)):
             distance = Signal(exp_shape, name=f"{name}_d{i}")
             amount = Signal(range(f + 3), name=f"{name}_shift{i}")
-            m.d.comb += [distance.eq(anchor - prod.exp),
+            m.d.comb += [distance.eq(anchor - state[f"t{i}_exp"]),
                          amount.eq(Mux(distance > f + 2, f + 2, distance))]
             magnitude = Signal(f + 2, name=f"{name}_mag{i}")
             term = Signal(signed(sum_width), name=f"{name}_term{i}")
             # Truncate the magnitude (toward zero), then apply the sign.
-            m.d.comb += [magnitude.eq(justified >> amount),
-                         term.eq(Mux(prod.sign, -magnitude, magnitude))]
+            m.d.comb += [magnitude.eq(state[f"t{i}_sig"] >> amount),
+                         term.eq(Mux(state[f"t{i}_sign"], -magnitude, magnitude))]
             terms.append(term)
-        total = adder_tree(m, terms, f"{name}_sum", sum_width)
+        keep = {k: state[k] for k in ("anchor", "nan", "inf", "inf_negative")}
+        state = yield (f"{phase}_terms", adder(exp_shape.width) * 2 + shifter((f + 3).bit_length())
+                       + adder(f + 2), {**keep, **{f"term{i}": t for i, t in enumerate(terms)}})
 
+        total = adder_tree(m, [state[f"term{i}"] for i in range(len(terms))], f"{name}_sum",
+                           sum_width)
+        keep = {k: state[k] for k in keep}
+        state = yield (f"{phase}_sum", adder(sum_width) * levels, {**keep, "total": total})
+
+        total = state["total"]
         magnitude = Signal(sum_width, name=f"{name}_abs")
         m.d.comb += magnitude.eq(Mux(total[-1], -total, total))
         zeros = leading_zeros(m, magnitude, f"{name}_lz")
-        rounder = FloatRound(self.acc_fmt, exp_width=len(anchor) + 2, sig_width=sum_width)
-        m.submodules[f"{name}_round"] = rounder
-        m.d.comb += [rounder.sign.eq(total[-1]),
-                     rounder.exp.eq(anchor - f + (sum_width - 1) - zeros),
-                     rounder.sig.eq(magnitude << zeros), rounder.sticky.eq(0),
-                     rounder.is_nan.eq(0), rounder.is_inf.eq(0), rounder.invalid.eq(0),
-                     rounder.rm.eq(rounding)]
+        exp = Signal(signed(len(anchor) + 2), name=f"{name}_exp")
+        sig = Signal(sum_width, name=f"{name}_sig")
+        m.d.comb += [exp.eq(state["anchor"] - f + (sum_width - 1) - zeros), sig.eq(magnitude << zeros)]
+        keep = {k: state[k] for k in ("nan", "inf", "inf_negative")}
+        state = yield (f"{phase}_norm", adder(sum_width) + lzc_delay(sum_width)
+                       + shifter(sum_width.bit_length()),
+                       {**keep, "exp": exp, "sig": sig, "negative": total[-1]})
+
+        raw = {"sign": state["negative"], "exp": state["exp"], "sig": state["sig"],
+               "sticky": Const(0, 1), "is_nan": Const(0, 1), "is_inf": Const(0, 1),
+               "invalid": Const(0, 1), "rm": Const(rounding, 3)}
+        keep = {k: state[k] for k in ("nan", "inf", "inf_negative")}
+        raw, keep = yield from prepare_exponent_steps(m, raw, self.acc_fmt, keep, f"{name}_round",
+                                                      f"{phase}_round")
+        rounded, flags, (negative, *specials) = yield from round_float_steps(
+            m, raw, self.acc_fmt, carried=(raw["sign"], *keep.values()), name=f"{name}_round",
+            point=f"{phase}_round")
+        nan, inf, inf_negative = specials
         acc = self.acc_fmt
-        nan, inf, inf_negative = self._tensorcore_specials(m, products, c, name)
         # Overflow gives infinity even when rounding toward zero (SPEC.md §3.9);
         # NaN is 0x7FFFFFFF / 0x7FFF (§2.4).
         bits = Signal(acc.width, name=f"{name}_bits")
         m.d.comb += bits.eq(
             Mux(nan, (1 << (acc.width - 1)) - 1,
                 Mux(inf, Cat(Const(acc.inf_bits, acc.width - 1), inf_negative),
-                    Mux(rounder.flags[2], Cat(Const(acc.inf_bits, acc.width - 1), total[-1]),
-                        rounder.bits))))
+                    Mux(flags[2], Cat(Const(acc.inf_bits, acc.width - 1), negative), rounded))))
         return bits
 
     def _tensorcore_specials(self, m, products, c, name):
@@ -221,12 +268,26 @@ class FloatMMA(Unit):
 
     def _tensorcore_output(self, m, products, c_bits, name):
         """A whole dot product through ``k / block`` chained block FMAs, each
-        block's result (an infinity or NaN included) the next one's C."""
+        block's result (an infinity or NaN included) the next one's C; a
+        generator for :meth:`Pipeline.lockstep`. Later blocks' products ride
+        along through the earlier blocks' cut points."""
         block, count = self.core.block, len(products) // self.core.block
         c = self._c_layout(m, c_bits, f"{name}_c")
         for j in range(count):
-            bits = self._tensorcore_block(m, products[j * block:(j + 1) * block], c,
-                                          f"{name}_b{j}")
+            later = products[(j + 1) * block:]
+            datapath = self._tensorcore_block(m, products[j * block:(j + 1) * block], c,
+                                              f"{name}_b{j}", f"tc{j}")
+            sent = None
+            try:
+                while True:
+                    phase, delay, values = datapath.send(sent)
+                    values = {**values, **_pack_products(later)}
+                    back = yield phase, delay, values
+                    later = _unpack_products(back, later)
+                    sent = {k: back[k] for k in values if not k.startswith("later_")}
+            except StopIteration as stop:
+                bits = stop.value
+            products = products[:(j + 1) * block] + later
             if j + 1 < count:
                 c = self._c_layout(m, bits, f"{name}_b{j}_c")
         return bits
@@ -238,7 +299,9 @@ class FloatMMA(Unit):
         fixed-point window that holds every one of them exactly (84 bits for
         4 fp16 products), normalized, then added to C by the fused
         multiply-add's two-term alignment, whose far-away operand shrinks to
-        a sticky bit, and rounded by :class:`FloatRound`."""
+        a sticky bit, and rounded by :class:`FloatRound`. A generator for
+        :meth:`Pipeline.lockstep`: cut points ``fused_terms``, ``fused_sum``,
+        ``fused_norm``, ``fused_aligned`` and ``fused_added``."""
         fmt, acc = self.in_fmt, self.acc_fmt
         lowest = 2 * fmt.emin                    # exponent of the smallest product's units
         sig_width = len(products[0].sig)
@@ -251,27 +314,41 @@ class FloatMMA(Unit):
             m.d.comb += [offset.eq(prod.exp - lowest), placed.eq(prod.sig << offset),
                          term.eq(Mux(prod.sign, -placed, placed))]
             terms.append(term)
-        total = adder_tree(m, terms, f"{name}_sum", width)
-        magnitude = Signal(width, name=f"{name}_abs")
-        m.d.comb += magnitude.eq(Mux(total[-1], -total, total))
-        zeros = leading_zeros(m, magnitude, f"{name}_lz")
-
+        pos_inf = Cat(*(p.inf & ~p.sign for p in products)).any()
+        neg_inf = Cat(*(p.inf & p.sign for p in products)).any()
+        product_nan = Cat(*(p.nan for p in products)).any()
+        dc = decode(m, c_bits, acc, False, f"{name}_c")
+        rounding_down = rm == 2
+        # An exact zero keeps the sign common to zero products (IEEE sum rules);
+        # a cancelled sum is +0, or -0 rounding down.
         nonzero = Cat(*(p.sig.any() & ~p.nan & ~p.inf for p in products)).any()
         all_negative = Cat(*(p.sign for p in products)).all()
         any_negative = Cat(*(p.sign for p in products)).any()
-        pos_inf = Cat(*(p.inf & ~p.sign for p in products)).any()
-        neg_inf = Cat(*(p.inf & p.sign for p in products)).any()
+        keep = {"zero_sign": Mux(nonzero, rounding_down,
+                                 all_negative | (rounding_down & any_negative)),
+                "pos_inf": pos_inf, "neg_inf": neg_inf, "product_nan": product_nan,
+                "invalid_any": Cat(*(p.invalid for p in products)).any(), "rm": rm,
+                **{f"c_{k}": v for k, v in zip(_DECODED, dc.signals())}}
+        offset_bits = (2 * (fmt.emax - fmt.emin) + 3).bit_length()
+        state = yield ("fused_terms", adder(offset_bits) + shifter(offset_bits) + adder(width),
+                       {**keep, **{f"term{i}": t for i, t in enumerate(terms)}})
+
+        levels = max(1, (len(products) - 1).bit_length())
+        total = adder_tree(m, [state[f"term{i}"] for i in range(len(terms))], f"{name}_sum", width)
+        keep = {k: state[k] for k in keep}
+        state = yield ("fused_sum", adder(width) * levels, {**keep, "total": total})
+
+        total = state["total"]
+        magnitude = Signal(width, name=f"{name}_abs")
+        m.d.comb += magnitude.eq(Mux(total[-1], -total, total))
+        zeros = leading_zeros(m, magnitude, f"{name}_lz")
+        pos_inf, neg_inf = state["pos_inf"], state["neg_inf"]
         both_inf = pos_inf & neg_inf
-        rounding_down = rm == 2
-        product_nan = Cat(*(p.nan for p in products)).any()
-        nan = product_nan | both_inf
-        dc = decode(m, c_bits, acc, False, f"{name}_c")
-        # An exact zero keeps the sign common to zero products (IEEE sum rules);
-        # a cancelled sum is +0, or -0 rounding down.
-        zero_sign = Mux(nonzero, rounding_down, all_negative | (rounding_down & any_negative))
+        nan = state["product_nan"] | both_inf
         exp_shape = signed((abs(lowest - 2 * fmt.frac_bits) + width).bit_length() + 1)
         product = {
-            "sign": Mux(pos_inf | neg_inf, neg_inf, Mux(magnitude.any(), total[-1], zero_sign)),
+            "sign": Mux(pos_inf | neg_inf, neg_inf,
+                        Mux(magnitude.any(), total[-1], state["zero_sign"])),
             # the exponent of the second bit from the top of the normalized sum
             "exp": (lowest - 2 * fmt.frac_bits) + (width - 2) - zeros,
             "sig": magnitude << zeros,
@@ -279,8 +356,7 @@ class FloatMMA(Unit):
             "nan": nan,
             "inf": (pos_inf | neg_inf) & ~nan,
             # +inf + -inf is invalid unless a NaN operand already makes the result NaN.
-            "invalid": Cat(*(p.invalid for p in products)).any()
-                       | (both_inf & ~product_nan & ~dc.is_nan),
+            "invalid": state["invalid_any"] | (both_inf & ~state["product_nan"] & ~state["c_is_nan"]),
         }
         shapes = {"sign": 1, "exp": exp_shape, "sig": width, "zero": 1, "nan": 1, "inf": 1,
                   "invalid": 1}
@@ -288,10 +364,27 @@ class FloatMMA(Unit):
         for key, value in product.items():
             named[key] = Signal(shapes[key], name=f"{name}_prod_{key}")
             m.d.comb += named[key].eq(value)
+        keep = {"rm": state["rm"], **{f"c_{k}": state[f"c_{k}"] for k in _DECODED}}
+        state = yield ("fused_norm", adder(width) + lzc_delay(width) + shifter(width.bit_length()),
+                       {**keep, **{f"prod_{k}": v for k, v in named.items()}})
+
+        named = {k: state[f"prod_{k}"] for k in named}
+        dc = Decoded(*(state[f"c_{k}"] for k in _DECODED))
         aligned = align_addend(m, named, dc, acc, acc, prefix=f"{name}_align")
-        raw = add_aligned(m, aligned, rm, prefix=f"{name}_add")
-        rounder = round_raw(m, raw, rm, acc, name=f"{name}_round")
-        return rounder.bits, rounder.flags
+        align = sum((d for _, d in align_steps(m, width, acc, acc, f"{name}_unused")), Delay())
+        state = yield ("fused_aligned", align, {**aligned, "rm": state["rm"]})
+
+        raw = add_aligned(m, state, state["rm"], prefix=f"{name}_add")
+        window = len(state["product"])
+        raw = yield ("fused_added", sum_delay(window), {**raw, "rm": state["rm"]})
+        raw = {"sign": raw["sign"], "exp": raw["exp"], "sig": raw["sig"], "sticky": Const(0, 1),
+               "is_nan": raw["nan"], "is_inf": raw["inf"] & ~raw["nan"],
+               "invalid": raw["invalid"], "rm": raw["rm"]}
+        raw, _ = yield from prepare_exponent_steps(m, raw, acc, None, f"{name}_round",
+                                                   "fused_round")
+        bits, flags, _ = yield from round_float_steps(m, raw, acc, name=f"{name}_round",
+                                                      point="fused_round")
+        return bits, flags
 
     def elaborate(self, platform):
         p = self.params
@@ -321,27 +414,24 @@ class FloatMMA(Unit):
                     (prod.sign, prod.exp, prod.sig, prod.nan, prod.inf,
                      prod.invalid) = (next(fields) for _ in range(6))
 
-        outputs, flags = [], []
+        # Every output's datapath, all through the same cut points.
+        datapaths = []
         for i in range(rows):
             for j in range(cols):
                 c_bits = _element(c, i * cols + j, wa)
                 if self.core is not None:
-                    outputs.append(self._tensorcore_output(m, products[i][j], c_bits, f"o{i}_{j}"))
+                    datapaths.append(self._tensorcore_output(m, products[i][j], c_bits,
+                                                             f"o{i}_{j}"))
                 else:
-                    bits, fl = self._fused_output(m, products[i][j], c_bits, rm, f"o{i}_{j}")
-                    outputs.append(bits)
-                    flags.append(fl)
-        # One output: exponent compare tree, alignment shifts, the sum, its
-        # normalization and the rounding.
-        window = 2 * sig_bits + self.acc_fmt.frac_bits + 8
-        output_delay = (adder(10) * max(1, depth.bit_length()) + shifter(window.bit_length())
-                        + adder(window) * max(1, depth.bit_length()) + lzc_delay(window)
-                        + shifter(window.bit_length()) + ROUND_DELAY)
+                    datapaths.append(self._fused_output(m, products[i][j], c_bits, rm,
+                                                        f"o{i}_{j}"))
+        results = pipe.lockstep(datapaths)
         if self.core is None:
-            d, flag_bits = pipe.cut("out", Cat(*outputs), Cat(*flags), delay=output_delay)
+            d, flag_bits = pipe.cut("out", Cat(*(bits for bits, _ in results)),
+                                    Cat(*(fl for _, fl in results)), delay=ENCODE_DELAY)
             m.d.comb += self.flags.eq(flag_bits)
         else:
-            d = pipe.cut("out", Cat(*outputs), delay=output_delay)
+            d = pipe.cut("out", Cat(*results), delay=ENCODE_DELAY + Delay(luts=1))
         m.d.comb += self.d.eq(d)
         pipe.finish()
         return m

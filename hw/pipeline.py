@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from amaranth.hdl import Signal, Value
 from amaranth.lib import data
 
-__all__ = ["Delay", "DelayModel", "DELAY_MODELS", "Pipeline", "balance", "flatten", "unflatten",
+__all__ = ["Delay", "DelayModel", "DELAY_MODELS", "Pipeline", "balance", "drive", "flatten",
+           "unflatten",
            "logic", "adder", "mux", "shifter", "compare", "multiplier_delay"]
 
 
@@ -169,6 +170,20 @@ def balance(segments, widths, stages, fixed=None):
     return ranks, delays
 
 
+def drive(pipe, datapath):
+    """Run a datapath generator (it yields ``(name, delay, values)`` at each
+    cut point, ``values`` a dict, and is sent the values back) through
+    ``pipe``'s cut points, or straight through without a pipeline; returns
+    what it returns. :meth:`Pipeline.lockstep` runs several side by side."""
+    try:
+        request = next(datapath)
+        while True:
+            name, delay, values = request
+            request = datapath.send(values if pipe is None else pipe.cut_any(name, values, delay))
+    except StopIteration as stop:
+        return stop.value
+
+
 def flatten(carried):
     """The values of ``carried`` (a tuple, or a dict of values) as a tuple."""
     return tuple(carried.values()) if isinstance(carried, dict) else tuple(carried)
@@ -240,6 +255,37 @@ class Pipeline:
         for i, (function, delay) in enumerate(steps):
             carried = self.cut_any(f"{name}{i}", function(carried), delay=delay)
         return carried
+
+    def lockstep(self, datapaths):
+        """Run several identical datapaths (generators, one per output of a
+        unit) through shared cut points: each yields ``(name, delay, values)``
+        at a cut point (``values`` a dict of everything it still needs) and
+        is sent the values back through the cut; all of them cross each cut
+        together. Returns what each datapath returns."""
+        datapaths = list(datapaths)
+        results = [None] * len(datapaths)
+        pending = {}
+        for i, datapath in enumerate(datapaths):
+            try:
+                pending[i] = next(datapath)
+            except StopIteration as stop:
+                results[i] = stop.value
+        while pending:
+            names = {name for name, _, _ in pending.values()}
+            if len(names) != 1:
+                raise RuntimeError(f"datapaths out of step at cut points {sorted(names)}")
+            flat = {(i, key): value for i, (_, _, values) in pending.items()
+                    for key, value in values.items()}
+            cut = self.cut_any(names.pop(), flat,
+                               delay=max((d for _, d, _ in pending.values()), key=self.ns))
+            for i in list(pending):
+                values = {key: cut[i, key] for key in pending[i][2]}
+                try:
+                    pending[i] = datapaths[i].send(values)
+                except StopIteration as stop:
+                    results[i] = stop.value
+                    del pending[i]
+        return results
 
     def register(self, name, delay=Delay()):
         """A rank the unit builds itself (an accumulator), ``delay`` after the

@@ -1,18 +1,16 @@
-"""Shifters built one level per shift-amount bit, with a pipeline cut point
-after each level (log shifters, as HardFloat and FloPoCo build them), so that
-a pipeline can put registers between any two levels.
-
-Both take ``pipe`` (a :class:`~hw.pipeline.Pipeline`, or None for plain
-combinational logic) and ``carried``, values that ride along through the
-cuts; both return the carried values too.
+"""Shifters built level by level (log shifters, as HardFloat and FloPoCo
+build them), so that a pipeline can put registers between any two levels:
+:func:`shift_level` is one level of a right shift with a sticky bit (callers
+cut after each), :func:`normalize_left` a whole radix-4 normalization with
+its cut points (``pipe`` a :class:`~hw.pipeline.Pipeline`, or None for plain
+combinational logic; ``carried`` values ride along).
 """
 
 from amaranth.hdl import Array, Cat, Const, Mux, Signal
 
 from .pipeline import Delay, flatten, logic, unflatten
 
-__all__ = ["shift_right_sticky", "shift_level", "shift_steps", "normalize_left",
-           "shift_level_delay", "normalize_level_delay"]
+__all__ = ["shift_level", "normalize_left", "shift_level_delay", "normalize_level_delay"]
 
 
 def _cut(pipe, name, values, delay):
@@ -20,53 +18,21 @@ def _cut(pipe, name, values, delay):
 
 
 def shift_level_delay(step, width):
-    """One level of :func:`shift_right_sticky` shifting by ``step``: a 2:1 mux
+    """One level of :func:`shift_level` shifting by ``step``: a 2:1 mux
     beside an OR of the ``step`` bits that fall out."""
     return max(Delay(luts=1), logic(min(step, width) + 2), key=lambda d: d.luts)
 
 
 def shift_level(m, value, sticky, amount, k, name):
-    """One level of :func:`shift_right_sticky`: ``value`` shifted right by
-    ``2**k`` if ``amount[k]``, and ``sticky`` OR the bits that fell out."""
+    """One level of a right shift by ``amount`` with a sticky bit: ``value``
+    shifted right by ``2**k`` if ``amount[k]``, and ``sticky`` OR the bits
+    that fell out. Callers put a cut point after each level."""
     step, width = 1 << k, len(value)
     shifted = Signal(width, name=f"{name}_{k}_value")
     lost = Signal(name=f"{name}_{k}_sticky")
     m.d.comb += [shifted.eq(Mux(amount[k], value >> step, value)),
                  lost.eq(sticky | (amount[k] & value[:min(step, width)].any()))]
     return shifted, lost
-
-
-def shift_right_sticky(m, value, amount, name, *, pipe=None, carried=(), delay=Delay()):
-    """``value >> amount`` and whether any one bit was shifted out.
-
-    Levels go from the least significant bit of ``amount``; cut points
-    ``<name>_<k>`` after the level shifting by ``2**k``; ``delay`` is the logic
-    before the first level. Returns ``(shifted, sticky, carried)``.
-    """
-    width = len(value)
-    sticky = Const(0, 1)
-    template, carried = carried, flatten(carried)
-    for k in range(len(amount)):
-        shifted, lost = shift_level(m, value, sticky, amount, k, name)
-        value, sticky, amount, *carried = _cut(pipe, f"{name}_{k}", (shifted, lost, amount, *carried),
-                                               delay + shift_level_delay(1 << k, width))
-        delay = Delay()
-    return value, sticky, unflatten(template, carried)
-
-
-def shift_steps(m, index, width, levels, name):
-    """:func:`shift_right_sticky`'s levels as side steps for
-    :func:`~hw.booth.reduce_and_add`: each ``(function, delay)`` shifts the
-    value at ``carried[index]`` one level, with its sticky bit at
-    ``index + 1`` and the amount at ``index + 2``."""
-    def level(k):
-        def step(values):
-            values = list(values)
-            values[index], values[index + 1] = shift_level(m, values[index], values[index + 1],
-                                                           values[index + 2], k, name)
-            return tuple(values)
-        return step, shift_level_delay(1 << k, width)
-    return [level(k) for k in range(levels)]
 
 
 def normalize_level_delay(step, width):

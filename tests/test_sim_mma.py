@@ -160,10 +160,11 @@ def test_20k_random_mmas_on_verilator(preset, overrides):
 
 # -- one MMA per clock --------------------------------------------------------
 
-@pytest.mark.parametrize("preset, count", [("mma_fp16_v100", 600), ("mma_fp16", 30)])
-def test_back_to_back_mmas(preset, count):
-    """No bubbles: a new MMA every cycle, each result ``stages`` cycles later."""
-    result = simulate(preset, {"stages": 3}, count=count, seed=23, bubble_rate=0)
+@pytest.mark.parametrize("preset, count, stages", [("mma_fp16_v100", 600, 12),
+                                                   ("mma_fp16", 30, 8)])
+def test_back_to_back_mmas(preset, count, stages):
+    """No bubbles: a new MMA every cycle, each result ``stages`` cycles later (deep pipelines)."""
+    result = simulate(preset, {"stages": stages}, count=count, seed=23, bubble_rate=0)
     assert result.vectors == blocks_run(preset, {}, count)
     assert_passes(result)
 
