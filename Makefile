@@ -52,7 +52,7 @@ bench:
 	$(PY) bench/mma.py $(if $(wildcard $(LIBERTY)),--liberty $(LIBERTY),)
 	$(PY) bench/bitfusion.py $(if $(wildcard $(LIBERTY)),--liberty $(LIBERTY),)
 	$(PY) bench/sparse.py $(if $(wildcard $(LIBERTY)),--liberty $(LIBERTY),)
-	$(PY) bench/timing.py
+	$(PY) bench/timing.py $(if $(wildcard ../shared/anchors/hardfloat),--anchors ../shared/anchors,)
 	$(PY) bench/sim_speed.py
 	$(PY) bench/golden_speed.py
 

@@ -1,62 +1,157 @@
-"""Fmax against pipeline stages: nextpnr-ecp5 (25k, CABGA381, seed 1, no DSP)
-on each unit inside the registered wrapper, next to the delay model's
-estimate for the same placement, generic cells and flops.
+"""Fmax against pipeline stages on ECP5 (nextpnr-ecp5, 25k, CABGA381, each
+unit inside the registered wrapper), without and with DSP blocks: seed 1 and
+the best of ``--seeds`` seeds, next to the delay model's estimate for the
+same placement, with generic cells, flops and logic levels. Berkeley
+HardFloat's IEEE multipliers and FMAs are synthesized in the same run when
+``--anchors DIR`` holds them (``hardfloat/``; not part of nnarith, so those
+rows are skipped, saying so, without it); the Bit Fusion RTL's figures come
+from ANCHORS.md. Yosys's own ``$mul`` is the ``int8_mul arch=infer`` row.
 
-``python bench/timing.py`` (part of ``make bench``); ``--quick`` measures a
-few points only. Figures go to build/bench/timing.{json,md}.
+``python bench/timing.py [--anchors ../shared/anchors] [--seeds 3]`` (part of
+``make bench``); ``--quick`` measures a few points only. Writes
+build/bench/timing.{json,md} and timing.svg (Fmax against stages).
 """
 
 import sys
 from pathlib import Path
 
+from amaranth.hdl import Instance, Module
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from results import parse, parser, publish  # noqa: E402
+from results import parse, parser, publish, svg_line_plot  # noqa: E402
 
 from hw.catalogue import build  # noqa: E402
-from hw.synth import synthesize  # noqa: E402
+from hw.export import export, timing_estimate  # noqa: E402
+from hw.synth import fmax, generic  # noqa: E402
 
 #: (preset, parameter overrides, stage counts)
 SWEEP = [
+    ("int8_mul", {"arch": "infer"}, (0, 2)),
     ("int8_mul", {"arch": "booth"}, (0, 2, 4)),
-    ("fp16_mul", {"arch": "booth"}, (0, 3, 6, 8, 10)),
-    ("bf16_mul", {"arch": "booth"}, (0, 8)),
-    ("fp32_mul", {"arch": "booth"}, (0, 10)),
-    ("fp16_fma32", {"arch": "booth"}, (0, 8)),
+    ("fp16_mul", {"arch": "booth"}, (0, 4, 8, 10, 12)),
+    ("fp16_mul", {"arch": "infer"}, (0, 8)),
+    ("bf16_mul", {"arch": "booth"}, (0, 8, 10)),
+    ("fp32_mul", {"arch": "booth"}, (0, 10, 14)),
+    ("fp16_fma32", {"arch": "booth"}, (0, 12, 16)),
     ("int8_mac", {"arch": "booth"}, (1, 3)),
     ("requant", {}, (0, 4)),
+    ("fusion_unit", {}, (1, 2)),
+    ("mma_int8", {"m": 1, "n": 1}, (0, 2)),
+    ("mma_fp16_v100", {"m": 1, "n": 1}, (0, 8, 12)),
+    ("mma_fp16", {"m": 1, "n": 1}, (0, 8, 12)),
 ]
-QUICK = [("int8_mul", {"arch": "booth"}, (0, 4)), ("fp16_mul", {"arch": "booth"}, (0, 8))]
+QUICK = [("int8_mul", {"arch": "booth"}, (0, 4)), ("fp16_mul", {"arch": "booth"}, (0, 10))]
+
+#: HardFloat tops (anchors/hardfloat/hardfloat_wrappers.v) and their ports.
+HARDFLOAT = {
+    "hf_mul_fp16": (16, 2), "hf_mul_bf16": (16, 2), "hf_mul_fp32": (32, 2),
+    "hf_fma_fp16": (16, 3), "hf_fma_fp32": (32, 3),
+}
+
+#: ANCHORS.md: the Bit Fusion RTL's Fusion core (generic cells, levels, ECP5 MHz).
+BITFUSION_RTL = {"cells": 1218, "levels": 46, "fmax_mhz": 65.7}
+
+
+class VerilogAnchor(wiring.Component):
+    """A Verilog module as a component, for the registered wrapper."""
+
+    def __init__(self, top, width, operands):
+        self.top, self.operands = top, "abc"[:operands]
+        super().__init__({**{n: In(width) for n in self.operands}, "roundingMode": In(3),
+                          "out": Out(width), "exceptionFlags": Out(5)})
+
+    def elaborate(self, platform):
+        m = Module()
+        ports = {f"i_{n}": getattr(self, n) for n in (*self.operands, "roundingMode")}
+        m.submodules.anchor = Instance(self.top, **ports, o_out=self.out,
+                                       o_exceptionFlags=self.exceptionFlags)
+        return m
+
+
+def _best(results):
+    values = [v for v in results.values() if v]
+    return max(values) if values else None
+
+
+def measure_unit(preset, params, stages, seeds, out):
+    unit = build(preset, {**params, "stages": stages})
+    workdir = (out / "timing" / f"{preset}_{'_'.join(f'{k}{v}' for k, v in params.items())}"
+               f"_s{stages}").resolve()
+    export(unit, preset, workdir)
+    gates = generic(preset, workdir)
+    nodsp = fmax(unit, workdir, dsp=False, seeds=seeds)
+    dsp = fmax(unit, workdir, dsp=True, seeds=(1,))
+    estimate = timing_estimate(unit)
+    return {"unit": preset, "params": params, "stages": stages, "cells": gates["cells"],
+            "flops": gates["flops"], "levels": gates["levels"],
+            "fmax_mhz": nodsp[1], "best_fmax_mhz": _best(nodsp), "fmax_dsp_mhz": dsp[1],
+            "model_fmax_mhz": estimate["fmax_mhz"] if estimate else None,
+            "registers": estimate["registers"] if estimate else None}
+
+
+def measure_anchor(top, width, operands, anchors, seeds, out):
+    workdir = (out / "timing" / top).resolve()
+    workdir.mkdir(parents=True, exist_ok=True)
+    root = Path(anchors).resolve() / "hardfloat"
+    reads = (f"read_verilog -I {Path(root, 'source').as_posix()} "
+             f"{Path(root, 'hardfloat_wrappers.v').as_posix()}\n")
+    gates = generic(top, workdir, reads=reads + f"hierarchy -check -top {top}\n")
+    nodsp = fmax(VerilogAnchor(top, width, operands), workdir, dsp=False, seeds=seeds, reads=reads)
+    return {"unit": top, "params": {}, "stages": 0, "cells": gates["cells"], "flops": 0,
+            "levels": gates["levels"], "fmax_mhz": nodsp[1], "best_fmax_mhz": _best(nodsp),
+            "fmax_dsp_mhz": None, "model_fmax_mhz": None, "registers": None}
+
+
+def _row(point):
+    params = " ".join(f"{k}={v}" for k, v in point["params"].items())
+    error = ""
+    if point["model_fmax_mhz"] and point["fmax_mhz"]:
+        error = f"{100 * (point['model_fmax_mhz'] / point['fmax_mhz'] - 1):+.0f} %"
+    return (f"| {point['unit']} {params} | {point['stages']} | {point['cells']} | {point['flops']} "
+            f"| {point['levels']} | {point['fmax_mhz']} | {point['best_fmax_mhz']} "
+            f"| {point['model_fmax_mhz'] or ''} | {error} | {point['fmax_dsp_mhz'] or ''} |")
 
 
 def main():
     arguments = parser(__doc__)
     arguments.add_argument("--quick", action="store_true", help="a few points only")
+    arguments.add_argument("--anchors", help="folder holding hardfloat/ (../shared/anchors)")
+    arguments.add_argument("--seeds", type=int, default=3, help="nextpnr seeds for the best Fmax")
     args = parse(arguments)
-    rows, data = [], []
+    seeds = tuple(range(1, args.seeds + 1))
+    points = []
     for preset, params, stage_counts in (QUICK if args.quick else SWEEP):
         for stages in stage_counts:
-            unit = build(preset, {**params, "stages": stages})
-            workdir = Path("build/bench/timing") / f"{preset}_s{stages}"
-            result = synthesize(unit, preset, workdir, targets=("generic", "ecp5"))
-            nodsp = result["ecp5_nodsp"]
-            point = {"preset": preset, "params": params, "stages": stages,
-                     "cells": result["generic"]["cells"], "flops": result["generic"]["flops"],
-                     "lut4": nodsp["lut4"], "ff": nodsp["ff"],
-                     "fmax_mhz": nodsp["fmax_mhz"], "model_fmax_mhz": nodsp.get("model_fmax_mhz"),
-                     "fmax_dsp_mhz": result["ecp5"]["fmax_mhz"]}
-            data.append(point)
-            error = (f"{100 * (point['model_fmax_mhz'] / point['fmax_mhz'] - 1):+.0f} %"
-                     if point["model_fmax_mhz"] and point["fmax_mhz"] else "")
-            rows.append(f"| {preset} {' '.join(f'{k}={v}' for k, v in params.items())} | {stages} "
-                        f"| {point['cells']} | {point['flops']} | {point['lut4']} "
-                        f"| {point['fmax_mhz']} | {point['model_fmax_mhz']} | {error} "
-                        f"| {point['fmax_dsp_mhz']} |")
-            print(rows[-1], flush=True)
-    lines = ["| unit | stages | generic cells | flops | ECP5 LUT4 | Fmax no DSP (MHz) "
-             "| model (MHz) | model error | Fmax with DSP (MHz) |",
-             "|---|---|---|---|---|---|---|---|---|", *rows]
-    publish("timing", data, lines, args.output)
+            points.append(measure_unit(preset, params, stages, seeds, args.output))
+            print(_row(points[-1]), flush=True)
+    if args.anchors and Path(args.anchors, "hardfloat").is_dir():
+        for top, (width, operands) in HARDFLOAT.items():
+            points.append(measure_anchor(top, width, operands, args.anchors, seeds, args.output))
+            print(_row(points[-1]), flush=True)
+        anchors = "HardFloat synthesized in this run"
+    else:
+        print(f"no HardFloat under {args.anchors}: its rows are skipped")
+        anchors = "HardFloat rows skipped (no --anchors)"
+    lines = ["| unit | stages | generic cells | flops | levels | Fmax seed 1 (MHz) "
+             f"| best of {len(seeds)} seeds | model (MHz) | model error | Fmax with DSP (MHz) |",
+             "|---|---|---|---|---|---|---|---|---|---|", *map(_row, points),
+             f"| Bit Fusion RTL core (ANCHORS.md) | 0 | {BITFUSION_RTL['cells']} | 0 "
+             f"| {BITFUSION_RTL['levels']} | {BITFUSION_RTL['fmax_mhz']} | | | | |",
+             "", f"ECP5 25k CABGA381 without DSP blocks unless stated; {anchors}."]
+    publish("timing", {"points": points, "bitfusion_rtl": BITFUSION_RTL}, lines, args.output)
+    stage_axis = list(range(0, 17))
+    series = []
+    for preset, params, _ in (QUICK if args.quick else SWEEP):
+        label = f"{preset} {' '.join(f'{k}={v}' for k, v in params.items())}".strip()
+        by_stage = {p["stages"]: p["best_fmax_mhz"] or 0 for p in points
+                    if p["unit"] == preset and p["params"] == params}
+        series.append((label, [by_stage.get(s, 0) for s in stage_axis]))
+    (args.output / "timing.svg").write_text(svg_line_plot(
+        "ECP5 Fmax in MHz (best seed, no DSP; y, log) against pipeline stages (x)",
+        stage_axis, series))
 
 
 if __name__ == "__main__":

@@ -103,16 +103,15 @@ def round_gaps(m, exp, fmt, name="round", offset=0):
 
 def above(value, bound):
     """``value > bound`` for a signed ``value`` and a constant ``bound >= 0``,
-    as plain logic (Yosys would build a carry chain for ``>``)."""
-    bits = [value[i] for i in range(len(value) - 1)]
-    terms, equal_above = [], ~value[-1]
-    for i in reversed(range(len(bits))):
-        if not (bound >> i) & 1:
-            terms.append(equal_above & bits[i])
-            equal_above = equal_above & ~bits[i]
-        else:
-            equal_above = equal_above & bits[i]
-    return Cat(*terms).any() if terms else Const(0, 1)
+    as plain logic (Yosys would build a carry chain for ``>``): non-negative,
+    and a one above ``bound``'s width or the low bits one of the few values
+    above it."""
+    width = max(1, bound.bit_length())
+    magnitude = value[:-1]
+    low = magnitude[:width]
+    high = magnitude[width:].any() if len(magnitude) > width else Const(0, 1)
+    larger = [low == v for v in range(bound + 1, 1 << len(low))]
+    return ~value[-1] & (high | (Cat(*larger).any() if larger else Const(0, 1)))
 
 
 def round_compares(m, gaps, fmt, name="round"):

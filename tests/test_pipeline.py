@@ -71,3 +71,32 @@ def test_accumulator_units_keep_their_register_as_the_last_rank():
     estimate = manifest(unit, "int8_mac")["timing"]
     assert estimate["stages"] == 4
     assert sum(estimate["cuts"].values()) == 3      # the accumulator is the fourth rank
+
+
+def test_lockstep_datapaths_cross_each_cut_together_and_must_stay_in_step():
+    from amaranth.hdl import Module, Signal
+    from hw.pipeline import Pipeline, drive
+
+    def datapath(value, name):
+        doubled = Signal(8, name=f"{name}_doubled")
+        state = yield ("first", Delay(luts=1), {"x": value})
+        m.d.comb += doubled.eq(state["x"] << 1)
+        state = yield ("second", Delay(luts=1), {"x": doubled})
+        return state["x"]
+
+    m = Module()
+    pipe = Pipeline(m, 1, Signal(name="valid_in"))
+    a, b = Signal(8, name="a"), Signal(8, name="b")
+    results = pipe.lockstep([datapath(a, "a"), datapath(b, "b")])
+    estimate = pipe.finish()
+    assert len(results) == 2 and sum(estimate["cuts"].values()) == 1
+    assert [name for name, *_ in pipe._cuts] == ["first", "second"]
+    # without a pipeline a datapath runs straight through
+    assert drive(None, datapath(a, "c")).name == "c_doubled"
+
+    def lagging(value):
+        yield ("first", Delay(), {"x": value})
+        yield ("other", Delay(), {"x": value})
+
+    with pytest.raises(RuntimeError, match="out of step"):
+        Pipeline(Module(), 0).lockstep([datapath(a, "d"), lagging(b)])
