@@ -10,9 +10,9 @@ from golden.formats import FLOAT_FORMATS, float_format
 
 from .booth import BOOTH_DELAY, booth_partial_products, reduce_and_add
 from .float_round import (COMPARES_DELAY, ENCODE_DELAY, GAPS_DELAY, LIMITS_DELAY, leading_zeros,
-                          lzc_delay, round_compares, round_exponent, round_float, round_gaps)
+                          round_compares, round_exponent, round_float, round_gaps)
 from .params import Derived, Param
-from .pipeline import Delay, adder, logic, multiplier_delay, shifter
+from .pipeline import Delay, adder, logic, multiplier_delay
 from .shift import normalize_left
 from .unit import STAGES_PARAM, TARGET_MHZ_PARAM, Unit
 

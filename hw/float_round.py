@@ -3,7 +3,8 @@ once to a format and encode it, with special values and flags.
 
 Every unit whose result ends in one IEEE rounding (multiplier, fused MAC,
 MMA, Kulisch read-out) computes a *raw float* and hands it to
-:class:`FloatRound`, the way HardFloat's units end in ``roundRawFNToRecFN``:
+:func:`round_float` (or its combinational component :class:`FloatRound`),
+the way HardFloat's units end in ``roundRawFNToRecFN``:
 
 * ``sign``; ``exp``: signed, unbiased exponent of the significand's leading one;
 * ``sig``: ``sig_width`` bits, normalized (leading one in the top bit) or all
@@ -14,7 +15,10 @@ With ``half_normalized`` the leading one of ``sig`` may also sit one place
 lower (a product of two significands in [1, 2)); ``exp`` is then the exponent
 of ``sig``'s top bit, and every exponent-dependent quantity is computed for
 both cases in parallel and chosen by that top bit, so no adder follows the
-significand path.
+significand path. The exponent side (:func:`round_exponent`: the
+denormalizing distance, the field before rounding carries, the tininess
+bounds) can be computed beside the significand and passed in as
+``prepared``, in steps with cut points of their own.
 
 Rounding follows the RISC-V ``rm`` input (0 RNE, 1 RTZ, 2 RDN, 3 RUP,
 4 RMM); tininess is detected after rounding; ``flags`` are ``fflags`` bits
@@ -25,7 +29,7 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from .pipeline import Delay, adder, compare, drive, logic, mux, shifter
+from .pipeline import Delay, adder, drive, logic, mux, shifter
 from .shift import shift_level, shift_level_delay
 
 __all__ = ["FloatRound", "round_float", "round_float_steps", "prepare_exponent",

@@ -6,7 +6,7 @@ its cut points (``pipe`` a :class:`~hw.pipeline.Pipeline`, or None for plain
 combinational logic; ``carried`` values ride along).
 """
 
-from amaranth.hdl import Array, Cat, Const, Mux, Signal
+from amaranth.hdl import Array, Cat, Mux, Signal
 
 from .pipeline import Delay, flatten, logic, unflatten
 
