@@ -7,12 +7,13 @@ HardFloat's IEEE multipliers and FMAs are synthesized in the same run when
 rows are skipped, saying so, without it); the Bit Fusion RTL's figures come
 from ANCHORS.md. Yosys's own ``$mul`` is the ``int8_mul arch=infer`` row.
 
-``python bench/timing.py [--anchors ../shared/anchors] [--seeds 3]`` (part of
-``make bench``); ``--quick`` measures a few points only. Writes
+``python bench/timing.py [--anchors ../shared/anchors] [--seeds 3] [--jobs 2]``
+(part of ``make bench``); ``--quick`` measures a few points only. Writes
 build/bench/timing.{json,md} and timing.svg (Fmax against stages).
 """
 
 import sys
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 from amaranth.hdl import Instance, Module
@@ -120,21 +121,24 @@ def main():
     arguments.add_argument("--quick", action="store_true", help="a few points only")
     arguments.add_argument("--anchors", help="folder holding hardfloat/ (../shared/anchors)")
     arguments.add_argument("--seeds", type=int, default=3, help="nextpnr seeds for the best Fmax")
+    arguments.add_argument("--jobs", type=int, default=2, help="points measured at once")
     args = parse(arguments)
     seeds = tuple(range(1, args.seeds + 1))
-    points = []
-    for preset, params, stage_counts in (QUICK if args.quick else SWEEP):
-        for stages in stage_counts:
-            points.append(measure_unit(preset, params, stages, seeds, args.output))
-            print(_row(points[-1]), flush=True)
+    sweep = QUICK if args.quick else SWEEP
+    jobs = [(measure_unit, (preset, params, stages, seeds, args.output))
+            for preset, params, stage_counts in sweep for stages in stage_counts]
     if args.anchors and Path(args.anchors, "hardfloat").is_dir():
-        for top, (width, operands) in HARDFLOAT.items():
-            points.append(measure_anchor(top, width, operands, args.anchors, seeds, args.output))
-            print(_row(points[-1]), flush=True)
+        jobs += [(measure_anchor, (top, width, operands, args.anchors, seeds, args.output))
+                 for top, (width, operands) in HARDFLOAT.items()]
         anchors = "HardFloat synthesized in this run"
     else:
         print(f"no HardFloat under {args.anchors}: its rows are skipped")
         anchors = "HardFloat rows skipped (no --anchors)"
+    with ProcessPoolExecutor(args.jobs) as pool:
+        futures = [pool.submit(function, *job) for function, job in jobs]
+        for future in as_completed(futures):
+            print(_row(future.result()), flush=True)
+        points = [future.result() for future in futures]
     lines = ["| unit | stages | generic cells | flops | levels | Fmax seed 1 (MHz) "
              f"| best of {len(seeds)} seeds | model (MHz) | model error | Fmax with DSP (MHz) |",
              "|---|---|---|---|---|---|---|---|---|---|", *map(_row, points),
@@ -144,7 +148,7 @@ def main():
     publish("timing", {"points": points, "bitfusion_rtl": BITFUSION_RTL}, lines, args.output)
     stage_axis = list(range(0, 17))
     series = []
-    for preset, params, _ in (QUICK if args.quick else SWEEP):
+    for preset, params, _ in sweep:
         label = f"{preset} {' '.join(f'{k}={v}' for k, v in params.items())}".strip()
         by_stage = {p["stages"]: p["best_fmax_mhz"] or 0 for p in points
                     if p["unit"] == preset and p["params"] == params}

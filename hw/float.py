@@ -87,8 +87,8 @@ def decode(m, bits, fmt, ftz, prefix, normalize=True, normalized=None):
 
 def normalize_decoded(m, operands, pipe, carried=()):
     """Normalize the significands of operands decoded with ``normalize=False``,
-    level by level with pipeline cuts (:func:`~hw.shift.normalize_left`, cut
-    points ``norm_<k>_test`` and ``norm_<k>``; a normal significand passes
+    level by level with pipeline cuts (``unpacked``, then
+    :func:`~hw.shift.normalize_left`'s ``norm_<k>_test`` and ``norm_<k>``; a normal significand passes
     unshifted), then fix a subnormal's exponent (``emin`` minus the shift, a
     table lookup) at cut point ``decoded``. ``operands``: ``(decoded, fmt)``
     pairs. Returns the new :class:`Decoded` values and ``carried``."""
@@ -96,9 +96,11 @@ def normalize_decoded(m, operands, pipe, carried=()):
     # Left-aligned in a common width: the zeros below do not change the count.
     sigs = [Cat(Const(0, width - len(d.sig)), d.sig) for d, _ in operands]
     others = [value for d, _ in operands for value in d.signals() if value is not d.sig]
-    # The decoding before the first zero tests: the implicit bit's OR.
-    shifted, counts, rest = normalize_left(m, sigs, "norm", pipe=pipe, carried=(*others, *carried),
-                                           delay=Delay(luts=1))
+    # The decoding (the implicit bit's OR), a cut point, then the zero tests.
+    n, k = len(sigs), len(others)
+    values = pipe.cut_many("unpacked", (*sigs, *others, *carried), delay=Delay(luts=1))
+    sigs, others, carried = values[:n], values[n:n + k], values[n + k:]
+    shifted, counts, rest = normalize_left(m, sigs, "norm", pipe=pipe, carried=(*others, *carried))
     fields = iter(rest)
     result = []
     for (d, fmt), value, count in zip(operands, shifted, counts):

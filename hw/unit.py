@@ -126,8 +126,9 @@ class Unit(wiring.Component):
             if estimate["fmax_mhz"] >= target:
                 return stages
             best = estimate
+        hint = ("; arch=booth cuts the multiplier finer" if values.get("arch") == "infer" else "")
         raise ValueError(f"target_mhz: must be 1..{int(best['fmax_mhz'])} for this unit (the delay "
-                         f"model's estimate at stages={hi}), got {target}")
+                         f"model's estimate at stages={hi}{hint}), got {target}")
 
     def __init__(self, params, members, port_docs, streams=None):
         self.params = params
