@@ -36,9 +36,9 @@ def test_mixed_formats_and_options(params):
     check(FloatFMA(**params), keep=400)
 
 
-@pytest.mark.parametrize("stages", [1, 3])
-def test_pipelines(stages):
-    check(FloatFMA(stages=stages), keep=300)
+@pytest.mark.parametrize("stages, arch", [(1, "infer"), (3, "infer"), (12, "booth")])
+def test_pipelines(stages, arch):
+    check(FloatFMA(stages=stages, arch=arch), keep=300)
 
 
 @pytest.mark.parametrize("stages, arch", [(1, "infer"), (3, "booth")])
