@@ -16,7 +16,8 @@ from .pipeline import Delay, adder, logic, multiplier_delay
 from .shift import normalize_left
 from .unit import STAGES_PARAM, TARGET_MHZ_PARAM, Unit
 
-__all__ = ["FloatMultiplier", "decode", "decode_delay", "normalize_decoded", "FORMAT_CHOICES", "ROUND_MODE_DOC",
+__all__ = ["FloatMultiplier", "decode", "decode_delay", "decode_operands", "normalize_decoded",
+           "FORMAT_CHOICES", "ROUND_MODE_DOC",
            "FLAGS_DOC"]
 
 FORMAT_CHOICES = f"{', '.join(FLOAT_FORMATS)} or eXmY (X exponent bits 2..11, Y fraction bits 1..52)"
@@ -117,6 +118,21 @@ def normalize_decoded(m, operands, pipe, carried=()):
     return [Decoded(*flat[7 * i:7 * i + 7]) for i in range(len(result))], flat[7 * len(result):]
 
 
+def decode_operands(m, pipe, operands, ftz, extra=()):
+    """Decode ``(bits, fmt, name)`` operands through ``pipe``: subnormals
+    normalized level by level (:func:`normalize_decoded`), or flushed with a
+    cut point ``decoded``; ``extra`` rides along. Returns the
+    :class:`Decoded` values and ``extra``."""
+    decoded = [decode(m, x, fmt, ftz, name, normalize=False) for x, fmt, name in operands]
+    if not ftz:
+        return normalize_decoded(m, [(d, fmt) for d, (_, fmt, _) in zip(decoded, operands)], pipe,
+                                 tuple(extra))
+    flat = pipe.cut_many("decoded", (*(v for d in decoded for v in d.signals()), *extra),
+                         delay=max((decode_delay(fmt, True) for _, fmt, _ in operands),
+                                   key=pipe.ns))
+    return [Decoded(*flat[7 * i:7 * i + 7]) for i in range(len(decoded))], flat[7 * len(decoded):]
+
+
 def decode_delay(fmt, ftz, normalize=True):
     """Delay of :func:`decode` without the normalization of subnormals (see
     :func:`normalize_decoded`): a classification, the exponent and a mux."""
@@ -168,16 +184,8 @@ class FloatMultiplier(Unit):
         m = Module()
         pipe = self.pipeline(m)
         a, b, rm = pipe.cut("in", self.a, self.b, self.rm)
-        da = decode(m, a, self.a_fmt, p["ftz"], "a", normalize=False)
-        db = decode(m, b, self.b_fmt, p["ftz"], "b", normalize=False)
-        rm_delay = max(decode_delay(self.a_fmt, p["ftz"]), decode_delay(self.b_fmt, p["ftz"]),
-                       key=pipe.ns)
-        if p["ftz"]:
-            *decoded, rm = pipe.cut("decoded", *da.signals(), *db.signals(), rm, delay=rm_delay)
-            da, db = Decoded(*decoded[:7]), Decoded(*decoded[7:])
-        else:               # subnormals normalized level by level
-            (da, db), (rm,) = normalize_decoded(m, ((da, self.a_fmt), (db, self.b_fmt)), pipe,
-                                                (rm,))
+        (da, db), (rm,) = decode_operands(m, pipe, ((a, self.a_fmt, "a"), (b, self.b_fmt, "b")),
+                                          p["ftz"], (rm,))
 
         # The exponent and the special cases, beside the significand product.
         width = len(da.sig) + len(db.sig)

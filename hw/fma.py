@@ -40,7 +40,7 @@ from golden.formats import float_format
 
 from .booth import BOOTH_DELAY, booth_partial_products, reduce_and_add, split_adds
 from .float import (FLAGS_DOC, ROUND_MODE_DOC, Decoded, _format_param, decode, decode_delay,
-                    normalize_decoded)
+                    decode_operands)
 from .float_round import (ENCODE_DELAY, ROUND_DELAY, FloatRound, above, lzc_delay, prepare_exponent,
                           round_float)
 from .params import Derived, Param
@@ -331,20 +331,6 @@ class FloatFMA(Unit):
         p = self.params
         return round_raw(m, raw, rm, self.out_fmt, ftz=p["ftz"], saturate=p["saturate"])
 
-    def _decoded(self, m, pipe, operands, extra):
-        """Decode ``(bits, fmt, name)`` operands, subnormals normalized level
-        by level (cut points ``norm_*``, ``decoded``); ``extra`` rides along."""
-        ftz = self.params["ftz"]
-        decoded = [decode(m, x, fmt, ftz, name, normalize=False) for x, fmt, name in operands]
-        if ftz:
-            flat = pipe.cut_many("decoded", (*(v for d in decoded for v in d.signals()), *extra),
-                                 delay=max((decode_delay(fmt, True) for _, fmt, _ in operands),
-                                           key=pipe.ns))
-            return ([Decoded(*flat[7 * i:7 * i + 7]) for i in range(len(decoded))],
-                    flat[7 * len(decoded):])
-        return normalize_decoded(m, [(d, fmt) for d, (_, fmt, _) in zip(decoded, operands)], pipe,
-                                 tuple(extra))
-
     def elaborate(self, platform):
         if self.accumulate:
             return self._elaborate_accumulator()
@@ -353,8 +339,9 @@ class FloatFMA(Unit):
         pipe = self.pipeline(m)
 
         a, b, c, rm = pipe.cut("in", self.a, self.b, self.c, self.rm)
-        (da, db, dc), (rm,) = self._decoded(
-            m, pipe, ((a, self.a_fmt, "a"), (b, self.b_fmt, "b"), (c, self.c_fmt, "c")), (rm,))
+        (da, db, dc), (rm,) = decode_operands(
+            m, pipe, ((a, self.a_fmt, "a"), (b, self.b_fmt, "b"), (c, self.c_fmt, "c")), p["ftz"],
+            (rm,))
         wp = len(da.sig) + len(db.sig)
         addend = {"c_exp": dc.exp, "c_sig": dc.sig, "c_zero": dc.is_zero, "c_sign": dc.sign,
                   "c_nan": dc.is_nan, "c_snan": dc.is_snan, "c_inf": dc.is_inf, "rm": rm}
@@ -383,8 +370,8 @@ class FloatFMA(Unit):
         pipe = self.pipeline(m, own_registers=1)
 
         a, b, clear, rm = pipe.cut("in", self.a, self.b, self.clear, self.rm)
-        (da, db), (clear, rm) = self._decoded(
-            m, pipe, ((a, self.a_fmt, "a"), (b, self.b_fmt, "b")), (clear, rm))
+        (da, db), (clear, rm) = decode_operands(
+            m, pipe, ((a, self.a_fmt, "a"), (b, self.b_fmt, "b")), p["ftz"], (clear, rm))
         prod, extra = self._product(m, pipe, da, db, {"clear": clear, "rm": rm})
         clear, rm = extra["clear"], extra["rm"]
 
