@@ -11,8 +11,8 @@ from amaranth.hdl import Const, Signal, Cat
 
 from .pipeline import Delay, adder, flatten, logic, unflatten
 
-__all__ = ["booth_rows", "booth_partial_products", "dadda_reduce", "reduce_and_add",
-           "split_add", "split_adds", "BOOTH_DELAY"]
+__all__ = ["booth_rows", "booth_partial_products", "dadda_levels", "dadda_reduce",
+           "reduce_and_add", "split_add", "split_adds", "BOOTH_DELAY"]
 
 #: Recoding a digit and selecting one partial-product bit (5 inputs).
 BOOTH_DELAY = logic(5)
@@ -30,6 +30,11 @@ def _dadda_heights(height):
     while targets[-1] < height:
         targets.append(targets[-1] * 3 // 2)
     return [d for d in reversed(targets) if d < height]
+
+
+def dadda_levels(height):
+    """Full-adder levels a Dadda tree takes to bring ``height`` rows to two."""
+    return len(_dadda_heights(height))
 
 
 def booth_partial_products(m, x, x_signed, y, y_signed, width):

@@ -21,7 +21,7 @@ from .params import Derived, Param
 from .pipeline import Delay, adder, multiplier_delay
 from .unit import OPTIONAL_ACCUMULATOR_STAGES_PARAM, TARGET_MHZ_PARAM, Unit
 
-__all__ = ["IntMAC", "adder_tree"]
+__all__ = ["IntMAC", "adder_tree", "sum_of_products"]
 
 
 def _shape(width, is_signed):
@@ -42,6 +42,36 @@ def adder_tree(m, values, name, width=None):
         values = paired + values[len(values) & ~1:]
         level += 1
     return values[0]
+
+
+def sum_of_products(m, pipe, a_lanes, b_lanes, a_fmt, b_fmt, booth, carried, name="mac"):
+    """The exact ``Σ a_i·b_i`` of integer lanes (formats ``a_fmt``, ``b_fmt``)
+    through ``pipe``'s cut points, ``carried`` values alongside; returns
+    ``(sum, carried)``. Booth: every lane's partial products in one Dadda
+    tree and one adder (:func:`~hw.booth.reduce_and_add`, cut at every tree
+    level); else inferred products and a balanced adder tree, one cut after it."""
+    n = len(a_lanes)
+    corners = [x * y for x in (a_fmt.min, a_fmt.max) for y in (b_fmt.min, b_fmt.max)]
+    sum_width = max(abs(n * min(corners)), n * max(corners) + 1).bit_length() + 1
+    products = Signal(signed(sum_width), name=f"{name}_products")
+    if booth:
+        columns = [[] for _ in range(sum_width)]
+        for x, y in zip(a_lanes, b_lanes):
+            for col, bits in zip(columns, booth_partial_products(
+                    m, x.as_unsigned(), a_fmt.signed, y.as_unsigned(), b_fmt.signed, sum_width)):
+                col.extend(bits)
+        total, carried = reduce_and_add(m, pipe, columns, name, carried, delay=BOOTH_DELAY)
+        m.d.comb += products.eq(total)
+        return products, carried
+    lane_products = []
+    for i, (x, y) in enumerate(zip(a_lanes, b_lanes)):
+        product = Signal(signed(a_fmt.width + b_fmt.width + 1), name=f"{name}_product{i}")
+        m.d.comb += product.eq(x * y)
+        lane_products.append(product)
+    m.d.comb += products.eq(adder_tree(m, lane_products, f"{name}_sum"))
+    products, *carried = pipe.cut_many("products", (products, *carried), delay=multiplier_delay(
+        a_fmt.width, b_fmt.width) + adder(sum_width) * max(1, (n - 1).bit_length()))
+    return products, tuple(carried)
 
 
 class IntMAC(Unit):
@@ -123,35 +153,10 @@ class IntMAC(Unit):
 
         addend = self.clear if accumulate else self.c
         a, b, addend = pipe.cut("in", self.a, self.b, addend)
-        a_lanes = self._lanes(a, p["a_width"], p["a_signed"])
-        b_lanes = self._lanes(b, p["b_width"], p["b_signed"])
-        n = p["lanes"]
-        # Exact range of the sum of products, and of that sum plus the addend.
-        corners = [x * y for x in (self.a_fmt.min, self.a_fmt.max)
-                   for y in (self.b_fmt.min, self.b_fmt.max)]
-        sum_width = max(abs(n * min(corners)), n * max(corners) + 1).bit_length() + 1
-        total_width = max(sum_width, p["acc_width"]) + 2
-
-        products = Signal(signed(sum_width), name="mac_products")
-        if booth:
-            columns = [[] for _ in range(sum_width)]
-            for i, (x, y) in enumerate(zip(a_lanes, b_lanes)):
-                for col, bits in zip(columns, booth_partial_products(
-                        m, x.as_unsigned(), p["a_signed"], y.as_unsigned(), p["b_signed"],
-                        sum_width)):
-                    col.extend(bits)
-            total_products, (addend,) = reduce_and_add(m, pipe, columns, "mac", (addend,),
-                                                       delay=BOOTH_DELAY)
-            m.d.comb += products.eq(total_products)
-        else:
-            lane_products = []
-            for i, (x, y) in enumerate(zip(a_lanes, b_lanes)):
-                product = Signal(signed(p["a_width"] + p["b_width"] + 1), name=f"mac_product{i}")
-                m.d.comb += product.eq(x * y)
-                lane_products.append(product)
-            m.d.comb += products.eq(adder_tree(m, lane_products, "mac_sum"))
-            products, addend = pipe.cut("products", products, addend, delay=multiplier_delay(
-                p["a_width"], p["b_width"]) + adder(sum_width) * max(1, (n - 1).bit_length()))
+        products, (addend,) = sum_of_products(
+            m, pipe, self._lanes(a, p["a_width"], p["a_signed"]),
+            self._lanes(b, p["b_width"], p["b_signed"]), self.a_fmt, self.b_fmt, booth, (addend,))
+        total_width = max(len(products), p["acc_width"]) + 2
 
         total = Signal(signed(total_width), name="acc_total")
         total_fmt = QFormat(total_width, 0, True)

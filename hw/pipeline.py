@@ -210,13 +210,16 @@ class Pipeline:
 
     ``stages``: free register ranks to place; ``in_valid``: the unit's valid
     input (None for a combinational unit); ``out_valid``: driven by
-    :meth:`finish` from ``in_valid`` through every rank.
+    :meth:`finish` from ``in_valid`` through every rank; ``enable``: when
+    given, every rank (valid bits included) holds while it is low, so a
+    handshake unit stalls its whole pipeline in one place.
     """
 
-    def __init__(self, m, stages, in_valid=None, *, out_valid=None, model="ecp5"):
+    def __init__(self, m, stages, in_valid=None, *, out_valid=None, enable=None, model="ecp5"):
         self._m = m
         self._stages = stages
         self._out_valid = out_valid
+        self._enable = enable
         self._model = DELAY_MODELS[model]
         self._cuts = []                    # (name, values, stand-ins, valid stand-in or None)
         self._bases = {}                   # id of a stand-in -> the name of what it stands for
@@ -337,14 +340,17 @@ class Pipeline:
         ranks = self.estimate.pop("ranks")
         m = self._m
         valid = self._in_valid
+        registered = []                    # every rank's assignments, under the enable
         for (name, values, stand_ins, arriving), count in zip(self._cuts, ranks):
             for value, stand_in in zip(values, stand_ins):
                 for rank in range(count - 1):
                     reg = _like(value, f"{name}_{rank}_{self._bases.get(id(value), _name(value))}")
-                    m.d.sync += reg.eq(value)
+                    registered.append(reg.eq(value))
                     value = reg
-                domain = m.d.sync if count else m.d.comb
-                domain += stand_in.eq(value)
+                if count:
+                    registered.append(stand_in.eq(value))
+                else:
+                    m.d.comb += stand_in.eq(value)
             if valid is None:
                 continue
             if arriving is not None:
@@ -352,8 +358,13 @@ class Pipeline:
                 count = 1
             for rank in range(count):
                 reg = Signal(name=f"{name}_{rank}_valid")
-                m.d.sync += reg.eq(valid)
+                registered.append(reg.eq(valid))
                 valid = reg
+        if self._enable is None:
+            m.d.sync += registered
+        else:
+            with m.If(self._enable):
+                m.d.sync += registered
         if self._out_valid is not None:
             m.d.comb += self._out_valid.eq(valid)
         return self.estimate

@@ -173,14 +173,18 @@ class Unit(wiring.Component):
             self.port_docs["out_ready"] = ("ready", "the consumer takes the result on this cycle")
         super().__init__(members)
 
-    def pipeline(self, m, own_registers=0):
+    def pipeline(self, m, own_registers=0, *, valid=None, enable=None):
         """The unit's :class:`~hw.pipeline.Pipeline`: ``stages`` ranks, of which
-        ``own_registers`` the unit builds itself (:meth:`Pipeline.register`);
-        it drives ``out_valid``. Kept as :attr:`timing` for the manifest and
-        ``target_mhz``."""
-        self.timing = Pipeline(m, self.latency - own_registers,
-                               self.in_valid if self.latency else None,
-                               out_valid=self.out_valid if self.latency else None)
+        ``own_registers`` the unit builds itself (:meth:`Pipeline.register`).
+        It carries ``in_valid`` and drives ``out_valid``; a handshake unit
+        passes the ``valid`` of its own steps instead (and drives
+        ``out_valid`` itself) and the ``enable`` that stalls every rank. Kept
+        as :attr:`timing` for the manifest and ``target_mhz``."""
+        if valid is None and self.latency:
+            valid = self.in_valid
+        own_valid = self.out_valid if self.latency and not self.HANDSHAKE else None
+        self.timing = Pipeline(m, self.latency - own_registers, valid if self.latency else None,
+                               out_valid=own_valid, enable=enable)
         return self.timing
 
     @property
