@@ -171,10 +171,10 @@ def valid_fusion_array(draw):
 def valid_sparse_join(draw):
     p = {"chunk": draw(st.integers(8, 128)), "matches": draw(st.sampled_from([1, 2, 4, 8])),
          "value_width": draw(st.integers(2, 16)), "value_signed": draw(st.booleans()),
-         "arch": draw(st.sampled_from(["infer", "booth"]))}
+         "arch": draw(st.sampled_from(["infer", "booth"])), "stages": draw(st.integers(1, 16))}
     p["acc_width"] = draw(st.integers(2 * p["value_width"] + 1, 64))
     for name in draw(st.sets(st.sampled_from(["chunk", "matches", "value_signed", "arch",
-                                              "acc_width"]))):
+                                              "acc_width", "stages"]))):
         p.pop(name)
     return p
 
@@ -202,9 +202,11 @@ def valid_sparse24(draw):
 @st.composite
 def valid_csr_join(draw):
     p = {"width": draw(st.integers(1, 2)), "index_width": draw(st.integers(4, 32)),
-         "value_width": draw(st.integers(2, 16)), "value_signed": draw(st.booleans())}
+         "value_width": draw(st.integers(2, 16)), "value_signed": draw(st.booleans()),
+         "stages": draw(st.integers(1, 16))}
     p["acc_width"] = draw(st.integers(2 * p["value_width"], 64))
-    for name in draw(st.sets(st.sampled_from(["width", "index_width", "value_signed"]))):
+    for name in draw(st.sets(st.sampled_from(["width", "index_width", "value_signed",
+                                              "stages"]))):
         p.pop(name)
     return p
 
