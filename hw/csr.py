@@ -7,6 +7,12 @@ entries left of each side's vector, takes ``t = min(a[width-1], b[width-1])``
 side the window's entries whose index is ``<= t`` and multiply-accumulates the
 consumed pairs with equal index. The policy and its cycle count are
 :func:`golden.csr.merge_steps` / :func:`golden.csr.merge_cycles`.
+
+With ``stages`` > 1 the comparison's outcome and the selected operands are
+registered, then the gated products, before the accumulator; the comparison
+stays in the first stage (the next cycle's windows depend on it). A result
+waiting for ``out_ready`` with another one arriving behind it stalls every
+rank at once (one pipeline enable).
 """
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
@@ -16,7 +22,8 @@ from golden.formats import QFormat
 
 from .mac import adder_tree
 from .params import Derived, Param
-from .unit import Stream, Unit
+from .pipeline import Delay, adder, compare, multiplier_delay, mux
+from .unit import ACCUMULATOR_STAGES_PARAM, TARGET_MHZ_PARAM, Stream, Unit
 
 __all__ = ["CSRJoin"]
 
@@ -48,8 +55,8 @@ class CSRJoin(Unit):
     transfer except the vector's last one) and ``out_ready`` high, pair
     ``n`` takes exactly :func:`golden.csr.merge_cycles` cycles (width 1:
     ``|union of the index sets|``), pairs follow with no idle cycle and each
-    result is on ``out`` the cycle after the pair's last cycle (latency 1,
-    held until ``out_ready``). A transfer with ``count`` 1 before a vector's
+    result is on ``out`` ``stages`` cycles after the pair's last cycle
+    (latency ``stages``, 1 by default; held until ``out_ready``). A transfer with ``count`` 1 before a vector's
     end only delays the join: with the buffer empty its entry moves there on
     a cycle of its own, and the window is complete once the next transfer
     comes.
@@ -75,6 +82,8 @@ class CSRJoin(Unit):
         Param("value_signed", True, "values (and so the accumulator) are two's complement"),
         Param("acc_width", 32, "accumulator width (wrapping)",
               lo=Derived(lambda p: 2 * p["value_width"], "2*value_width"), hi=64),
+        ACCUMULATOR_STAGES_PARAM,
+        TARGET_MHZ_PARAM,
     )
 
     def __init__(self, **params):
@@ -114,7 +123,7 @@ class CSRJoin(Unit):
         docs["dot"] = (self.acc_fmt.name, f"sum of a.value * b.value over equal indices, "
                        f"wrapping; 0 when error; with both inputs offered and out_ready high a "
                        f"pair takes {timing}, pairs follow back to back and the result comes "
-                       "the cycle after the pair's last one")
+                       f"{p['stages']} cycle(s) after the pair's last one (latency = stages)")
         docs["error"] = ("flag", "a vector of this pair was malformed (an index not above the "
                          "previous one" + (", or a count other than 1 or 2" if width == 2 else "")
                          + ")")
@@ -124,11 +133,6 @@ class CSRJoin(Unit):
 
     def formats(self):
         return {"dot": self.acc_fmt.describe()}
-
-    @property
-    def latency(self):
-        """A result leaves the cycle after the pair's last comparison."""
-        return 1
 
     def _head(self, side):
         """The entries of the transfer offered on stream ``side``."""
@@ -216,9 +220,12 @@ class CSRJoin(Unit):
 
         out_full = Signal(name="out_full")
         finish, step = Signal(name="cmp_finish"), Signal(name="cmp_step")
+        complete = Signal(name="cmp_complete")     # both windows ready: a step, unless stalled
+        advance = Signal(name="cmp_advance")       # no finished pair waits on a full result
         m.d.comb += [finish.eq(sides["a"]["finishes"] & sides["b"]["finishes"]),
-                     step.eq(sides["a"]["complete"] & sides["b"]["complete"]
-                             & (~finish | ~out_full | self.out_ready))]
+                     complete.eq(sides["a"]["complete"] & sides["b"]["complete"]),
+                     step.eq(complete & advance)]
+        pipe = self.pipeline(m, own_registers=1, valid=step, enable=advance)
 
         # Malformed input: each consumed index must be above the one before it.
         errors = []
@@ -274,40 +281,65 @@ class CSRJoin(Unit):
         # consumed heads are both <= t = min(a, b): equal, no comparator needed.
         a_win, b_win = sides["a"]["window"], sides["b"]["window"]
         a_taken, b_taken = sides["a"]["taken"], sides["b"]["taken"]
-        product_width = 2 * p["value_width"] + 1
-        products = []
+        lanes = []
         for i, (x, xt) in enumerate(zip(a_win, a_taken)):
-            product = Signal(signed(product_width), name=f"mac_product{i}")
+            other = Signal.like(x.value, name=f"mac_operand{i}")
             matched = Signal(name=f"mac_match{i}")
             if width == 1:
-                m.d.comb += [product.eq(x.value * b_win[0].value), matched.eq(xt & b_taken[0])]
+                m.d.comb += [other.eq(b_win[0].value), matched.eq(xt & b_taken[0])]
             else:
-                (own, own_taken), (other, other_taken) = ((b_win[i], b_taken[i]),
-                                                          (b_win[1 - i], b_taken[1 - i]))
+                (own, own_taken), (far, far_taken) = ((b_win[i], b_taken[i]),
+                                                      (b_win[1 - i], b_taken[1 - i]))
                 same = Signal(name=f"mac_same{i}")
                 m.d.comb += [same.eq(x.index == own.index),
-                             product.eq(x.value * Mux(same, own.value, other.value)),
+                             other.eq(Mux(same, own.value, far.value)),
                              matched.eq(xt & Mux(same, own_taken,
-                                                 other_taken & (x.index == other.index)))]
+                                                 far_taken & (x.index == far.index)))]
+            lanes.append({"a": x.value, "b": other, "matched": matched})
+        # Carried to the accumulator: whether this step ends a pair, and its
+        # malformed-input flag. ``complete & finish`` is ``step & finish``
+        # wherever the registers load, and free of the stall at one stage.
+        flags = {"finishing": complete & finish, "bad": Cat(errors).any()}
+
+        # Cut after the comparison (t, each window against it, what is taken),
+        # then after the gated products.
+        values = pipe.cut_any("operands", {**flags, **{(i, k): v for i, lane in enumerate(lanes)
+                                                     for k, v in lane.items()}},
+                              delay=compare(iw + 1) * 2 + mux(2) + Delay(luts=2))
+        product_width = 2 * p["value_width"] + 1
+        terms = {}
+        for i in range(width):
+            product = Signal(signed(product_width), name=f"mac_product{i}")
             gated = Signal(signed(product_width), name=f"mac_term{i}")
-            m.d.comb += gated.eq(Mux(matched, product, 0))
-            products.append(gated)
+            m.d.comb += [product.eq(values[i, "a"] * values[i, "b"]),
+                         gated.eq(Mux(values[i, "matched"], product, 0))]
+            terms[i] = gated
+        values = pipe.cut_any("terms", {**{k: values[k] for k in flags}, **terms},
+                              delay=multiplier_delay(p["value_width"], p["value_width"])
+                              + Delay(luts=1))
+
         acc_shape = self.dot.shape()
         acc = Signal(acc_shape, name="acc_value")
         acc_next = Signal(acc_shape, name="acc_next")
         error = Signal(name="acc_error")
         error_next = Signal(name="acc_error_next")
-        m.d.comb += [acc_next.eq(acc + adder_tree(m, products, "mac_sum")),
-                     error_next.eq(error | Cat(errors).any())]
+        m.d.comb += [acc_next.eq(acc + adder_tree(m, [values[i] for i in range(width)],
+                                                  "mac_sum")),
+                     error_next.eq(error | values["bad"])]
+        # A finished pair whose result register is full and not being emptied
+        # holds every rank.
+        m.d.comb += advance.eq(~(values["finishing"] & out_full & ~self.out_ready))
 
         out_dot, out_error = Signal(acc_shape, name="out_dot"), Signal(name="out_error")
         with m.If(self.out_ready):
             m.d.sync += out_full.eq(0)
-        with m.If(step):
-            with m.If(finish):
+        arriving = pipe.register("acc", delay=adder(p["acc_width"]) * max(1, width - 1))
+        with m.If(advance & arriving):
+            with m.If(values["finishing"]):
                 m.d.sync += [acc.eq(0), error.eq(0), out_full.eq(1),
                              out_dot.eq(Mux(error_next, 0, acc_next)), out_error.eq(error_next)]
             with m.Else():
                 m.d.sync += [acc.eq(acc_next), error.eq(error_next)]
+        pipe.finish()
         m.d.comb += [self.out_valid.eq(out_full), self.dot.eq(out_dot), self.error.eq(out_error)]
         return m

@@ -36,7 +36,7 @@ def check(unit, inputs, bubble_rate=0.0, seed=0, exact_cycles=True):
     assert dots == [int(v) for v in expected["dot"]]
     assert errors == [int(v) for v in expected["error"]]
     if bubble_rate == 0:
-        golden = np.cumsum(model.cycles(inputs))
+        golden = np.cumsum(model.cycles(inputs)) + unit.latency - 1
         assert np.array_equal(cycles, golden) if exact_cycles else np.all(cycles >= golden)
     return expected
 
@@ -44,7 +44,8 @@ def check(unit, inputs, bubble_rate=0.0, seed=0, exact_cycles=True):
 PARAMS = [{}, {"width": 2}, {"index_width": 4, "value_width": 2, "acc_width": 4},
           {"width": 2, "index_width": 4, "value_width": 3, "acc_width": 6},
           {"value_signed": False, "value_width": 16, "acc_width": 40},
-          {"width": 2, "value_signed": False, "acc_width": 17, "index_width": 32}]
+          {"width": 2, "value_signed": False, "acc_width": 17, "index_width": 32},
+          {"stages": 3}, {"width": 2, "stages": 4, "acc_width": 20}]
 
 
 @pytest.mark.parametrize("params", PARAMS, ids=str)
@@ -87,11 +88,13 @@ def _every_index_set_pair(length):
     return [(a, [1 << k for k in a], b, [-(k + 1) for k in b]) for a in sets for b in sets]
 
 
+@pytest.mark.parametrize("stages", [1, 3])
 @pytest.mark.parametrize("width", [1, 2])
-def test_every_index_set_pair(width):
+def test_every_index_set_pair(width, stages):
     """All 31 x 31 pairs of index sets of a 5-element vector, back to back:
-    every result and every pair's cycle count as the golden's."""
-    unit = CSRJoin(width=width)
+    every result and every pair's cycle count as the golden's, the results
+    ``stages - 1`` cycles later through the pipeline."""
+    unit = CSRJoin(width=width, stages=stages)
     check(unit, _pairs_inputs(unit, _every_index_set_pair(5)))
 
 
@@ -153,7 +156,8 @@ def test_manifest():
     ({"index_width": 33}, "index_width"), ({"value_width": 1}, "value_width"),
     ({"value_width": 17}, "value_width"), ({"acc_width": 15}, "acc_width"),
     ({"value_width": 16, "acc_width": 31}, "acc_width"), ({"acc_width": 65}, "acc_width"),
-    ({"value_signed": 1}, "value_signed"), ({"widht": 2}, "widht"),
+    ({"value_signed": 1}, "value_signed"), ({"widht": 2}, "widht"), ({"stages": 0}, "stages"),
+    ({"stages": 17}, "stages"), ({"target_mhz": 1001}, "target_mhz"),
 ])
 def test_bad_parameters(params, name):
     with pytest.raises(ValueError, match=f"^{name}: ") as error:
@@ -176,8 +180,8 @@ def _cycles_of(result):
 
 
 @pytest.mark.parametrize("params", [{}, {"width": 2}, {"width": 2, "index_width": 5,
-                                                        "value_width": 4, "acc_width": 9}],
-                         ids=str)
+                                                        "value_width": 4, "acc_width": 9},
+                                    {"width": 2, "stages": 5}], ids=str)
 def test_cocotb_backpressure(params):
     """Every density combination with stalls on both inputs and backpressure on out."""
     result = simulate("csr_join", params, count=600, seed=21, bubble_rate=0.25)
@@ -187,17 +191,20 @@ def test_cocotb_backpressure(params):
     assert result.vectors == len(CSRJoinModel(CSRJoin(**params)).unpack(inputs))
 
 
-@pytest.mark.parametrize("params", [{}, {"width": 2}], ids=str)
+@pytest.mark.parametrize("params", [{}, {"width": 2}, {"stages": 3}, {"width": 2, "stages": 6}],
+                         ids=str)
 def test_cocotb_cycles(params):
-    """No stalls: each result leaves exactly merge_cycles after the previous one."""
+    """No stalls: each result leaves exactly merge_cycles after the previous
+    one, the first ``stages`` cycles after its pair's last comparison."""
     result = simulate("csr_join", params, count=400, seed=5, bubble_rate=0.0)
     assert result.ok, result.summary()
     cycles = _cycles_of(result)
     inputs = {k[3:]: v for k, v in np.load(result.workdir / "vectors.npz").items()
               if k.startswith("in_")}
-    golden = CSRJoinModel(CSRJoin(**params)).cycles(inputs)
+    unit = CSRJoin(**params)
+    golden = CSRJoinModel(unit).cycles(inputs)
     start = min(cycles["a"][0], cycles["b"][0])
-    assert np.array_equal(cycles["out"], start + np.cumsum(golden))
+    assert np.array_equal(cycles["out"], start + np.cumsum(golden) + unit.latency - 1)
 
 
 @pytest.mark.parametrize("width", [1, 2])
