@@ -25,13 +25,18 @@ test:
 	$(PY) -m pytest -n $(JOBS) -q tests
 
 # Every fp16 x fp16 and bf16 x bf16 pair (2**32 each) in RNE and RDN through the
-# exported Verilog (Verilator batch harness, sim/exhaustive.py), then the slow pytest sweeps.
-EXHAUSTIVE_RUNS = fp16_mul:0 fp16_mul:2 bf16_mul:0 bf16_mul:2
+# exported Verilog (Verilator batch harness, sim/exhaustive.py), combinational and
+# through the deepest pipeline (16 ranks, Booth tree: one vector per clock), then the
+# slow pytest sweeps. A run is PRESET:MODE[:KEY=VALUE,...].
+DEEPEST = stages=16,arch=booth
+EXHAUSTIVE_RUNS = fp16_mul:0 fp16_mul:2 bf16_mul:0 bf16_mul:2 \
+                  fp16_mul:0:$(DEEPEST) fp16_mul:2:$(DEEPEST) bf16_mul:0:$(DEEPEST) bf16_mul:2:$(DEEPEST)
 exhaustive:
 	@mkdir -p build/exhaustive
 	@for run in $(EXHAUSTIVE_RUNS); do \
-	  $(PY) -m sim.exhaustive $${run%%:*} --rm $${run##*:} --shards $(JOBS) --jobs $(JOBS) \
-	    | tee -a build/exhaustive/summary.jsonl || exit 1; \
+	  set -- $$(echo $$run | tr ':' ' '); \
+	  $(PY) -m sim.exhaustive $$1 --rm $$2 $$(echo "$${3:-}" | tr ',' '\n' | sed -n 's/^./-p &/p') \
+	    --shards $(JOBS) --jobs $(JOBS) | tee -a build/exhaustive/summary.jsonl || exit 1; \
 	done
 	$(PY) -m pytest -n $(JOBS) -q -m slow tests
 

@@ -1,9 +1,12 @@
-"""Exhaustive batch check of a two-operand combinational unit: every (a, b) pair.
+"""Exhaustive batch check of a two-operand unit: every (a, b) pair.
 
 cocotb cannot stream 2**32 vectors, so this harness compiles the exported
 Verilog with Verilator and a generated C++ driver that, for each ``a`` of its
 shard, evaluates every ``b`` and writes the output ports as one binary row to
-a pipe. Python computes the same row with the family's golden bench model
+a pipe. A pipelined unit (``stages`` > 0) takes one ``b`` per clock with
+``in_valid`` high; the driver clocks ``latency - 1`` more cycles to drain the
+row, and stops with an error if ``out_valid`` is ever low where a result is
+due. Python computes the same row with the family's golden bench model
 (vectorized) and compares them. Shards (``--shard I/N``) split the ``a``
 range, so the same command spreads over cores, machines or a batch
 scheduler; :func:`run_parallel` runs N shards on this machine.
@@ -39,8 +42,9 @@ def _ctype(width):
 def _driver_source(manifest, sweep, fixed):
     """C++ that sweeps ``sweep = (outer, inner)`` ports and streams every output row."""
     outer, inner = sweep
+    latency = manifest["latency"]
     widths = {p["name"]: p["width"] for p in manifest["ports"]}
-    outputs = [p for p in manifest["ports"] if p["dir"] == "out"]
+    outputs = _outputs(manifest)
     lines = [
         '#include "Vtop.h"', '#include "verilated.h"',
         "#include <cstdint>", "#include <cstdio>", "#include <cstdlib>", "#include <vector>",
@@ -55,30 +59,55 @@ def _driver_source(manifest, sweep, fixed):
     count = 1 << widths[inner]
     lines.append(f"    const uint64_t count = {count}ULL;")
     for port in outputs:
-        bits, ctype = _ctype(port["width"])
-        lines.append(f"    std::vector<{ctype}> out_{port['name']}(count);")
-    lines += [
-        "    for (uint64_t x = first; x < last; ++x) {",
-        f"        top.{outer} = x;",
-        "        for (uint64_t y = 0; y < count; ++y) {",
-        f"            top.{inner} = y;",
-        "            top.eval();",
-    ]
+        bits, ctype = _ctype(widths[port])
+        lines.append(f"    std::vector<{ctype}> out_{port}(count);")
+    if latency:
+        # Reset clears the valid pipeline; then one vector per rising edge.
+        lines += ["    auto tick = [&]() { top.clk = 0; top.eval(); top.clk = 1; top.eval(); };",
+                  "    top.rst = 1; tick(); tick(); top.rst = 0;",
+                  "    top.in_valid = 1;"]
+    lines += ["    for (uint64_t x = first; x < last; ++x) {",
+              f"        top.{outer} = x;"]
+    if latency:
+        # After the edge that takes vector y the output shows vector y - (latency - 1).
+        lines += [
+            f"        for (uint64_t y = 0; y < count + {latency - 1}; ++y) {{",
+            f"            top.{inner} = y < count ? y : count - 1;",
+            "            tick();",
+            f"            if (y < {latency - 1}) continue;",
+            f"            const uint64_t at = y - {latency - 1};",
+            "            if (!top.out_valid) {",
+            f'                fprintf(stderr, "out_valid low for {outer}=%#llx {inner}=%#llx\\n",',
+            "                        (unsigned long long)x, (unsigned long long)at);",
+            "                return 3;",
+            "            }",
+        ]
+    else:
+        lines += ["        for (uint64_t y = 0; y < count; ++y) {",
+                  f"            top.{inner} = y;",
+                  "            top.eval();",
+                  "            const uint64_t at = y;"]
     for port in outputs:
-        lines.append(f"            out_{port['name']}[y] = top.{port['name']};")
+        lines.append(f"            out_{port}[at] = top.{port};")
     lines.append("        }")
     for port in outputs:
-        bits, ctype = _ctype(port["width"])
-        lines.append(f"        fwrite(out_{port['name']}.data(), sizeof({ctype}), count, stdout);")
+        bits, ctype = _ctype(widths[port])
+        lines.append(f"        fwrite(out_{port}.data(), sizeof({ctype}), count, stdout);")
     lines += ["    }", "    fflush(stdout);", "    top.final();", "    return 0;", "}"]
     return "\n".join(lines) + "\n"
+
+
+def _outputs(manifest):
+    """The result ports (out_valid is the driver's to check, not the golden's)."""
+    valid = (manifest["valid"] or {}).get("out")
+    return [p["name"] for p in manifest["ports"] if p["dir"] == "out" and p["name"] != valid]
 
 
 def build_driver(preset, overrides, sweep=("a", "b"), fixed=("rm",)):
     """Export ``preset`` and compile it with its sweep driver; return (unit, binary, manifest)."""
     unit = build(preset, overrides)
-    if unit.latency:
-        raise ValueError("stages: the exhaustive harness drives combinational units (stages=0)")
+    if unit.HANDSHAKE:
+        raise ValueError(f"{preset}: the exhaustive harness drives units without backpressure")
     tag = "-".join([preset] + [f"{k}{v}" for k, v in sorted((overrides or {}).items())])
     workdir = (BUILD_ROOT / "exhaustive" / tag).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
@@ -112,7 +141,7 @@ def check_shard(preset, overrides, fixed_values, shard, shards, sweep=("a", "b")
     unit, binary, manifest = build_driver(preset, overrides, sweep, fixed)
     outer, inner = sweep
     widths = {p["name"]: p["width"] for p in manifest["ports"]}
-    outputs = [p["name"] for p in manifest["ports"] if p["dir"] == "out"]
+    outputs = _outputs(manifest)
     total, count = 1 << widths[outer], 1 << widths[inner]
     first, last = total * shard // shards, total * (shard + 1) // shards
     model = MODELS[type(unit).__name__](unit)
@@ -129,7 +158,8 @@ def check_shard(preset, overrides, fixed_values, shard, shards, sweep=("a", "b")
     for x in range(first, last):
         row = process.stdout.read(row_bytes)
         if len(row) != row_bytes:
-            raise RuntimeError(f"{binary} stopped at {outer}={x:#x}")
+            process.wait()
+            raise RuntimeError(f"{binary} stopped at {outer}={x:#x} (exit {process.returncode})")
         inputs = {outer: np.full(count, x, dtype=np.uint64), inner: inner_values, **fixed_inputs}
         expected = model.expected(inputs)
         offset, bad = 0, np.zeros(count, dtype=bool)
@@ -147,7 +177,8 @@ def check_shard(preset, overrides, fixed_values, shard, shards, sweep=("a", "b")
                                       *(f"{n}={v}" for n, v in zip(fixed, fixed_values)),
                                       *(f"expected_{n}={int(expected[n][i]):#x}" for n in outputs),
                                       *(f"got_{n}={int(got[n][i]):#x}" for n in outputs)]) + "\n")
-    process.wait()
+    if process.wait():
+        raise RuntimeError(f"{binary} exited with {process.returncode}")
     pairs = (last - first) * count
     return pairs, mismatches, failures_path if mismatches else None
 

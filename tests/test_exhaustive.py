@@ -1,14 +1,20 @@
 """The 2**32 batch harness, on a space small enough for CI: every E4M3 pair
-through Verilator, compared row by row with the golden; and proof that a
-wrong golden is caught and its failing pairs written down."""
+through Verilator, combinational and through a deep pipeline, compared row by
+row with the golden; and proof that a wrong golden is caught and its failing
+pairs written down (on the right pairs: a pipeline read one cycle off would
+fail everywhere)."""
+
+import pytest
 
 import sim.runner as runner
 from sim.exhaustive import check_shard, run_parallel
 from sim.float import FloatMultiplierModel
 
 
-def test_every_e4m3_pair_over_two_shards():
-    summary = run_parallel("e4m3_mul", {}, [3], shards=2, jobs=2, log=lambda _: None)
+@pytest.mark.parametrize("overrides", [{}, {"stages": 9, "arch": "booth"}],
+                         ids=["combinational", "booth-9"])
+def test_every_e4m3_pair_over_two_shards(overrides):
+    summary = run_parallel("e4m3_mul", overrides, [3], shards=2, jobs=2, log=lambda _: None)
     assert summary["pairs"] == 65536 and summary["mismatches"] == 0
 
 
@@ -19,9 +25,10 @@ class FlagsOffByOne(FloatMultiplierModel):
         return out
 
 
-def test_a_wrong_golden_is_caught(monkeypatch):
+@pytest.mark.parametrize("overrides", [{}, {"stages": 4}], ids=["combinational", "stages-4"])
+def test_a_wrong_golden_is_caught(monkeypatch, overrides):
     monkeypatch.setitem(runner.MODELS, "FloatMultiplier", FlagsOffByOne)
-    pairs, mismatches, failures = check_shard("e4m3_mul", {}, [0], 1, 4)
+    pairs, mismatches, failures = check_shard("e4m3_mul", overrides, [0], 1, 4)
     assert pairs == 64 * 256 and mismatches == 64          # one b per a in the shard
     rows = failures.read_text().splitlines()
     assert len(rows) == 64 and all("b=0x38" in row and "rm=0" in row for row in rows)
