@@ -186,7 +186,6 @@ class CSRJoin(Unit):
         p = self.params
         m = Module()
         width, iw = p["width"], p["index_width"]
-        inf = Const(1 << iw, iw + 1)
 
         sides = {}
         for side in "ab":
@@ -195,18 +194,27 @@ class CSRJoin(Unit):
             complete = Signal(name=f"{side}_window_complete")
             m.d.comb += complete.eq(done | window[-1].present
                                     | Cat(s.present & s.last for s in window).any())
-            bound = Signal(iw + 1, name=f"cmp_{side}_bound")
-            m.d.comb += bound.eq(Mux(window[-1].present, window[-1].index, inf))
             sides[side] = dict(done=done, window=window, head=head, usable=usable, buf=buf,
-                               complete=complete, bound=bound)
+                               complete=complete)
 
-        # The comparison: t, then what each side consumes.
-        t = Signal(iw + 1, name="cmp_t")
-        m.d.comb += t.eq(Mux(sides["a"]["bound"] < sides["b"]["bound"], sides["a"]["bound"],
-                             sides["b"]["bound"]))
+        # The comparison: each slot against t = min(a bound, b bound), where a
+        # side's bound is its window's last entry (+infinity if missing), as
+        # two comparisons side by side (x <= min(A, B) is x <= A and x <= B)
+        # rather than min then compare: the loop back to the windows is one
+        # comparator deep.
+        def within(slot, side, k):
+            """``slot`` is <= ``side``'s bound."""
+            last = sides[side]["window"][-1]
+            if slot is last:
+                return Const(1)
+            at_most = Signal(name=f"cmp_{k}_within_{side}")
+            m.d.comb += at_most.eq(~last.present | (slot.index <= last.index))
+            return at_most
+
         for side, s in sides.items():
             window = s["window"]
-            below = [slot.present & (slot.index <= t) for slot in window]
+            below = [slot.present & within(slot, "a", f"{side}{k}")
+                     & within(slot, "b", f"{side}{k}") for k, slot in enumerate(window)]
             taken = [Signal(name=f"cmp_{side}_take{k}") for k in range(width)]
             # The whole window if its last entry is <= t (so that even unsorted
             # input makes progress), else the prefix <= t.
@@ -305,7 +313,7 @@ class CSRJoin(Unit):
         # then after the gated products.
         values = pipe.cut_any("operands", {**flags, **{(i, k): v for i, lane in enumerate(lanes)
                                                      for k, v in lane.items()}},
-                              delay=compare(iw + 1) * 2 + mux(2) + Delay(luts=2))
+                              delay=mux(2) + compare(iw) + Delay(luts=3))
         product_width = 2 * p["value_width"] + 1
         terms = {}
         for i in range(width):
