@@ -4,15 +4,18 @@ of full and half adders, and one final carry-propagate adder.
 :func:`booth_partial_products` + :func:`dadda_reduce` give two rows whose sum
 is the product; :func:`reduce_and_add` does the rest with a pipeline cut point
 after the partial products, after every compressor level and inside the final
-adder, so that registers can go wherever they balance the stages.
+adder, so that registers can go wherever they balance the stages. The
+``*_steps`` forms are datapath generators (:func:`~hw.pipeline.drive`), so
+that many trees (one per output of an MMA) cross the same cut points in
+:meth:`~hw.pipeline.Pipeline.lockstep`.
 """
 
 from amaranth.hdl import Const, Signal, Cat
 
-from .pipeline import Delay, adder, flatten, logic, unflatten
+from .pipeline import Delay, adder, drive, flatten, logic, unflatten
 
-__all__ = ["booth_rows", "booth_partial_products", "dadda_levels", "dadda_reduce",
-           "reduce_and_add", "split_add", "split_adds", "BOOTH_DELAY"]
+__all__ = ["booth_rows", "booth_partial_products", "dadda_reduce", "reduce_and_add",
+           "reduce_and_add_steps", "split_add", "split_adds", "split_adds_steps", "BOOTH_DELAY"]
 
 #: Recoding a digit and selecting one partial-product bit (5 inputs).
 BOOTH_DELAY = logic(5)
@@ -30,11 +33,6 @@ def _dadda_heights(height):
     while targets[-1] < height:
         targets.append(targets[-1] * 3 // 2)
     return [d for d in reversed(targets) if d < height]
-
-
-def dadda_levels(height):
-    """Full-adder levels a Dadda tree takes to bring ``height`` rows to two."""
-    return len(_dadda_heights(height))
 
 
 def booth_partial_products(m, x, x_signed, y, y_signed, width):
@@ -83,15 +81,10 @@ def booth_partial_products(m, x, x_signed, y, y_signed, width):
     return columns
 
 
-def dadda_reduce(m, columns, level_done=None):
-    """Reduce bit columns to at most two bits each with Dadda's schedule.
-
-    Full adders take three bits of a column and leave a sum there and a carry
-    in the next column; half adders take two. Carries out of the top column are
-    dropped (the sum is taken mod ``2**len(columns)``). Returns two rows.
-    ``level_done(columns)``, if given, sees the columns after each level and
-    returns the columns to go on with (a pipeline cut).
-    """
+def _dadda_levels(m, columns):
+    """Dadda's schedule as a generator: yields the columns after each level
+    and goes on with the columns sent back (a pipeline cut's stand-ins);
+    returns the two rows."""
     width = len(columns)
     columns = [list(col) for col in columns]
     count = 0
@@ -111,12 +104,26 @@ def dadda_reduce(m, columns, level_done=None):
                 columns[c].append(s)
                 if c + 1 < width:
                     columns[c + 1].append(k)
-        if level_done is not None:
-            columns = level_done(columns)
-    rows = []
-    for r in range(2):
-        rows.append(Cat(*(col[r] if len(col) > r else Const(0, 1) for col in columns)))
-    return rows
+        columns = yield columns
+    return [Cat(*(col[r] if len(col) > r else Const(0, 1) for col in columns)) for r in range(2)]
+
+
+def dadda_reduce(m, columns, level_done=None):
+    """Reduce bit columns to at most two bits each with Dadda's schedule.
+
+    Full adders take three bits of a column and leave a sum there and a carry
+    in the next column; half adders take two. Carries out of the top column are
+    dropped (the sum is taken mod ``2**len(columns)``). Returns two rows.
+    ``level_done(columns)``, if given, sees the columns after each level and
+    returns the columns to go on with (a pipeline cut).
+    """
+    levels = _dadda_levels(m, columns)
+    try:
+        columns = next(levels)
+        while True:
+            columns = levels.send(columns if level_done is None else level_done(columns))
+    except StopIteration as stop:
+        return stop.value
 
 
 def booth_rows(m, x, x_signed, y, y_signed, width):
@@ -124,15 +131,17 @@ def booth_rows(m, x, x_signed, y, y_signed, width):
     return dadda_reduce(m, booth_partial_products(m, x, x_signed, y, y_signed, width))
 
 
-def _cut_columns(pipe, name, columns, carried, delay):
-    """Pass bit columns (and ``carried``, a tuple or a dict) through cut point ``name``."""
+def _columns_through(name, columns, carried, delay):
+    """Datapath step: bit columns (and ``carried``, a tuple or a dict) through
+    cut point ``name``."""
     flat = [bit for col in columns for bit in col]
-    bits, *values = pipe.cut_many(name, (Cat(*flat), *flatten(carried)), delay=delay)
+    values = yield (name, delay, {"bits": Cat(*flat), **dict(enumerate(flatten(carried)))})
+    bits = values["bits"]
     out, i = [], 0
     for col in columns:
         out.append([bits[i + j] for j in range(len(col))])
         i += len(col)
-    return out, unflatten(carried, values)
+    return out, unflatten(carried, [values[k] for k in range(len(flatten(carried)))])
 
 
 def _operand(y, subtract):
@@ -150,35 +159,51 @@ def split_adds(m, pipe, terms, name, carried=(), delay=Delay()):
     adders (each carry registered there) and ``<name>`` after them; ``delay``
     is the logic before. Without a pipeline, plain adders. Returns
     ``(results, carried)``."""
+    if pipe is None:
+        results = []
+        for i, (x, y, subtract) in enumerate(terms):
+            operand, carry_in = _operand(y, subtract)
+            total = Signal(len(x), name=f"{name}_{i}")
+            m.d.comb += total.eq(x + operand + carry_in)
+            results.append(total)
+        return results, carried
+    return drive(pipe, split_adds_steps(m, terms, name, carried, delay))
+
+
+def split_adds_steps(m, terms, name, carried=(), delay=Delay(), cuts=None):
+    """:func:`split_adds` as a datapath generator; ``cuts`` names its cut
+    points (default ``name``: datapaths in lockstep share cut names)."""
+    cuts = cuts or name
     width = len(terms[0][0])
-    results = []
-    if pipe is None or width <= SPLIT_WIDTH:
+    packed = dict(enumerate(flatten(carried)))
+    if width <= SPLIT_WIDTH:
+        results = []
         for i, (x, y, subtract) in enumerate(terms):
             operand, carry_in = _operand(y, subtract)
             total = Signal(width, name=f"{name}_{i}")
             m.d.comb += total.eq(x + operand + carry_in)
             results.append(total)
-        if pipe is None:
-            return results, carried
-        cut = pipe.cut_many(name, (*results, *flatten(carried)), delay=delay + adder(width))
-        return list(cut[:len(terms)]), unflatten(carried, cut[len(terms):])
-    half = width // 2
-    lows, highs = [], []
-    for i, (x, y, subtract) in enumerate(terms):
-        operand, carry_in = _operand(y, subtract)
-        low = Signal(half + 1, name=f"{name}_{i}_low")
-        m.d.comb += low.eq(x[:half] + operand[:half] + carry_in)
-        lows.append(low)
-        highs += [x[half:], operand[half:]]
-    cut = pipe.cut_many(f"{name}_low", (*lows, *highs, *flatten(carried)),
-                        delay=delay + adder(half))
-    lows, highs, values = cut[:len(terms)], cut[len(terms):3 * len(terms)], cut[3 * len(terms):]
-    for i, low in enumerate(lows):
-        total = Signal(width, name=f"{name}_{i}")
-        m.d.comb += total.eq(Cat(low[:half], highs[2 * i] + highs[2 * i + 1] + low[half]))
-        results.append(total)
-    cut = pipe.cut_many(name, (*results, *values), delay=adder(width - half))
-    return list(cut[:len(terms)]), unflatten(carried, cut[len(terms):])
+        values = yield (cuts, delay + adder(width),
+                        {**{("sum", i): r for i, r in enumerate(results)}, **packed})
+    else:
+        half = width // 2
+        lows, highs = {}, {}
+        for i, (x, y, subtract) in enumerate(terms):
+            operand, carry_in = _operand(y, subtract)
+            low = Signal(half + 1, name=f"{name}_{i}_low")
+            m.d.comb += low.eq(x[:half] + operand[:half] + carry_in)
+            lows["low", i] = low
+            highs |= {("x", i): x[half:], ("y", i): operand[half:]}
+        values = yield (f"{cuts}_low", delay + adder(half), {**lows, **highs, **packed})
+        sums = {}
+        for i in range(len(terms)):
+            low = values["low", i]
+            total = Signal(width, name=f"{name}_{i}")
+            m.d.comb += total.eq(Cat(low[:half], values["x", i] + values["y", i] + low[half]))
+            sums["sum", i] = total
+        values = yield (cuts, adder(width - half), {**sums, **{k: values[k] for k in packed}})
+    return ([values["sum", i] for i in range(len(terms))],
+            unflatten(carried, [values[k] for k in packed]))
 
 
 def split_add(m, pipe, x, y, name, carried=(), delay=Delay()):
@@ -200,33 +225,45 @@ def reduce_and_add(m, pipe, columns, name, carried=(), delay=Delay(), steps=()):
     finely as the tree; steps left over when the tree ends get cut points of
     their own (``<name>_side<i>``) before the adder.
     """
+    return drive(pipe, reduce_and_add_steps(m, columns, name, carried, delay, steps))
+
+
+def reduce_and_add_steps(m, columns, name, carried=(), delay=Delay(), steps=(), cuts=None):
+    """:func:`reduce_and_add` as a datapath generator; ``cuts`` names its
+    cut points (default ``name``)."""
+    cuts = cuts or name
     steps = list(steps)
-    state = {"carried": carried, "level": 0}
-    columns, state["carried"] = _cut_columns(pipe, f"{name}_pp", columns, state["carried"], delay)
 
-    def side_step():
+    def side_step(carried):
         if not steps:
-            return Delay()
+            return carried, Delay()
         function, step_delay = steps.pop(0)
-        state["carried"] = function(state["carried"])
-        return step_delay
+        return function(carried), step_delay
 
-    def level_done(cols):
-        level_delay = max(LEVEL_DELAY, side_step(), key=pipe.ns)
-        cols, state["carried"] = _cut_columns(pipe, f"{name}_tree{state['level']}", cols,
-                                              state["carried"], level_delay)
-        state["level"] += 1
-        return cols
-    rows = dadda_reduce(m, columns, level_done)
+    columns, carried = yield from _columns_through(f"{cuts}_pp", columns, carried, delay)
+    levels = _dadda_levels(m, columns)
+    level = 0
+    try:
+        columns = next(levels)
+        while True:
+            carried, side_delay = side_step(carried)
+            columns, carried = yield from _columns_through(
+                f"{cuts}_tree{level}", columns, carried, (LEVEL_DELAY, side_delay))
+            level += 1
+            columns = levels.send(columns)
+    except StopIteration as stop:
+        rows = stop.value
     row0, row1 = (Signal(len(columns), name=f"{name}_row{i}") for i in range(2))
     m.d.comb += [row0.eq(rows[0]), row1.eq(rows[1])]
     # Side steps left when the tree ends get cut points of their own.
     side = 0
     while steps:
-        step_delay = side_step()
-        row0, row1, *values = pipe.cut_many(f"{name}_side{side}",
-                                            (row0, row1, *flatten(state["carried"])),
-                                            delay=step_delay)
-        state["carried"] = unflatten(state["carried"], values)
+        carried, side_delay = side_step(carried)
+        packed = dict(enumerate(flatten(carried)))
+        values = yield (f"{cuts}_side{side}", side_delay, {"row0": row0, "row1": row1, **packed})
+        row0, row1 = values["row0"], values["row1"]
+        carried = unflatten(carried, [values[k] for k in packed])
         side += 1
-    return split_add(m, pipe, row0, row1, name, state["carried"])
+    (total,), carried = yield from split_adds_steps(m, [(row0, row1, False)], name, carried,
+                                                    cuts=cuts)
+    return total, carried

@@ -238,9 +238,18 @@ class Pipeline:
         stand_ins = self.cut_many(name, values, delay=delay)
         return stand_ins if len(stand_ins) != 1 else stand_ins[0]
 
+    def longest(self, delay):
+        """``delay``, or the longest under this pipeline's model of a tuple of
+        delays (paths side by side)."""
+        if isinstance(delay, Delay):
+            return delay
+        return max((self.longest(d) for d in delay), key=self.ns)
+
     def cut_many(self, name, values, delay=Delay()):
-        """:meth:`cut` for a sequence of values; always returns a tuple."""
+        """:meth:`cut` for a sequence of values; always returns a tuple.
+        ``delay``: a :class:`Delay`, or a tuple of them for paths side by side."""
         self._check(name)
+        delay = self.longest(delay)
         bases = [self._bases.get(id(value), _name(value)) for value in values]
         stand_ins = tuple(_like(value, f"{name}_{base}") for value, base in zip(values, bases))
         # A value crossing several cuts keeps its own name after each cut's.
@@ -283,8 +292,7 @@ class Pipeline:
                 raise RuntimeError(f"datapaths out of step at cut points {sorted(names)}")
             flat = {(i, key): value for i, (_, _, values) in pending.items()
                     for key, value in values.items()}
-            cut = self.cut_any(names.pop(), flat,
-                               delay=max((d for _, d, _ in pending.values()), key=self.ns))
+            cut = self.cut_any(names.pop(), flat, delay=tuple(d for _, d, _ in pending.values()))
             for i in list(pending):
                 values = {key: cut[i, key] for key in pending[i][2]}
                 try:
