@@ -15,13 +15,13 @@ from amaranth.lib.wiring import In, Out
 
 from golden.formats import OVERFLOW_MODES, QFormat
 
-from .booth import BOOTH_DELAY, booth_partial_products, reduce_and_add
+from .booth import BOOTH_DELAY, booth_partial_products, reduce_and_add_steps
 from .fixed import narrow
 from .params import Derived, Param
-from .pipeline import Delay, adder, multiplier_delay
+from .pipeline import Delay, adder, drive, flatten, multiplier_delay, unflatten
 from .unit import OPTIONAL_ACCUMULATOR_STAGES_PARAM, TARGET_MHZ_PARAM, Unit
 
-__all__ = ["IntMAC", "adder_tree", "sum_of_products"]
+__all__ = ["IntMAC", "adder_tree", "sum_of_products", "sum_of_products_steps"]
 
 
 def _shape(width, is_signed):
@@ -44,15 +44,30 @@ def adder_tree(m, values, name, width=None):
     return values[0]
 
 
-def sum_of_products(m, pipe, a_lanes, b_lanes, a_fmt, b_fmt, booth, carried, name="mac"):
-    """The exact ``Σ a_i·b_i`` of integer lanes (formats ``a_fmt``, ``b_fmt``)
-    through ``pipe``'s cut points, ``carried`` values alongside; returns
-    ``(sum, carried)``. Booth: every lane's partial products in one Dadda
+def sum_of_products(m, pipe, a_lanes, b_lanes, a_fmt, b_fmt, booth, carried, name="mac",
+                    addend=None):
+    """The exact ``Σ a_i·b_i`` (``+ addend`` if given) of integer lanes
+    (formats ``a_fmt``, ``b_fmt``) through ``pipe``'s cut points, ``carried``
+    values alongside; returns ``(sum, carried)``, the sum wide enough to be
+    exact. Booth: every lane's partial products and the addend in one Dadda
     tree and one adder (:func:`~hw.booth.reduce_and_add`, cut at every tree
     level); else inferred products and a balanced adder tree, one cut after it."""
+    return drive(pipe, sum_of_products_steps(m, a_lanes, b_lanes, a_fmt, b_fmt, booth, carried,
+                                             name, addend=addend))
+
+
+def sum_of_products_steps(m, a_lanes, b_lanes, a_fmt, b_fmt, booth, carried, name="mac",
+                          cuts="mac", addend=None):
+    """:func:`sum_of_products` as a datapath generator with cut points named
+    after ``cuts`` (shared by datapaths in lockstep) and signals after ``name``."""
     n = len(a_lanes)
     corners = [x * y for x in (a_fmt.min, a_fmt.max) for y in (b_fmt.min, b_fmt.max)]
-    sum_width = max(abs(n * min(corners)), n * max(corners) + 1).bit_length() + 1
+    lo, hi = n * min(corners), n * max(corners)
+    if addend is not None:
+        shape = addend.shape()
+        lo += -(1 << (shape.width - 1)) if shape.signed else 0
+        hi += (1 << (shape.width - (1 if shape.signed else 0))) - 1
+    sum_width = max(abs(lo), hi + 1).bit_length() + 1
     products = Signal(signed(sum_width), name=f"{name}_products")
     if booth:
         columns = [[] for _ in range(sum_width)]
@@ -60,18 +75,28 @@ def sum_of_products(m, pipe, a_lanes, b_lanes, a_fmt, b_fmt, booth, carried, nam
             for col, bits in zip(columns, booth_partial_products(
                     m, x.as_unsigned(), a_fmt.signed, y.as_unsigned(), b_fmt.signed, sum_width)):
                 col.extend(bits)
-        total, carried = reduce_and_add(m, pipe, columns, name, carried, delay=BOOTH_DELAY)
+        if addend is not None:
+            # One more row, sign-extended to the width of the sum.
+            for k, col in enumerate(columns):
+                if k < len(addend) or addend.shape().signed:
+                    col.append(addend[min(k, len(addend) - 1)])
+        total, carried = yield from reduce_and_add_steps(m, columns, name, carried,
+                                                         delay=BOOTH_DELAY, cuts=cuts)
         m.d.comb += products.eq(total)
         return products, carried
-    lane_products = []
+    terms = []
     for i, (x, y) in enumerate(zip(a_lanes, b_lanes)):
         product = Signal(signed(a_fmt.width + b_fmt.width + 1), name=f"{name}_product{i}")
         m.d.comb += product.eq(x * y)
-        lane_products.append(product)
-    m.d.comb += products.eq(adder_tree(m, lane_products, f"{name}_sum"))
-    products, *carried = pipe.cut_many("products", (products, *carried), delay=multiplier_delay(
-        a_fmt.width, b_fmt.width) + adder(sum_width) * max(1, (n - 1).bit_length()))
-    return products, tuple(carried)
+        terms.append(product)
+    if addend is not None:
+        terms.append(addend)
+    m.d.comb += products.eq(adder_tree(m, terms, f"{name}_sum"))
+    packed = dict(enumerate(flatten(carried)))
+    values = yield ("products", multiplier_delay(a_fmt.width, b_fmt.width)
+                    + adder(sum_width) * max(1, (len(terms) - 1).bit_length()),
+                    {"products": products, **packed})
+    return values["products"], unflatten(carried, [values[k] for k in packed])
 
 
 class IntMAC(Unit):
@@ -151,27 +176,35 @@ class IntMAC(Unit):
         # A running sum keeps its last rank for the accumulator register.
         pipe = self.pipeline(m, own_registers=int(accumulate))
 
-        addend = self.clear if accumulate else self.c
-        a, b, addend = pipe.cut("in", self.a, self.b, addend)
-        products, (addend,) = sum_of_products(
-            m, pipe, self._lanes(a, p["a_width"], p["a_signed"]),
-            self._lanes(b, p["b_width"], p["b_signed"]), self.a_fmt, self.b_fmt, booth, (addend,))
-        total_width = max(len(products), p["acc_width"]) + 2
+        def a_lanes(a):
+            return self._lanes(a, p["a_width"], p["a_signed"])
 
-        total = Signal(signed(total_width), name="acc_total")
-        total_fmt = QFormat(total_width, 0, True)
+        def b_lanes(b):
+            return self._lanes(b, p["b_width"], p["b_signed"])
+
         if accumulate:
+            a, b, clear = pipe.cut("in", self.a, self.b, self.clear)
+            products, (clear,) = sum_of_products(m, pipe, a_lanes(a), b_lanes(b), self.a_fmt,
+                                                 self.b_fmt, booth, (clear,))
+            total_width = max(len(products), p["acc_width"]) + 2
+            total = Signal(signed(total_width), name="acc_total")
             acc = Signal(_shape(p["acc_width"], self.acc_signed), name="acc_value")
             sticky = Signal(name="acc_sticky")
-            m.d.comb += total.eq(products + Mux(addend, 0, acc))
-            fitted, outside = narrow(m, total, total_fmt, self.acc_fmt, "trunc", p["overflow"])
+            # The running sum is a loop: it joins the products after their tree.
+            m.d.comb += total.eq(products + Mux(clear, 0, acc))
+            fitted, outside = narrow(m, total, QFormat(total_width, 0, True), self.acc_fmt,
+                                     "trunc", p["overflow"])
             with m.If(pipe.register("acc", delay=adder(total_width) + Delay(luts=2))):
-                m.d.sync += [acc.eq(fitted), sticky.eq(outside | (sticky & ~addend))]
+                m.d.sync += [acc.eq(fitted), sticky.eq(outside | (sticky & ~clear))]
             m.d.comb += [self.y.eq(acc), self.ovf.eq(sticky)]
         else:
-            m.d.comb += total.eq(products + addend)
-            fitted, outside = narrow(m, total, total_fmt, self.acc_fmt, "trunc", p["overflow"])
-            y, ovf = pipe.cut("out", fitted, outside, delay=adder(total_width) + Delay(luts=2))
+            a, b, c = pipe.cut("in", self.a, self.b, self.c)
+            # The addend is one more row of the products' tree.
+            total, _ = sum_of_products(m, pipe, a_lanes(a), b_lanes(b), self.a_fmt, self.b_fmt,
+                                       booth, (), addend=c)
+            fitted, outside = narrow(m, total, QFormat(len(total), 0, True), self.acc_fmt,
+                                     "trunc", p["overflow"])
+            y, ovf = pipe.cut("out", fitted, outside, delay=Delay(luts=2))
             m.d.comb += [self.y.eq(y), self.ovf.eq(ovf)]
         pipe.finish()
         return m

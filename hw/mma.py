@@ -21,13 +21,14 @@ index ``i*C + j``, bits ``[index*w, index*w + w)``.
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib.wiring import In, Out
 
-from golden.formats import GPUS, OVERFLOW_MODES, float_format
+from golden.formats import GPUS, OVERFLOW_MODES, QFormat, float_format
 
 from .float import FLAGS_DOC, ROUND_MODE_DOC, Decoded, decode
 from .float_round import (ENCODE_DELAY, leading_zeros, lzc_delay, prepare_exponent_steps,
                           round_float_steps)
 from .fma import add_aligned, align_addend, align_steps, sum_delay
-from .mac import IntMAC, adder_tree
+from .fixed import narrow
+from .mac import adder_tree, sum_of_products_steps
 from .params import Derived, Param
 from .float import decode_delay
 from .pipeline import Delay, adder, compare, multiplier_delay, mux, shifter
@@ -481,25 +482,38 @@ class IntMMA(Unit):
                 "ovf": ("flag", f"bit {n}*i+j: D[i][j]'s exact sum was outside the accumulator")}
         super().__init__(p, members, docs)
 
+    def _output(self, m, a, b, c, i, j):
+        """Datapath generator of ``D[i][j]``: the dot product and C[i][j] in
+        one tree (cut like IntMAC's), then the fit to the accumulator."""
+        p = self.params
+        cols, depth, w, wa = p["n"], p["k"], p["in_bits"], p["acc_width"]
+        a_fmt, b_fmt = QFormat(w, 0, p["a_signed"]), QFormat(w, 0, p["b_signed"])
+        acc_fmt = QFormat(wa, 0, self.acc_signed)
+
+        def lane(value, is_signed):
+            return value.as_signed() if is_signed else value
+        a_lanes = [lane(_element(a, i * depth + kk, w), p["a_signed"]) for kk in range(depth)]
+        b_lanes = [lane(_element(b, kk * cols + j, w), p["b_signed"]) for kk in range(depth)]
+        addend = lane(_element(c, i * cols + j, wa), self.acc_signed)
+        name = f"o{i}_{j}"
+        # C[i][j] is one more row of the tree.
+        total, _ = yield from sum_of_products_steps(m, a_lanes, b_lanes, a_fmt, b_fmt,
+                                                    p["arch"] == "booth", (), name=name,
+                                                    addend=addend)
+        fitted, outside = narrow(m, total, QFormat(len(total), 0, True), acc_fmt, "trunc",
+                                 p["overflow"])
+        values = yield ("out", Delay(luts=2), {"y": fitted, "ovf": outside})
+        return values["y"], values["ovf"]
+
     def elaborate(self, platform):
         p = self.params
         m = Module()
-        rows, cols, depth, w, wa = p["m"], p["n"], p["k"], p["in_bits"], p["acc_width"]
         pipe = self.pipeline(m)
         a, b, c = pipe.cut("in", self.a, self.b, self.c)
-        outputs, overflows = [], []
-        for i in range(rows):
-            for j in range(cols):
-                dot = IntMAC(a_width=w, a_signed=p["a_signed"], b_width=w, b_signed=p["b_signed"],
-                             lanes=depth, acc_width=wa, overflow=p["overflow"], arch=p["arch"])
-                m.submodules[f"dot{i}_{j}"] = dot
-                m.d.comb += [dot.a.eq(a.word_select(i, depth * w)),
-                             dot.b.eq(Cat(*(_element(b, kk * cols + j, w) for kk in range(depth)))),
-                             dot.c.eq(_element(c, i * cols + j, wa))]
-                outputs.append(dot.y)
-                overflows.append(dot.ovf)
-        d, ovf = pipe.cut("out", Cat(*outputs), Cat(*overflows),
-                          delay=multiplier_delay(w, w) + adder(wa) * (depth.bit_length() + 1))
-        m.d.comb += [self.d.eq(d), self.ovf.eq(ovf)]
+        # Every output's tree, all through the same cut points.
+        results = pipe.lockstep([self._output(m, a, b, c, i, j)
+                                 for i in range(p["m"]) for j in range(p["n"])])
+        m.d.comb += [self.d.eq(Cat(*(y for y, _ in results))),
+                     self.ovf.eq(Cat(*(ovf for _, ovf in results)))]
         pipe.finish()
         return m

@@ -13,6 +13,8 @@ CONFIGS = [
     {"lanes": 4}, {"lanes": 4, "arch": "booth", "stages": 2},
     {"lanes": 4, "a_signed": False}, {"lanes": 4, "b_signed": False, "overflow": "saturate"},
     {"lanes": 3, "a_signed": False, "b_signed": False, "arch": "booth"},
+    {"lanes": 4, "a_signed": False, "b_signed": False, "arch": "booth", "stages": 5},
+    {"lanes": 4, "arch": "booth", "stages": 7, "overflow": "saturate"},
     {"lanes": 4, "a_width": 4, "b_width": 8, "acc_width": 16, "overflow": "saturate"},
     {"accumulate": True}, {"accumulate": True, "arch": "booth", "stages": 3},
     {"accumulate": True, "acc_width": 18, "overflow": "saturate"},
@@ -34,7 +36,7 @@ def test_amaranth_sim(params):
     ("int8_mac", {"a_width": 32, "acc_width": 64, "overflow": "saturate"}),
     ("dp4a", {}), ("dp4a", {"overflow": "saturate", "stages": 1}),
     ("dp4a", {"a_signed": False}), ("dp4a", {"a_signed": False, "b_signed": False}),
-    ("dp4a", {"arch": "booth", "stages": 2}),
+    ("dp4a", {"arch": "booth", "stages": 2}), ("dp4a", {"arch": "booth", "stages": 7}),
 ], ids=str)
 def test_cocotb(preset, params):
     result = simulate(preset, params, count=10_000, seed=7)

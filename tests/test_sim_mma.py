@@ -238,7 +238,8 @@ def test_int8_gemm(overrides):
 @pytest.mark.parametrize("overrides, count", [
     ({}, 5000), ({"overflow": "saturate"}, 5000), ({"a_signed": False, "stages": 2}, 5000),
     # Booth trees are gate-level adders: slow on Icarus.
-    ({"b_signed": False, "overflow": "saturate", "arch": "booth"}, 400)], ids=str)
+    ({"b_signed": False, "overflow": "saturate", "arch": "booth"}, 400),
+    ({"a_signed": False, "b_signed": False, "arch": "booth", "stages": 7}, 300)], ids=str)
 def test_int8_mmas(overrides, count):
     result = simulate("mma_int8", overrides, count=count, seed=33)
     assert result.vectors == count
