@@ -89,12 +89,12 @@ def sum_of_products_steps(m, a_lanes, b_lanes, a_fmt, b_fmt, booth, carried, nam
         product = Signal(signed(a_fmt.width + b_fmt.width + 1), name=f"{name}_product{i}")
         m.d.comb += product.eq(x * y)
         terms.append(product)
-    if addend is not None:
-        terms.append(addend)
-    m.d.comb += products.eq(adder_tree(m, terms, f"{name}_sum"))
+    # The addend joins after the products' tree, whose adders stay as narrow as the products.
+    total = adder_tree(m, terms, f"{name}_sum")
+    m.d.comb += products.eq(total if addend is None else total + addend)
     packed = dict(enumerate(flatten(carried)))
     values = yield ("products", multiplier_delay(a_fmt.width, b_fmt.width)
-                    + adder(sum_width) * max(1, (len(terms) - 1).bit_length()),
+                    + adder(sum_width) * ((n - 1).bit_length() + (addend is not None)),
                     {"products": products, **packed})
     return values["products"], unflatten(carried, [values[k] for k in packed])
 
