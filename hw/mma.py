@@ -31,7 +31,8 @@ from .fixed import narrow
 from .mac import adder_tree, sum_of_products_steps
 from .params import Derived, Param
 from .float import decode_delay
-from .pipeline import Delay, adder, compare, multiplier_delay, mux, shifter
+from .booth import BOOTH_DELAY, booth_partial_products, reduce_and_add_steps
+from .pipeline import Delay, adder, alongside, compare, multiplier_delay, mux, shifter
 from .unit import STAGES_PARAM, TARGET_MHZ_PARAM, Unit
 
 __all__ = ["FloatMMA", "IntMMA"]
@@ -74,19 +75,16 @@ def _pack_products(products):
 
 def _unpack_products(values, products):
     """The products of :func:`_pack_products` as they came through a cut."""
-    out = []
-    for i, prod in enumerate(products):
-        passed = _Product.__new__(_Product)
-        for k in _PRODUCT:
-            setattr(passed, k, values[f"later_{i}_{k}"])
-        out.append(passed)
-    return out
+    return [_Product.of({k: values[f"later_{i}_{k}"] for k in _PRODUCT})
+            for i in range(len(products))]
 
 
 class _Product:
-    """One exact product of two decoded operands: value = ±sig·2**(exp - 2M)."""
+    """One exact product of two decoded operands: value = ±sig·2**(exp - 2M).
+    ``multiply=False`` leaves ``sig`` to a Booth tree (:meth:`booth_steps`)."""
 
-    def __init__(self, m, da, db, name):
+    def __init__(self, m, da, db, name, multiply=True):
+        self.name, self.x, self.y = name, da.sig, db.sig
         self.sign = Signal(name=f"{name}_sign")
         self.exp = Signal(signed(len(da.exp) + 1), name=f"{name}_exp")
         self.sig = Signal(len(da.sig) + len(db.sig), name=f"{name}_sig")
@@ -95,10 +93,30 @@ class _Product:
         self.invalid = Signal(name=f"{name}_invalid")    # sNaN operand or inf * 0
         inf_times_zero = (da.is_inf & db.is_zero) | (da.is_zero & db.is_inf)
         m.d.comb += [self.sign.eq(da.sign ^ db.sign), self.exp.eq(da.exp + db.exp),
-                     self.sig.eq(da.sig * db.sig),
                      self.nan.eq(da.is_nan | db.is_nan | inf_times_zero),
                      self.inf.eq((da.is_inf | db.is_inf) & ~self.nan),
                      self.invalid.eq(da.is_snan | db.is_snan | inf_times_zero)]
+        if multiply:
+            m.d.comb += self.sig.eq(da.sig * db.sig)
+
+    @classmethod
+    def of(cls, fields):
+        """A product made of ``fields`` (a dict over ``_PRODUCT``) that came through cuts."""
+        product = cls.__new__(cls)
+        for k in _PRODUCT:
+            setattr(product, k, fields[k])
+        return product
+
+    def booth_steps(self, m, delay):
+        """Datapath generator: the significands' Booth tree (cut points
+        ``products_pp``, ``products_tree<i>``, ``products``), the other
+        fields alongside; returns the product as it comes out."""
+        columns = booth_partial_products(m, self.x, False, self.y, False, len(self.sig))
+        fields = {k: getattr(self, k) for k in _PRODUCT if k != "sig"}
+        sig, fields = yield from reduce_and_add_steps(m, columns, f"{self.name}_sig", fields,
+                                                      delay=delay + BOOTH_DELAY,
+                                                      cuts="products")
+        return _Product.of({**fields, "sig": sig})
 
     def signals(self):
         return [self.sign, self.exp, self.sig, self.nan, self.inf, self.invalid]
@@ -119,6 +137,8 @@ class FloatMMA(Unit):
                     "(the gpu's measured tensor-core arithmetic)", choices=MODES),
               Param("gpu", "v100", "tensor-core generation", choices=tuple(GPUS),
                     when=Derived(lambda p: p["mode"] == "tensorcore", "mode=tensorcore")),
+              Param("arch", "infer", "significand products: inferred * (one segment) or "
+                    "radix-4 Booth trees cut per level", choices=("infer", "booth")),
               STAGES_PARAM, TARGET_MHZ_PARAM)
 
     @classmethod
@@ -401,19 +421,25 @@ class FloatMMA(Unit):
                           normalize=False)
         da = [[decoded(a, i * depth + kk, f"a{i}_{kk}") for kk in range(depth)] for i in range(rows)]
         db = [[decoded(b, kk * cols + j, f"b{kk}_{j}") for j in range(cols)] for kk in range(depth)]
-        products = [[[_Product(m, da[i][kk], db[kk][j], f"p{i}_{j}_{kk}") for kk in range(depth)]
+        booth = p["arch"] == "booth"
+        products = [_Product(m, da[i][kk], db[kk][j], f"p{i}_{j}_{kk}", multiply=not booth)
+                    for i in range(rows) for j in range(cols) for kk in range(depth)]
+        decode_ns = decode_delay(self.in_fmt, False, normalize=False)
+        if booth:
+            # Every significand product's tree through the same cut points; C and rm ride along.
+            trees = [prod.booth_steps(m, decode_ns) for prod in products]
+            trees[0] = alongside(trees[0], (c, rm))
+            products = pipe.lockstep(trees)
+            products[0], (c, rm) = products[0]
+        else:
+            flat = [s for prod in products for s in prod.signals()]
+            sig_bits = self.in_fmt.frac_bits + 1
+            *flat, c, rm = pipe.cut("products", *flat, c, rm, delay=decode_ns
+                                    + multiplier_delay(sig_bits, sig_bits))
+            products = [_Product.of(dict(zip(_PRODUCT, flat[6 * i:6 * i + 6])))
+                        for i in range(len(products))]
+        products = [[products[(i * cols + j) * depth:(i * cols + j + 1) * depth]
                      for j in range(cols)] for i in range(rows)]
-        flat = [s for row in products for col in row for prod in col for s in prod.signals()]
-        sig_bits = self.in_fmt.frac_bits + 1
-        *flat, c, rm = pipe.cut("products", *flat, c, rm,
-                                delay=decode_delay(self.in_fmt, False, normalize=False)
-                                + multiplier_delay(sig_bits, sig_bits))
-        fields = iter(flat)
-        for row in products:
-            for col in row:
-                for prod in col:
-                    (prod.sign, prod.exp, prod.sig, prod.nan, prod.inf,
-                     prod.invalid) = (next(fields) for _ in range(6))
 
         # Every output's datapath, all through the same cut points.
         datapaths = []

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from amaranth.hdl import Signal, Value
 from amaranth.lib import data
 
-__all__ = ["Delay", "DelayModel", "DELAY_MODELS", "Pipeline", "balance", "drive", "flatten",
-           "unflatten",
+__all__ = ["Delay", "DelayModel", "DELAY_MODELS", "Pipeline", "alongside", "balance", "drive",
+           "flatten", "unflatten",
            "logic", "adder", "mux", "shifter", "compare", "multiplier_delay"]
 
 
@@ -182,6 +182,22 @@ def drive(pipe, datapath):
             request = datapath.send(values if pipe is None else pipe.cut_any(name, values, delay))
     except StopIteration as stop:
         return stop.value
+
+
+def alongside(datapath, carried):
+    """``datapath`` (a generator, as for :func:`drive`) with ``carried``
+    values (a tuple or a dict) crossing each of its cut points too; returns
+    ``(its result, carried)``. For values shared by datapaths in lockstep."""
+    packed = dict(enumerate(flatten(carried)))
+    try:
+        name, delay, values = next(datapath)
+        while True:
+            back = yield (name, delay, {**{("own", k): v for k, v in values.items()},
+                                        **{("with", k): v for k, v in packed.items()}})
+            packed = {k: back["with", k] for k in packed}
+            name, delay, values = datapath.send({k: back["own", k] for k in values})
+    except StopIteration as stop:
+        return stop.value, unflatten(carried, list(packed.values()))
 
 
 def flatten(carried):

@@ -160,11 +160,14 @@ def test_20k_random_mmas_on_verilator(preset, overrides):
 
 # -- one MMA per clock --------------------------------------------------------
 
-@pytest.mark.parametrize("preset, count, stages", [("mma_fp16_v100", 600, 12),
-                                                   ("mma_fp16", 30, 8)])
-def test_back_to_back_mmas(preset, count, stages):
-    """No bubbles: a new MMA every cycle, each result ``stages`` cycles later (deep pipelines)."""
-    result = simulate(preset, {"stages": stages}, count=count, seed=23, bubble_rate=0)
+@pytest.mark.parametrize("preset, count, overrides", [
+    ("mma_fp16_v100", 600, {"stages": 12}),
+    ("mma_fp16_v100", 150, {"stages": 10, "arch": "booth"}),
+    ("mma_fp16", 12, {"stages": 12, "arch": "booth"})], ids=str)
+def test_back_to_back_mmas(preset, count, overrides):
+    """No bubbles: a new MMA every cycle, each result ``stages`` cycles later
+    (deep pipelines; Booth significand trees cut per level)."""
+    result = simulate(preset, overrides, count=count, seed=23, bubble_rate=0)
     assert result.vectors == blocks_run(preset, {}, count)
     assert_passes(result)
 
