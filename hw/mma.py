@@ -68,17 +68,6 @@ _DECODED = ("sign", "exp", "sig", "is_zero", "is_inf", "is_nan", "is_snan")
 _PRODUCT = ("sign", "exp", "sig", "nan", "inf", "invalid")
 
 
-def _pack_products(products):
-    """Products that ride along a block's cut points, as a dict."""
-    return {f"later_{i}_{k}": getattr(p, k) for i, p in enumerate(products) for k in _PRODUCT}
-
-
-def _unpack_products(values, products):
-    """The products of :func:`_pack_products` as they came through a cut."""
-    return [_Product.of({k: values[f"later_{i}_{k}"] for k in _PRODUCT})
-            for i in range(len(products))]
-
-
 class _Product:
     """One exact product of two decoded operands: value = ±sig·2**(exp - 2M).
     ``multiply=False`` leaves ``sig`` to a Booth tree (:meth:`booth_steps`)."""
@@ -296,18 +285,12 @@ class FloatMMA(Unit):
         c = self._c_layout(m, c_bits, f"{name}_c")
         for j in range(count):
             later = products[(j + 1) * block:]
-            datapath = self._tensorcore_block(m, products[j * block:(j + 1) * block], c,
-                                              f"{name}_b{j}", f"tc{j}")
-            sent = None
-            try:
-                while True:
-                    phase, delay, values = datapath.send(sent)
-                    values = {**values, **_pack_products(later)}
-                    back = yield phase, delay, values
-                    later = _unpack_products(back, later)
-                    sent = {k: back[k] for k in values if not k.startswith("later_")}
-            except StopIteration as stop:
-                bits = stop.value
+            bits, later = yield from alongside(
+                self._tensorcore_block(m, products[j * block:(j + 1) * block], c,
+                                       f"{name}_b{j}", f"tc{j}"),
+                {(i, k): getattr(prod, k) for i, prod in enumerate(later) for k in _PRODUCT})
+            later = [_Product.of({k: later[i, k] for k in _PRODUCT})
+                     for i in range(len(products) - (j + 1) * block)]
             products = products[:(j + 1) * block] + later
             if j + 1 < count:
                 c = self._c_layout(m, bits, f"{name}_b{j}_c")

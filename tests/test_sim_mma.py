@@ -161,7 +161,7 @@ def test_20k_random_mmas_on_verilator(preset, overrides):
 # -- one MMA per clock --------------------------------------------------------
 
 @pytest.mark.parametrize("preset, count, overrides", [
-    ("mma_fp16_v100", 600, {"stages": 12}),
+    ("mma_fp16_v100", 600, {"stages": 12}), ("mma_fp16_a100", 150, {"stages": 14}),
     ("mma_fp16_v100", 150, {"stages": 10, "arch": "booth"}),
     ("mma_fp16", 12, {"stages": 12, "arch": "booth"})], ids=str)
 def test_back_to_back_mmas(preset, count, overrides):
