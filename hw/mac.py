@@ -21,7 +21,7 @@ from .params import Derived, Param
 from .pipeline import Delay, adder, drive, flatten, multiplier_delay, unflatten
 from .unit import OPTIONAL_ACCUMULATOR_STAGES_PARAM, TARGET_MHZ_PARAM, Unit
 
-__all__ = ["IntMAC", "adder_tree", "sum_of_products", "sum_of_products_steps"]
+__all__ = ["IntMAC", "adder_tree", "adder_tree_steps", "sum_of_products", "sum_of_products_steps"]
 
 
 def _shape(width, is_signed):
@@ -31,6 +31,14 @@ def _shape(width, is_signed):
 def adder_tree(m, values, name, width=None):
     """Balanced tree summing signed ``values`` (depth log2 N, not a chain of N
     adders); each level widens by one bit unless ``width`` fixes every sum."""
+    return drive(None, adder_tree_steps(m, values, name, width))
+
+
+def adder_tree_steps(m, values, name, width=None, carried=(), cuts=None, delay=Delay()):
+    """:func:`adder_tree` as a datapath generator: a cut point
+    ``<cuts><level>`` after each level (``delay`` the logic before the first
+    level's adders), ``carried`` alongside; returns ``(sum, carried)`` when
+    ``cuts`` is given, else the sum (no cut points)."""
     level = 0
     while len(values) > 1:
         paired = []
@@ -40,8 +48,15 @@ def adder_tree(m, values, name, width=None):
             m.d.comb += total.eq(values[i] + values[i + 1])
             paired.append(total)
         values = paired + values[len(values) & ~1:]
+        if cuts is not None:
+            packed = dict(enumerate(flatten(carried)))
+            back = yield (f"{cuts}{level}", delay + adder(max(map(len, paired))),
+                          {**{("sum", i): v for i, v in enumerate(values)}, **packed})
+            values = [back["sum", i] for i in range(len(values))]
+            carried = unflatten(carried, [back[k] for k in packed])
+            delay = Delay()
         level += 1
-    return values[0]
+    return values[0] if cuts is None else (values[0], carried)
 
 
 def sum_of_products(m, pipe, a_lanes, b_lanes, a_fmt, b_fmt, booth, carried, name="mac",

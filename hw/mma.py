@@ -28,11 +28,11 @@ from .float_round import (ENCODE_DELAY, leading_zeros, lzc_delay, prepare_expone
                           round_float_steps)
 from .fma import add_aligned, align_addend, align_steps, sum_delay
 from .fixed import narrow
-from .mac import adder_tree, sum_of_products_steps
+from .mac import adder_tree, adder_tree_steps, sum_of_products_steps
 from .params import Derived, Param
 from .float import decode_delay
 from .booth import BOOTH_DELAY, booth_partial_products, reduce_and_add_steps
-from .pipeline import Delay, adder, alongside, compare, multiplier_delay, mux, shifter
+from .pipeline import Delay, adder, alongside, compare, logic, multiplier_delay, mux, shifter
 from .unit import STAGES_PARAM, TARGET_MHZ_PARAM, Unit
 
 __all__ = ["FloatMMA", "IntMMA"]
@@ -177,9 +177,13 @@ class FloatMMA(Unit):
     def _tensorcore_block(self, m, products, c, name, phase):
         """One block FMA (SPEC.md §2-3) of ``products`` and the decoded addend
         ``c`` (fp32 layout: 24-bit significand): the packed result bits. A
-        generator for :meth:`Pipeline.lockstep`: cut points ``<phase>_anchor``
-        (largest exponent), ``<phase>_terms`` (aligned, signed),
-        ``<phase>_sum`` and ``<phase>_norm`` (normalized)."""
+        generator for :meth:`Pipeline.lockstep`, cut after the present
+        terms' exponents, each level of the largest-exponent tree
+        (``<phase>_emax<i>``), the anchor, the alignment distances, the
+        clamped shift amounts, the aligned magnitudes, the signed terms, each
+        level of the adder tree (``<phase>_sum<i>``), the absolute value, the
+        leading zeros and the normalized sum (``<phase>_norm``), then inside
+        the rounding."""
         core, fmt_in = self.core, self.in_fmt
         f = core.frac_bits
         two_m = 2 * fmt_in.frac_bits
@@ -193,49 +197,96 @@ class FloatMMA(Unit):
             present = Signal(exp_shape, name=f"{name}_e{i}")
             m.d.comb += present.eq(Mux(sig.any(), exp, absent))
             exps.append(present)
-        top = _max_tree(m, exps, f"{name}_emax")
-        anchor = Signal(exp_shape, name=f"{name}_anchor")
-        m.d.comb += anchor.eq(top if floor is None else Mux(top < floor, floor, top))
         nan, inf, inf_negative = self._tensorcore_specials(m, products, c, name)
-        levels = max(1, (len(terms_in) - 1).bit_length())
-        state = {"anchor": anchor, "nan": nan, "inf": inf, "inf_negative": inf_negative,
-                 **{f"t{i}_{k}": v for i, term in enumerate(terms_in)
-                    for k, v in zip(("sign", "exp", "sig"), term)}}
-        state = yield (f"{phase}_anchor", (compare(exp_shape.width) + mux(2)) * levels, state)
+        specials = {"nan": nan, "inf": inf, "inf_negative": inf_negative}
+        terms = {f"t{i}_{k}": v for i, term in enumerate(terms_in)
+                 for k, v in zip(("sign", "exp", "sig"), term)}
 
-        sum_width = f + (4 * core.block + 2 - 1).bit_length() + 1
-        anchor, terms = state["anchor"], []
-        for i in range(len(terms_in)):
+        # An absent term (zero significand) must not set the anchor.
+        state = yield (f"{phase}_present", logic(len(terms_in[0][2])) + mux(2),
+                       {**specials, **terms, **{("e", i): e for i, e in enumerate(exps)}})
+        exps = [state["e", i] for i in range(len(exps))]
+        specials, terms = {k: state[k] for k in specials}, {k: state[k] for k in terms}
+
+        # The largest exponent: a comparator tree, a cut point after each level.
+        level, delay = 0, Delay()
+        while len(exps) > 1:
+            paired = []
+            for i in range(0, len(exps) - 1, 2):
+                bigger = Signal(exp_shape, name=f"{name}_emax_l{level}_{i // 2}")
+                m.d.comb += bigger.eq(Mux(exps[i] > exps[i + 1], exps[i], exps[i + 1]))
+                paired.append(bigger)
+            exps = paired + exps[len(exps) & ~1:]
+            state = yield (f"{phase}_emax{level}", delay + compare(exp_shape.width) + mux(2),
+                           {**specials, **terms, **{("e", i): e for i, e in enumerate(exps)}})
+            exps = [state["e", i] for i in range(len(exps))]
+            specials, terms = ({k: state[k] for k in specials}, {k: state[k] for k in terms})
+            level, delay = level + 1, Delay()
+        anchor = Signal(exp_shape, name=f"{name}_anchor")
+        m.d.comb += anchor.eq(exps[0] if floor is None else Mux(exps[0] < floor, floor, exps[0]))
+        state = yield (f"{phase}_anchor", delay + (compare(exp_shape.width) + mux(2)
+                                                   if floor is not None else Delay()),
+                       {**specials, **terms, "anchor": anchor})
+        specials, terms = {k: state[k] for k in specials}, {k: state[k] for k in terms}
+
+        # Each term aligned to the anchor: distance, clamped shift, truncate, sign.
+        anchor, count = state["anchor"], len(terms_in)
+        distances = {}
+        for i in range(count):
             distance = Signal(exp_shape, name=f"{name}_d{i}")
+            m.d.comb += distance.eq(anchor - terms[f"t{i}_exp"])
+            distances[f"d{i}"] = distance
+        sigs = {k: v for k, v in terms.items() if not k.endswith("_exp")}
+        state = yield (f"{phase}_distance", adder(exp_shape.width),
+                       {**specials, "anchor": anchor, **sigs, **distances})
+        keep = {k: state[k] for k in ("anchor", *specials)}
+        sigs = {k: state[k] for k in sigs}
+        amounts = {}
+        for i in range(count):
             amount = Signal(range(f + 3), name=f"{name}_shift{i}")
-            m.d.comb += [distance.eq(anchor - state[f"t{i}_exp"]),
-                         amount.eq(Mux(distance > f + 2, f + 2, distance))]
-            magnitude = Signal(f + 2, name=f"{name}_mag{i}")
-            term = Signal(signed(sum_width), name=f"{name}_term{i}")
-            # Truncate the magnitude (toward zero), then apply the sign.
-            m.d.comb += [magnitude.eq(state[f"t{i}_sig"] >> amount),
-                         term.eq(Mux(state[f"t{i}_sign"], -magnitude, magnitude))]
-            terms.append(term)
-        keep = {k: state[k] for k in ("anchor", "nan", "inf", "inf_negative")}
-        state = yield (f"{phase}_terms", adder(exp_shape.width) * 2 + shifter((f + 3).bit_length())
-                       + adder(f + 2), {**keep, **{f"term{i}": t for i, t in enumerate(terms)}})
-
-        total = adder_tree(m, [state[f"term{i}"] for i in range(len(terms))], f"{name}_sum",
-                           sum_width)
+            m.d.comb += amount.eq(Mux(state[f"d{i}"] > f + 2, f + 2, state[f"d{i}"]))
+            amounts[f"a{i}"] = amount
+        state = yield (f"{phase}_clamped", compare(exp_shape.width) + mux(2),
+                       {**keep, **sigs, **amounts})
         keep = {k: state[k] for k in keep}
-        state = yield (f"{phase}_sum", adder(sum_width) * levels, {**keep, "total": total})
+        sum_width = f + (4 * core.block + 2 - 1).bit_length() + 1
+        aligned = {}
+        for i in range(count):
+            # Truncate the magnitude (toward zero); the sign comes next.
+            magnitude = Signal(f + 2, name=f"{name}_mag{i}")
+            m.d.comb += magnitude.eq(state[f"t{i}_sig"] >> state[f"a{i}"])
+            aligned |= {f"mag{i}": magnitude, f"sign{i}": state[f"t{i}_sign"]}
+        state = yield (f"{phase}_aligned", shifter((f + 3).bit_length()), {**keep, **aligned})
+        keep = {k: state[k] for k in keep}
+        signed_terms = {}
+        for i in range(count):
+            term = Signal(signed(sum_width), name=f"{name}_term{i}")
+            m.d.comb += term.eq(Mux(state[f"sign{i}"], -state[f"mag{i}"], state[f"mag{i}"]))
+            signed_terms[i] = term
+        state = yield (f"{phase}_terms", adder(f + 2) + mux(2), {**keep, **signed_terms})
+        keep = {k: state[k] for k in keep}
 
-        total = state["total"]
+        # The sum: an adder tree, a cut point after each level.
+        total, keep = yield from adder_tree_steps(m, [state[i] for i in range(count)],
+                                                  f"{name}_sum", sum_width, carried=keep,
+                                                  cuts=f"{phase}_sum")
+
         magnitude = Signal(sum_width, name=f"{name}_abs")
         m.d.comb += magnitude.eq(Mux(total[-1], -total, total))
-        zeros = leading_zeros(m, magnitude, f"{name}_lz")
+        state = yield (f"{phase}_abs", adder(sum_width),
+                       {**keep, "magnitude": magnitude, "negative": total[-1]})
+        keep = {k: state[k] for k in (*keep, "negative")}
+        zeros = leading_zeros(m, state["magnitude"], f"{name}_lz")
+        state = yield (f"{phase}_lz", lzc_delay(sum_width),
+                       {**keep, "magnitude": state["magnitude"], "zeros": zeros})
+        zeros = state["zeros"]
         exp = Signal(signed(len(anchor) + 2), name=f"{name}_exp")
         sig = Signal(sum_width, name=f"{name}_sig")
-        m.d.comb += [exp.eq(state["anchor"] - f + (sum_width - 1) - zeros), sig.eq(magnitude << zeros)]
-        keep = {k: state[k] for k in ("nan", "inf", "inf_negative")}
-        state = yield (f"{phase}_norm", adder(sum_width) + lzc_delay(sum_width)
-                       + shifter(sum_width.bit_length()),
-                       {**keep, "exp": exp, "sig": sig, "negative": total[-1]})
+        m.d.comb += [exp.eq(state["anchor"] - f + (sum_width - 1) - zeros),
+                     sig.eq(state["magnitude"] << zeros)]
+        keep = {k: state[k] for k in ("nan", "inf", "inf_negative", "negative")}
+        state = yield (f"{phase}_norm", (shifter(sum_width.bit_length()), adder(len(exp))),
+                       {**keep, "exp": exp, "sig": sig})
 
         raw = {"sign": state["negative"], "exp": state["exp"], "sig": state["sig"],
                "sticky": Const(0, 1), "is_nan": Const(0, 1), "is_inf": Const(0, 1),

@@ -14,7 +14,7 @@ from .pipeline import Pipeline
 __all__ = ["Unit", "Stream", "STAGES_PARAM", "ACCUMULATOR_STAGES_PARAM",
            "OPTIONAL_ACCUMULATOR_STAGES_PARAM", "TARGET_MHZ_PARAM", "MAX_STAGES"]
 
-MAX_STAGES = 16
+MAX_STAGES = 24
 
 #: The shared ``stages`` parameter: 0 is combinational, k a pipeline of latency k.
 STAGES_PARAM = Param("stages", 0, "pipeline register ranks (0 = combinational; "

@@ -21,7 +21,7 @@ def check(unit, keep=1000, seed=0):
 @pytest.mark.parametrize("preset", ["fp16_fma32", "bf16_fma32", "fp32_fma", "fp16_fma16"])
 @pytest.mark.parametrize("arch", ["infer", "booth"])
 def test_presets(preset, arch):
-    check(build(preset, {"arch": arch}), keep=300 if preset == "fp32_fma" else 600)
+    check(build(preset, {"arch": arch}), keep=100 if preset == "fp32_fma" else 200)
 
 
 @pytest.mark.parametrize("params", [
@@ -33,12 +33,12 @@ def test_presets(preset, arch):
     {"a_fmt": "fp32", "c_fmt": "fp16", "out_fmt": "fp32"},
 ])
 def test_mixed_formats_and_options(params):
-    check(FloatFMA(**params), keep=400)
+    check(FloatFMA(**params), keep=200)
 
 
 @pytest.mark.parametrize("stages, arch", [(1, "infer"), (3, "infer"), (12, "booth")])
 def test_pipelines(stages, arch):
-    check(FloatFMA(stages=stages, arch=arch), keep=300)
+    check(FloatFMA(stages=stages, arch=arch), keep=150)
 
 
 @pytest.mark.parametrize("stages, arch", [(1, "infer"), (3, "booth")])
