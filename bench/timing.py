@@ -9,7 +9,9 @@ from ANCHORS.md. Yosys's own ``$mul`` is the ``int8_mul arch=infer`` row.
 
 ``python bench/timing.py [--anchors ../shared/anchors] [--seeds 3] [--jobs 2]``
 (part of ``make bench``); ``--quick`` measures a few points only. Writes
-build/bench/timing.{json,md} and timing.svg (Fmax against stages).
+build/bench/timing.{json,md} and timing.svg (Fmax against stages); ``--only
+PRESET,...`` measures those presets' rows (and the anchors with ``--anchors``)
+into build/bench/timing_only.{json,md}.
 """
 
 import sys
@@ -27,6 +29,7 @@ from results import parse, parser, publish, svg_line_plot  # noqa: E402
 from hw.catalogue import build  # noqa: E402
 from hw.export import export, timing_estimate  # noqa: E402
 from hw.synth import fmax, generic  # noqa: E402
+from hw.unit import MAX_STAGES  # noqa: E402
 
 #: (preset, parameter overrides, stage counts)
 SWEEP = [
@@ -40,9 +43,16 @@ SWEEP = [
     ("int8_mac", {"arch": "booth"}, (1, 3)),
     ("requant", {}, (0, 4)),
     ("fusion_unit", {}, (1, 2)),
+    ("dp4a", {"arch": "booth"}, (0, 7)),
     ("mma_int8", {"m": 1, "n": 1}, (0, 2)),
+    ("mma_int8", {"m": 1, "n": 1, "arch": "booth"}, (5, 7)),
     ("mma_fp16_v100", {"m": 1, "n": 1}, (0, 8, 12)),
+    ("mma_fp16_v100", {"m": 1, "n": 1, "arch": "booth"}, (16, 24)),
     ("mma_fp16", {"m": 1, "n": 1}, (0, 8, 12)),
+    ("sparse_join", {}, (1, 4)),
+    ("sparse_join", {"arch": "booth"}, (6,)),
+    ("csr_join", {}, (1, 3)),
+    ("csr_join", {"width": 2}, (3,)),
 ]
 QUICK = [("int8_mul", {"arch": "booth"}, (0, 4)), ("fp16_mul", {"arch": "booth"}, (0, 10))]
 
@@ -122,9 +132,16 @@ def main():
     arguments.add_argument("--anchors", help="folder holding hardfloat/ (../shared/anchors)")
     arguments.add_argument("--seeds", type=int, default=3, help="nextpnr seeds for the best Fmax")
     arguments.add_argument("--jobs", type=int, default=2, help="points measured at once")
+    arguments.add_argument("--only", help="comma-separated presets: measure their rows only")
     args = parse(arguments)
     seeds = tuple(range(1, args.seeds + 1))
     sweep = QUICK if args.quick else SWEEP
+    if args.only:
+        chosen = set(args.only.split(","))
+        unknown = chosen - {preset for preset, _, _ in SWEEP}
+        if unknown:
+            arguments.error(f"--only: must name presets of the sweep, got {sorted(unknown)}")
+        sweep = [row for row in sweep if row[0] in chosen]
     jobs = [(measure_unit, (preset, params, stages, seeds, args.output))
             for preset, params, stage_counts in sweep for stages in stage_counts]
     if args.anchors and Path(args.anchors, "hardfloat").is_dir():
@@ -145,8 +162,11 @@ def main():
              f"| Bit Fusion RTL core (ANCHORS.md) | 0 | {BITFUSION_RTL['cells']} | 0 "
              f"| {BITFUSION_RTL['levels']} | {BITFUSION_RTL['fmax_mhz']} | | | | |",
              "", f"ECP5 25k CABGA381 without DSP blocks unless stated; {anchors}."]
+    if args.only:           # a partial rerun: its own table, the plot of the whole sweep kept
+        publish("timing_only", {"points": points}, lines, args.output)
+        return
     publish("timing", {"points": points, "bitfusion_rtl": BITFUSION_RTL}, lines, args.output)
-    stage_axis = list(range(0, 17))
+    stage_axis = list(range(0, MAX_STAGES + 1))
     series = []
     for preset, params, _ in sweep:
         label = f"{preset} {' '.join(f'{k}={v}' for k, v in params.items())}".strip()
