@@ -74,7 +74,8 @@ def valid_requant(draw):
          "activation": draw(st.sampled_from(["none", "relu", "relu6"])),
          "correction": draw(st.booleans()),
          "fixed_multiplier": draw(st.sampled_from([0, 1, 1 << 30, (1 << 31) - 1])),
-         "fixed_shift": draw(st.integers(-31, 30)), "stages": draw(st.integers(0, 8))}
+         "fixed_shift": draw(st.integers(-31, 30)), "stages": draw(st.integers(0, 8)),
+         "arch": draw(st.sampled_from(["infer", "booth"]))}
     for name in draw(st.sets(st.sampled_from(sorted(p)))):
         p.pop(name)
     return p
