@@ -42,6 +42,7 @@ SWEEP = [
     ("fp16_fma32", {"arch": "booth"}, (0, 12, 16)),
     ("int8_mac", {"arch": "booth"}, (1, 3)),
     ("requant", {}, (0, 4)),
+    ("requant", {"arch": "booth"}, (8, 14)),
     ("fusion_unit", {}, (1, 2)),
     ("dp4a", {"arch": "booth"}, (0, 7)),
     ("mma_int8", {"m": 1, "n": 1}, (0, 2)),
