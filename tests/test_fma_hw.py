@@ -9,6 +9,7 @@ import pytest
 from golden.formats import float_format
 from hw.catalogue import build
 from hw.fma import FloatFMA, fma_window
+from hw.unit import MAX_STAGES
 from sim.fma import FloatFMAModel
 from sim.pysim import pysim_mismatch, run_pysim
 
@@ -58,7 +59,8 @@ def test_running_sums(stages, arch, c_fmt):
 def test_accumulating_unit_needs_its_result_format_as_addend():
     with pytest.raises(ValueError, match=r"^out_fmt: must equal c_fmt \(fp32\) when accumulate"):
         FloatFMA(accumulate=True, out_fmt="fp16")
-    with pytest.raises(ValueError, match=r"^stages: must be 1 if accumulate else 0 \(1\)\.\.16, got 0"):
+    with pytest.raises(ValueError, match=rf"^stages: must be 1 if accumulate else 0 \(1\)\.\.{MAX_STAGES}, "
+                                         "got 0"):
         FloatFMA(accumulate=True, stages=0)
 
 
