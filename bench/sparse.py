@@ -24,7 +24,7 @@ import time
 import numpy as np
 
 from golden.csr import csr_encode, merge_cycles
-from golden.sparse import bitmask_encode, join_cycles, join_matches
+from golden.sparse import bitmask_encode, join_cycles
 from hw.catalogue import build
 from hw.synth import synthesize
 
