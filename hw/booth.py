@@ -12,7 +12,7 @@ that many trees (one per output of an MMA) cross the same cut points in
 
 from amaranth.hdl import Const, Signal, Cat
 
-from .pipeline import Delay, adder, drive, flatten, logic, unflatten
+from .pipeline import Delay, adder, drive, logic, through
 
 __all__ = ["booth_rows", "booth_partial_products", "dadda_reduce", "reduce_and_add",
            "reduce_and_add_steps", "split_add", "split_adds", "split_adds_steps", "BOOTH_DELAY"]
@@ -134,14 +134,14 @@ def booth_rows(m, x, x_signed, y, y_signed, width):
 def _columns_through(name, columns, carried, delay):
     """Datapath step: bit columns (and ``carried``, a tuple or a dict) through
     cut point ``name``."""
-    flat = [bit for col in columns for bit in col]
-    values = yield (name, delay, {"bits": Cat(*flat), **dict(enumerate(flatten(carried)))})
-    bits = values["bits"]
+    values, carried = yield from through(name, delay,
+                                         {"bits": Cat(*(bit for col in columns for bit in col))},
+                                         carried)
     out, i = [], 0
     for col in columns:
-        out.append([bits[i + j] for j in range(len(col))])
+        out.append([values["bits"][i + j] for j in range(len(col))])
         i += len(col)
-    return out, unflatten(carried, [values[k] for k in range(len(flatten(carried)))])
+    return out, carried
 
 
 def _operand(y, subtract):
@@ -160,14 +160,19 @@ def split_adds(m, pipe, terms, name, carried=(), delay=Delay()):
     is the logic before. Without a pipeline, plain adders. Returns
     ``(results, carried)``."""
     if pipe is None:
-        results = []
-        for i, (x, y, subtract) in enumerate(terms):
-            operand, carry_in = _operand(y, subtract)
-            total = Signal(len(x), name=f"{name}_{i}")
-            m.d.comb += total.eq(x + operand + carry_in)
-            results.append(total)
-        return results, carried
+        return _adders(m, terms, name), carried
     return drive(pipe, split_adds_steps(m, terms, name, carried, delay))
+
+
+def _adders(m, terms, name):
+    """Plain adders for :func:`split_adds`' terms."""
+    results = []
+    for i, (x, y, subtract) in enumerate(terms):
+        operand, carry_in = _operand(y, subtract)
+        total = Signal(len(x), name=f"{name}_{i}")
+        m.d.comb += total.eq(x + operand + carry_in)
+        results.append(total)
+    return results
 
 
 def split_adds_steps(m, terms, name, carried=(), delay=Delay(), cuts=None):
@@ -175,16 +180,9 @@ def split_adds_steps(m, terms, name, carried=(), delay=Delay(), cuts=None):
     points (default ``name``: datapaths in lockstep share cut names)."""
     cuts = cuts or name
     width = len(terms[0][0])
-    packed = dict(enumerate(flatten(carried)))
     if width <= SPLIT_WIDTH:
-        results = []
-        for i, (x, y, subtract) in enumerate(terms):
-            operand, carry_in = _operand(y, subtract)
-            total = Signal(width, name=f"{name}_{i}")
-            m.d.comb += total.eq(x + operand + carry_in)
-            results.append(total)
-        values = yield (cuts, delay + adder(width),
-                        {**{("sum", i): r for i, r in enumerate(results)}, **packed})
+        sums, carried = yield from through(cuts, delay + adder(width),
+                                           dict(enumerate(_adders(m, terms, name))), carried)
     else:
         half = width // 2
         lows, highs = {}, {}
@@ -194,16 +192,16 @@ def split_adds_steps(m, terms, name, carried=(), delay=Delay(), cuts=None):
             m.d.comb += low.eq(x[:half] + operand[:half] + carry_in)
             lows["low", i] = low
             highs |= {("x", i): x[half:], ("y", i): operand[half:]}
-        values = yield (f"{cuts}_low", delay + adder(half), {**lows, **highs, **packed})
+        values, carried = yield from through(f"{cuts}_low", delay + adder(half),
+                                             {**lows, **highs}, carried)
         sums = {}
         for i in range(len(terms)):
             low = values["low", i]
             total = Signal(width, name=f"{name}_{i}")
             m.d.comb += total.eq(Cat(low[:half], values["x", i] + values["y", i] + low[half]))
-            sums["sum", i] = total
-        values = yield (cuts, adder(width - half), {**sums, **{k: values[k] for k in packed}})
-    return ([values["sum", i] for i in range(len(terms))],
-            unflatten(carried, [values[k] for k in packed]))
+            sums[i] = total
+        sums, carried = yield from through(cuts, adder(width - half), sums, carried)
+    return [sums[i] for i in range(len(terms))], carried
 
 
 def split_add(m, pipe, x, y, name, carried=(), delay=Delay()):
@@ -259,10 +257,9 @@ def reduce_and_add_steps(m, columns, name, carried=(), delay=Delay(), steps=(), 
     side = 0
     while steps:
         carried, side_delay = side_step(carried)
-        packed = dict(enumerate(flatten(carried)))
-        values = yield (f"{cuts}_side{side}", side_delay, {"row0": row0, "row1": row1, **packed})
-        row0, row1 = values["row0"], values["row1"]
-        carried = unflatten(carried, [values[k] for k in packed])
+        rows, carried = yield from through(f"{cuts}_side{side}", side_delay,
+                                           {"row0": row0, "row1": row1}, carried)
+        row0, row1 = rows["row0"], rows["row1"]
         side += 1
     (total,), carried = yield from split_adds_steps(m, [(row0, row1, False)], name, carried,
                                                     cuts=cuts)

@@ -18,7 +18,7 @@ from golden.formats import OVERFLOW_MODES, QFormat
 from .booth import BOOTH_DELAY, booth_partial_products, reduce_and_add_steps
 from .fixed import narrow
 from .params import Derived, Param
-from .pipeline import Delay, adder, drive, flatten, multiplier_delay, unflatten
+from .pipeline import Delay, adder, drive, multiplier_delay, through
 from .unit import OPTIONAL_ACCUMULATOR_STAGES_PARAM, TARGET_MHZ_PARAM, Unit
 
 __all__ = ["IntMAC", "adder_tree", "adder_tree_steps", "sum_of_products", "sum_of_products_steps"]
@@ -31,14 +31,15 @@ def _shape(width, is_signed):
 def adder_tree(m, values, name, width=None):
     """Balanced tree summing signed ``values`` (depth log2 N, not a chain of N
     adders); each level widens by one bit unless ``width`` fixes every sum."""
-    return drive(None, adder_tree_steps(m, values, name, width))
+    total, _ = drive(None, adder_tree_steps(m, values, name, width))
+    return total
 
 
-def adder_tree_steps(m, values, name, width=None, carried=(), cuts=None, delay=Delay()):
+def adder_tree_steps(m, values, name, width=None, carried=(), cuts=None):
     """:func:`adder_tree` as a datapath generator: a cut point
-    ``<cuts><level>`` after each level (``delay`` the logic before the first
-    level's adders), ``carried`` alongside; returns ``(sum, carried)`` when
-    ``cuts`` is given, else the sum (no cut points)."""
+    ``<cuts><level>`` after each level (default ``name``), ``carried``
+    alongside; returns ``(sum, carried)``."""
+    cuts = cuts or name
     level = 0
     while len(values) > 1:
         paired = []
@@ -48,15 +49,11 @@ def adder_tree_steps(m, values, name, width=None, carried=(), cuts=None, delay=D
             m.d.comb += total.eq(values[i] + values[i + 1])
             paired.append(total)
         values = paired + values[len(values) & ~1:]
-        if cuts is not None:
-            packed = dict(enumerate(flatten(carried)))
-            back = yield (f"{cuts}{level}", delay + adder(max(map(len, paired))),
-                          {**{("sum", i): v for i, v in enumerate(values)}, **packed})
-            values = [back["sum", i] for i in range(len(values))]
-            carried = unflatten(carried, [back[k] for k in packed])
-            delay = Delay()
+        sums, carried = yield from through(f"{cuts}{level}", adder(max(map(len, paired))),
+                                           dict(enumerate(values)), carried)
+        values = [sums[i] for i in range(len(values))]
         level += 1
-    return values[0] if cuts is None else (values[0], carried)
+    return values[0], carried
 
 
 def sum_of_products(m, pipe, a_lanes, b_lanes, a_fmt, b_fmt, booth, carried, name="mac",
@@ -107,11 +104,11 @@ def sum_of_products_steps(m, a_lanes, b_lanes, a_fmt, b_fmt, booth, carried, nam
     # The addend joins after the products' tree, whose adders stay as narrow as the products.
     total = adder_tree(m, terms, f"{name}_sum")
     m.d.comb += products.eq(total if addend is None else total + addend)
-    packed = dict(enumerate(flatten(carried)))
-    values = yield ("products", multiplier_delay(a_fmt.width, b_fmt.width)
-                    + adder(sum_width) * ((n - 1).bit_length() + (addend is not None)),
-                    {"products": products, **packed})
-    return values["products"], unflatten(carried, [values[k] for k in packed])
+    values, carried = yield from through(
+        "products", multiplier_delay(a_fmt.width, b_fmt.width)
+        + adder(sum_width) * ((n - 1).bit_length() + (addend is not None)),
+        {"products": products}, carried)
+    return values["products"], carried
 
 
 class IntMAC(Unit):

@@ -32,7 +32,8 @@ from .mac import adder_tree, adder_tree_steps, sum_of_products_steps
 from .params import Derived, Param
 from .float import decode_delay
 from .booth import BOOTH_DELAY, booth_partial_products, reduce_and_add_steps
-from .pipeline import Delay, adder, alongside, compare, logic, multiplier_delay, mux, shifter
+from .pipeline import (Delay, adder, alongside, compare, logic, multiplier_delay, mux, shifter,
+                       through)
 from .unit import STAGES_PARAM, TARGET_MHZ_PARAM, Unit
 
 __all__ = ["FloatMMA", "IntMMA"]
@@ -50,8 +51,10 @@ def _element(value, index, width):
     return value.word_select(index, width)
 
 
-def _max_tree(m, values, name):
-    """Largest of signed ``values``: a tree of comparators, log depth."""
+def _max_tree_steps(m, values, name, carried, cuts):
+    """Largest of signed ``values``: a tree of comparators, log depth, as a
+    datapath generator with a cut point ``<cuts><level>`` after each level and
+    ``carried`` alongside; returns ``(largest, carried)``."""
     level = 0
     while len(values) > 1:
         paired = []
@@ -60,8 +63,11 @@ def _max_tree(m, values, name):
             m.d.comb += bigger.eq(Mux(values[i] > values[i + 1], values[i], values[i + 1]))
             paired.append(bigger)
         values = paired + values[len(values) & ~1:]
+        kept, carried = yield from through(f"{cuts}{level}", compare(len(values[0])) + mux(2),
+                                           dict(enumerate(values)), carried)
+        values = [kept[i] for i in range(len(values))]
         level += 1
-    return values[0]
+    return values[0], carried
 
 
 _DECODED = ("sign", "exp", "sig", "is_zero", "is_inf", "is_nan", "is_snan")
@@ -209,24 +215,13 @@ class FloatMMA(Unit):
         specials, terms = {k: state[k] for k in specials}, {k: state[k] for k in terms}
 
         # The largest exponent: a comparator tree, a cut point after each level.
-        level, delay = 0, Delay()
-        while len(exps) > 1:
-            paired = []
-            for i in range(0, len(exps) - 1, 2):
-                bigger = Signal(exp_shape, name=f"{name}_emax_l{level}_{i // 2}")
-                m.d.comb += bigger.eq(Mux(exps[i] > exps[i + 1], exps[i], exps[i + 1]))
-                paired.append(bigger)
-            exps = paired + exps[len(exps) & ~1:]
-            state = yield (f"{phase}_emax{level}", delay + compare(exp_shape.width) + mux(2),
-                           {**specials, **terms, **{("e", i): e for i, e in enumerate(exps)}})
-            exps = [state["e", i] for i in range(len(exps))]
-            specials, terms = ({k: state[k] for k in specials}, {k: state[k] for k in terms})
-            level, delay = level + 1, Delay()
+        top, rest = yield from _max_tree_steps(m, exps, f"{name}_emax", {**specials, **terms},
+                                               f"{phase}_emax")
+        specials, terms = {k: rest[k] for k in specials}, {k: rest[k] for k in terms}
         anchor = Signal(exp_shape, name=f"{name}_anchor")
-        m.d.comb += anchor.eq(exps[0] if floor is None else Mux(exps[0] < floor, floor, exps[0]))
-        state = yield (f"{phase}_anchor", delay + (compare(exp_shape.width) + mux(2)
-                                                   if floor is not None else Delay()),
-                       {**specials, **terms, "anchor": anchor})
+        m.d.comb += anchor.eq(top if floor is None else Mux(top < floor, floor, top))
+        state = yield (f"{phase}_anchor", compare(exp_shape.width) + mux(2) if floor is not None
+                       else Delay(), {**specials, **terms, "anchor": anchor})
         specials, terms = {k: state[k] for k in specials}, {k: state[k] for k in terms}
 
         # Each term aligned to the anchor: distance, clamped shift, truncate, sign.

@@ -19,7 +19,7 @@ from amaranth.hdl import Signal, Value
 from amaranth.lib import data
 
 __all__ = ["Delay", "DelayModel", "DELAY_MODELS", "Pipeline", "alongside", "balance", "drive",
-           "flatten", "unflatten",
+           "flatten", "through", "unflatten",
            "logic", "adder", "mux", "shifter", "compare", "multiplier_delay"]
 
 
@@ -182,6 +182,17 @@ def drive(pipe, datapath):
             request = datapath.send(values if pipe is None else pipe.cut_any(name, values, delay))
     except StopIteration as stop:
         return stop.value
+
+
+def through(name, delay, values, carried=()):
+    """One datapath step (``yield from`` it in a generator for :func:`drive`):
+    ``values`` (a dict) and ``carried`` (a tuple or a dict) across cut point
+    ``name``, ``delay`` after the previous one; returns both as they come out."""
+    carried_in = flatten(carried)
+    back = yield (name, delay, {**{("value", k): v for k, v in values.items()},
+                                **{("carried", i): v for i, v in enumerate(carried_in)}})
+    return ({k: back["value", k] for k in values},
+            unflatten(carried, [back["carried", i] for i in range(len(carried_in))]))
 
 
 def alongside(datapath, carried):
