@@ -11,7 +11,8 @@ from ANCHORS.md. Yosys's own ``$mul`` is the ``int8_mul arch=infer`` row.
 (part of ``make bench``); ``--quick`` measures a few points only. Writes
 build/bench/timing.{json,md} and timing.svg (Fmax against stages); ``--only
 PRESET,...`` measures those presets' rows (and the anchors with ``--anchors``)
-into build/bench/timing_only.{json,md}.
+into build/bench/timing_only.{json,md}; ``--no-dsp`` skips the DSP column
+(a quicker run for ``bench/calibrate.py``).
 """
 
 import sys
@@ -34,21 +35,22 @@ from hw.unit import MAX_STAGES  # noqa: E402
 #: (preset, parameter overrides, stage counts)
 SWEEP = [
     ("int8_mul", {"arch": "infer"}, (0, 2)),
-    ("int8_mul", {"arch": "booth"}, (0, 2, 4)),
-    ("fp16_mul", {"arch": "booth"}, (0, 4, 8, 10, 12)),
+    ("int8_mul", {"arch": "booth"}, (0, 2, 3, 4)),
+    ("fp16_mul", {"arch": "booth"}, (0, 4, 8, 10, 12, 16, 18, 20)),
     ("fp16_mul", {"arch": "infer"}, (0, 8)),
-    ("bf16_mul", {"arch": "booth"}, (0, 8, 10)),
-    ("fp32_mul", {"arch": "booth"}, (0, 10, 14)),
-    ("fp16_fma32", {"arch": "booth"}, (0, 12, 16)),
-    ("int8_mac", {"arch": "booth"}, (1, 3)),
+    ("bf16_mul", {"arch": "booth"}, (0, 8, 10, 16, 18, 20)),
+    ("fp32_mul", {"arch": "booth"}, (0, 10, 14, 20, 24)),
+    ("fp16_fma32", {"arch": "booth"}, (0, 12, 16, 20, 24)),
+    ("int8_mac", {"arch": "booth"}, (1, 3, 4)),
     ("requant", {}, (0, 4)),
-    ("requant", {"arch": "booth"}, (8, 14)),
-    ("fusion_unit", {}, (1, 2)),
+    ("requant", {"arch": "booth"}, (8, 14, 20, 24)),
+    ("fusion_unit", {}, (1, 2, 8)),
+    ("fusion_unit", {"brick": "table"}, (1, 8, 10)),
     ("dp4a", {"arch": "booth"}, (0, 7)),
     ("mma_int8", {"m": 1, "n": 1}, (0, 2)),
     ("mma_int8", {"m": 1, "n": 1, "arch": "booth"}, (5, 7)),
     ("mma_fp16_v100", {"m": 1, "n": 1}, (0, 8, 12)),
-    ("mma_fp16_v100", {"m": 1, "n": 1, "arch": "booth"}, (16, 24)),
+    ("mma_fp16_v100", {"m": 1, "n": 1, "arch": "booth"}, (16, 20, 24)),
     ("mma_fp16", {"m": 1, "n": 1}, (0, 8, 12)),
     ("sparse_join", {}, (1, 4)),
     ("sparse_join", {"arch": "booth"}, (6,)),
@@ -88,20 +90,22 @@ def _best(results):
     return max(values) if values else None
 
 
-def measure_unit(preset, params, stages, seeds, out):
+def measure_unit(preset, params, stages, seeds, out, dsp=True):
     unit = build(preset, {**params, "stages": stages})
     workdir = (out / "timing" / f"{preset}_{'_'.join(f'{k}{v}' for k, v in params.items())}"
                f"_s{stages}").resolve()
     export(unit, preset, workdir)
     gates = generic(preset, workdir)
     nodsp = fmax(unit, workdir, dsp=False, seeds=seeds)
-    dsp = fmax(unit, workdir, dsp=True, seeds=(1,))
+    dsp = fmax(unit, workdir, dsp=True, seeds=(1,)) if dsp else {1: None}
     estimate = timing_estimate(unit)
+    pipe = getattr(unit, "timing", None)
+    paths = [[d.luts, d.carry, d.chains] for d in pipe.stage_delays(pipe.ranks)] if pipe else None
     return {"unit": preset, "params": params, "stages": stages, "cells": gates["cells"],
             "flops": gates["flops"], "levels": gates["levels"],
             "fmax_mhz": nodsp[1], "best_fmax_mhz": _best(nodsp), "fmax_dsp_mhz": dsp[1],
             "model_fmax_mhz": estimate["fmax_mhz"] if estimate else None,
-            "registers": estimate["registers"] if estimate else None}
+            "registers": estimate["registers"] if estimate else None, "stage_paths": paths}
 
 
 def measure_anchor(top, width, operands, anchors, seeds, out):
@@ -134,6 +138,7 @@ def main():
     arguments.add_argument("--seeds", type=int, default=3, help="nextpnr seeds for the best Fmax")
     arguments.add_argument("--jobs", type=int, default=2, help="points measured at once")
     arguments.add_argument("--only", help="comma-separated presets: measure their rows only")
+    arguments.add_argument("--no-dsp", action="store_true", help="skip the runs with DSP blocks")
     args = parse(arguments)
     seeds = tuple(range(1, args.seeds + 1))
     sweep = QUICK if args.quick else SWEEP
@@ -143,7 +148,7 @@ def main():
         if unknown:
             arguments.error(f"--only: must name presets of the sweep, got {sorted(unknown)}")
         sweep = [row for row in sweep if row[0] in chosen]
-    jobs = [(measure_unit, (preset, params, stages, seeds, args.output))
+    jobs = [(measure_unit, (preset, params, stages, seeds, args.output, not args.no_dsp))
             for preset, params, stage_counts in sweep for stages in stage_counts]
     if args.anchors and Path(args.anchors, "hardfloat").is_dir():
         jobs += [(measure_anchor, (top, width, operands, args.anchors, seeds, args.output))

@@ -15,12 +15,12 @@ estimate stay on the pipeline (:attr:`Pipeline.estimate`) for the manifest.
 import math
 from dataclasses import dataclass
 
-from amaranth.hdl import Signal, Value
+from amaranth.hdl import Const, Mux, Signal, Value
 from amaranth.lib import data
 
 __all__ = ["Delay", "DelayModel", "DELAY_MODELS", "Pipeline", "alongside", "balance", "drive",
            "flatten", "through", "unflatten",
-           "logic", "adder", "mux", "shifter", "compare", "multiplier_delay"]
+           "logic", "lookup", "adder", "mux", "shifter", "compare", "multiplier_delay"]
 
 
 @dataclass(frozen=True)
@@ -54,9 +54,23 @@ def compare(width):
     return adder(width)
 
 
+def lookup(index, values, shape):
+    """``values[index]`` for a table of ``2**len(index)`` integer constants of
+    ``shape``, as a tree of muxes on the index bits that Yosys folds into
+    LUTs (a case statement would become a ROM); its delay is ``logic(len(index))``."""
+    index = Value.cast(index)
+
+    def tree(bit, base):
+        if bit < 0:
+            return Const(values[base], shape)
+        return Mux(index[bit], tree(bit - 1, base | 1 << bit), tree(bit - 1, base))
+    return tree(len(index) - 1, 0)
+
+
 def mux(ways):
-    """A ``ways``:1 multiplexer (one LUT4 per 2:1, ECP5 PFU muxes for the rest)."""
-    return Delay(luts=max(1, math.ceil(math.log2(max(ways, 2)) / 2)))
+    """A ``ways``:1 multiplexer: a LUT4 for 2:1, and half a LUT level more for
+    each doubling (the ECP5 PFU muxes after the LUTs, with their routing)."""
+    return Delay(luts=0.5 + 0.5 * math.ceil(math.log2(max(ways, 2))))
 
 
 def multiplier_delay(x_width, y_width):
@@ -67,8 +81,8 @@ def multiplier_delay(x_width, y_width):
 
 
 def shifter(amount_bits):
-    """A barrel shifter steered by ``amount_bits`` bits (4:1 per level)."""
-    return Delay(luts=max(1, math.ceil(amount_bits / 2)))
+    """A barrel shifter steered by ``amount_bits`` bits (a 4:1 mux per level)."""
+    return mux(4) * math.ceil(max(amount_bits, 1) / 2)
 
 
 @dataclass(frozen=True)
@@ -90,9 +104,10 @@ class DelayModel:
 
 
 #: Calibrated against nextpnr-ecp5 (25k, CABGA381, speed 6) on the units'
-#: registered wrappers: see the README's timing section for the model's error.
+#: registered wrappers by ``bench/calibrate.py`` (its least-squares fit over
+#: the timing bench, optimism weighing triple): see the README's timing section.
 DELAY_MODELS = {
-    "ecp5": DelayModel("ecp5", lut_ns=1.05, chain_ns=2.0, bit_ns=0.035, register_ns=1.1),
+    "ecp5": DelayModel("ecp5", lut_ns=1.15, chain_ns=1.0, bit_ns=0.035, register_ns=1.5),
 }
 
 
@@ -363,16 +378,32 @@ class Pipeline:
                 "cuts": {name: r for (name, *_), r in zip(self._cuts, ranks) if r},
                 "ranks": ranks}
 
+    def stage_delays(self, ranks):
+        """The :class:`Delay` of each stage for registers ``ranks`` per cut
+        (a rank the unit builds itself counts as one), in the order of
+        :meth:`plan`'s ``stage_ns``: for fitting a :class:`DelayModel`."""
+        stages, current = [], Delay()
+        for delay, count, (*_, arriving) in zip(self._segments, ranks, self._cuts):
+            current += delay
+            count = 1 if arriving is not None else count
+            if count:
+                stages.append(current)
+                current = Delay()
+        stages.append(current + self._final)
+        empty = sum(ranks) + self.fixed_ranks - len(stages) + 1
+        return stages + [Delay()] * empty
+
     def finish(self, delay=Delay()):
         """Place the registers, ``delay`` being the logic after the last cut,
         and drive ``out_valid``."""
         if self._stages and not any(valid is None for *_, valid in self._cuts):
             raise ValueError("a pipeline with stages needs at least one cut point")
         model = self._model
+        self._final = delay
         self._segments_ns = [model.ns(d) for d in self._segments + [delay]]
         self._widths = [sum(len(Value.cast(v)) for v in values) for _, values, _, _ in self._cuts]
         self.estimate = self.plan(self._stages + self.fixed_ranks)
-        ranks = self.estimate.pop("ranks")
+        ranks = self.ranks = self.estimate.pop("ranks")
         m = self._m
         valid = self._in_valid
         registered = []                    # every rank's assignments, under the enable

@@ -1,10 +1,10 @@
 """Register wrapper for timing a unit on an FPGA with four pins.
 
 Every data input of the unit comes from one long shift register fed by a
-serial pin; every data output is captured in a register that shifts out
-through another pin. So the measured path is register -> unit -> register,
-the wrapper adds at most one LUT level (the capture mux), and a design with
-hundreds of ports fits any package.
+serial pin; every data output is captured in a register on every cycle and
+copied, when ``load`` is high, into a register that shifts out through
+another pin. So the measured path is register -> unit -> register with no
+wrapper logic on it, and a design with hundreds of ports fits any package.
 """
 
 from amaranth.hdl import Cat, Module, Mux, Shape, Signal
@@ -39,7 +39,9 @@ class ShiftWrapper(wiring.Component):
             m.d.comb += port.eq(chain[offset:offset + width])
             offset += width
 
+        captured = Signal(out_width, name="wrap_captured")
+        m.d.sync += captured.eq(Cat(*outs))
         capture = Signal(out_width, name="wrap_out")
-        m.d.sync += capture.eq(Mux(self.load, Cat(*outs), capture >> 1))
+        m.d.sync += capture.eq(Mux(self.load, captured, capture >> 1))
         m.d.comb += self.sout.eq(capture[0])
         return m
