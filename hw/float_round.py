@@ -244,19 +244,31 @@ def round_float_steps(m, raw, fmt, *, ftz=False, saturate=False, half_normalized
     edge = named(1, prepared.edge[top], "edge")
     specials = (raw["sign"], raw["rm"], raw["sticky"], raw["is_nan"], raw["is_inf"],
                 raw["invalid"], is_zero, base, far, edge)
-    sig, distance, *rest = _in_order((yield cut("norm", mux(2), (sig, distance, *specials,
+    # With half_normalized the select is the significand's top bit, late out
+    # of the adder that made it and steering every bit: a hop of routing more.
+    norm_delay = mux(2) + Delay(luts=1) if half_normalized else mux(2)
+    sig, distance, *rest = _in_order((yield cut("norm", norm_delay, (sig, distance, *specials,
                                                                   *carried))))
 
     # Rounding sig at precision p with an unbounded exponent, for tininess
-    # after rounding: the bits it needs, read beside the first shift levels.
-    unbounded = (named(1, sig[width - p:].all(), "top_ones"), sig[width - p], sig[width - p - 1],
-                 named(1, sig[:width - p - 1].any(), "low_any"))
-    shifted, lost, amount, rest = sig, Const(0, 1), distance, (*unbounded, *rest)
+    # after rounding: the bits it needs, read beside the shift levels (its
+    # all-ones and any-one tests a LUT level per shift level).
+    top_ones, low_any = sig[width - p:], sig[:width - p - 1]
+    shifted, lost, amount = sig, Const(0, 1), distance
+    rest = (sig[width - p], sig[width - p - 1], *rest)
     for k in range(len(amount)):
         shifted, lost = shift_level(m, shifted, lost, amount, k, f"{name}_shift")
-        shifted, lost, amount, *rest = _in_order((yield cut(
-            f"shift_{k}", shift_level_delay(1 << k, width), (shifted, lost, amount, *rest))))
-    top_ones, top_lsb, top_guard, low_any, sign, rm, sticky_in, is_nan, is_inf, invalid, \
+        top_ones = named(-(-len(top_ones) // 4), Cat(*(top_ones[i:i + 4].all()
+                                                       for i in range(0, len(top_ones), 4))),
+                         f"top_ones_{k}")
+        low_any = named(-(-len(low_any) // 4), Cat(*(low_any[i:i + 4].any()
+                                                     for i in range(0, len(low_any), 4))),
+                        f"low_any_{k}")
+        shifted, lost, amount, top_ones, low_any, *rest = _in_order((yield cut(
+            f"shift_{k}", shift_level_delay(1 << k, width),
+            (shifted, lost, amount, top_ones, low_any, *rest))))
+    top_ones, low_any = top_ones.all(), low_any.any()       # a LUT at most: one to four bits
+    top_lsb, top_guard, sign, rm, sticky_in, is_nan, is_inf, invalid, \
         is_zero, base, far, edge, *carried = rest
 
     kept = named(p, shifted[width - p:], "kept")
@@ -267,41 +279,50 @@ def round_float_steps(m, raw, fmt, *, ftz=False, saturate=False, half_normalized
     carries_unbounded = top_ones & round_increment(rm, sign, top_lsb, top_guard,
                                                    low_any | sticky_in)
     tiny = named(1, ~is_zero & (far | (edge & ~carries_unbounded)), "tiny")
+    # The exponent field is base, plus one for a leading one kept in place,
+    # plus one more when rounding carries into a new binade (or out of the
+    # subnormal range): its three candidates formed beside the sticky bit.
+    bases = (base, named(signed(exp_width + 2), base + 1, "base1"),
+             named(signed(exp_width + 2), base + 2, "base2"))
     kept, guard, sticky, kept_ones, tiny, *rest = _in_order((yield cut(
-        "sticky", logic(width - p + 2),
-        (kept, guard, sticky, kept_ones, tiny, sign, rm, is_nan, is_inf, invalid, is_zero, base,
+        "sticky", (logic(width - p + 2), adder(exp_width + 2)),
+        (kept, guard, sticky, kept_ones, tiny, sign, rm, is_nan, is_inf, invalid, is_zero, *bases,
          *carried))))
-    sign, rm, is_nan, is_inf, invalid, is_zero, base, *carried = rest
+    sign, rm, is_nan, is_inf, invalid, is_zero, *rest = rest
+    bases, carried = rest[:3], rest[3:]
 
     inexact = named(1, guard | sticky, "inexact")
     increment = named(1, round_increment(rm, sign, kept[0], guard, sticky), "increment")
-    # Exponent field: the base, plus one for a leading one kept in place, plus
-    # one more when rounding carries into a new binade (or out of the
-    # subnormal range): both sums formed beside the increment, then chosen.
-    fields = [named(signed(exp_width + 2), base + kept[p - 1] + c, f"field{c}") for c in (0, 1)]
+    # Compound rounding: the incremented fraction formed beside the decision
+    # to increment, so that rounding is a mux; each candidate field's
+    # overflow and flush tests likewise.
+    frac_up = named(fmt.frac_bits, kept[:fmt.frac_bits] + 1, "frac_up")
+    tests = [named(3, Cat(above(b, fmt.exp_max_field), b == fmt.exp_max_field, b == 0),
+                   f"tests{c}") for c, b in enumerate(bases)]
     toward_inf = named(1, (rm == 0) | (rm == 4) | ((rm == 3) & ~sign) | ((rm == 2) & sign),
                        "toward_inf")
-    kept, increment, kept_ones, field0, field1, inexact, tiny, toward_inf, *rest = _in_order((
-        yield cut("increment", logic(7), (kept, increment, kept_ones, *fields, inexact, tiny,
-                                          toward_inf, sign, is_nan, is_inf, invalid, is_zero,
-                                          *carried))))
-    sign, is_nan, is_inf, invalid, is_zero, *carried = rest
-    fields = (field0, field1)
+    values = _in_order((yield cut(
+        "increment", (logic(7), adder(fmt.frac_bits), logic(exp_width + 2)),
+        (kept, frac_up, increment, kept_ones, *bases, *tests, inexact, tiny, toward_inf, sign,
+         is_nan, is_inf, invalid, is_zero, *carried))))
+    kept, frac_up, increment, kept_ones, *rest = values
+    bases, tests = rest[:3], rest[3:6]
+    inexact, tiny, toward_inf, sign, is_nan, is_inf, invalid, is_zero, *carried = rest[6:]
 
-    rounded = named(p + 1, kept + increment, "rounded")
+    frac = named(fmt.frac_bits, Mux(increment, frac_up, kept[:fmt.frac_bits]), "frac")
     carry = named(1, increment & kept_ones, "carry")
-    field = named(signed(exp_width + 2), Mux(carry, fields[1], fields[0]), "field")
-    frac = rounded[:fmt.frac_bits]
-    huges = [(f > fmt.exp_max_field) | ((f == fmt.exp_max_field) & (frac > fmt.max_frac))
-             for f in fields]
-    huge = named(1, Mux(carry, huges[1], huges[0]), "overflow")
-    flush = named(1, Const(int(ftz), 1) & ~is_zero & Mux(carry, fields[1] == 0, fields[0] == 0),
-                  "flush")
+
+    def chosen(candidates):               # the candidate for kept's top bit plus carry
+        return Mux(carry, Mux(kept[p - 1], candidates[2], candidates[1]),
+                   Mux(kept[p - 1], candidates[1], candidates[0]))
+    field = named(signed(exp_width + 2), chosen(bases), "field")
+    over, at_max, zero = (chosen([t[i] for t in tests]) for i in range(3))
+    huge = named(1, over | (at_max & (frac > fmt.max_frac)), "overflow")
+    flush = named(1, Const(int(ftz), 1) & ~is_zero & zero, "flush")
     frac, field, huge, flush, toward_inf, inexact, tiny, is_zero, sign, is_nan, is_inf, invalid, \
         *carried = _in_order((yield cut(
-            "rounded", adder(p + 1), (named(fmt.frac_bits, frac, "frac"), field, huge, flush,
-                                      toward_inf, inexact, tiny, is_zero, sign, is_nan, is_inf,
-                                      invalid, *carried))))
+            "rounded", Delay(luts=2), (frac, field, huge, flush, toward_inf, inexact, tiny,
+                                       is_zero, sign, is_nan, is_inf, invalid, *carried))))
 
     sign_bit = sign << (fmt.width - 1)
     finite = Signal(fmt.width, name=f"{name}_finite")
@@ -340,8 +361,8 @@ ENCODE_DELAY = mux(6)
 
 #: Delay of all of :func:`round_float` (no cut points), for a normalized 48-bit
 #: significand: the exponent side, the shift and sticky, the increment, the encoding.
-ROUND_DELAY = (EXPONENT_DELAY + mux(2) + shifter(5) + logic(48) + logic(5) + adder(25)
-               + mux(2) + ENCODE_DELAY)
+ROUND_DELAY = (EXPONENT_DELAY + mux(2) + shifter(5) + logic(48) + adder(24) + Delay(luts=2)
+               + ENCODE_DELAY)
 
 
 class FloatRound(wiring.Component):

@@ -181,7 +181,8 @@ def add_aligned(m, al, rm, prefix="sum", *, pipe=None, carried=None):
     the reverse difference, chosen when the difference is negative), then
     normalize (:func:`~hw.shift.normalize_left`): the raw float for
     :func:`~hw.float_round.round_float`. With a pipeline: cut points inside
-    the adders (``<prefix>_low``, ``<prefix>``), in the normalization
+    the adders (``<prefix>_low``, ``<prefix>``), after the magnitude
+    (``<prefix>_magnitude``), in the normalization
     (``<prefix>_norm_*``) and after the exponent (``<prefix>_exp``), with
     ``carried`` (a dict) riding along. Returns the raw dict (and ``carried``
     with a pipeline)."""
@@ -201,8 +202,12 @@ def add_aligned(m, al, rm, prefix="sum", *, pipe=None, carried=None):
     keep["nonzero_sign"] = keep["sign"] ^ negative
     keep["zero_sign"] = Mux(keep["sub"], keep["rm"] == 2, keep["sign"])
     # exact zero: +0, or -0 rounding down
+    if pipe is not None:          # the mux's select fans out to every bit: a cut of its own
+        keep = pipe.cut_any(f"{prefix}_magnitude", {**keep, "magnitude": magnitude},
+                            delay=Delay(luts=1))
+        magnitude = keep.pop("magnitude")
     (normalized,), (count,), keep = normalize_left(m, [magnitude], f"{prefix}_norm", pipe=pipe,
-                                                   carried=keep, delay=Delay(luts=1))
+                                                   carried=keep)
     exp = Signal(signed(len(keep["base_w"]) + 2), name=f"{prefix}_exp")
     m.d.comb += exp.eq(keep["base_w"] - count)
     raw = {"sign": Mux(keep["inf"], keep["inf_sign"],

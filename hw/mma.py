@@ -18,22 +18,22 @@ Ports are packed row-major: element ``(i, j)`` of an R×C operand sits at
 index ``i*C + j``, bits ``[index*w, index*w + w)``.
 """
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib.wiring import In, Out
 
 from golden.formats import GPUS, OVERFLOW_MODES, QFormat, float_format
 
-from .float import FLAGS_DOC, ROUND_MODE_DOC, Decoded, decode
+from .float import FLAGS_DOC, ROUND_MODE_DOC, Decoded, decode, decode_delay
 from .float_round import (ENCODE_DELAY, leading_zeros, lzc_delay, prepare_exponent_steps,
                           round_float_steps)
 from .fma import add_aligned, align_addend, align_steps, sum_delay
 from .fixed import narrow
 from .mac import adder_tree, adder_tree_steps, sum_of_products_steps
 from .params import Derived, Param
-from .float import decode_delay
 from .booth import BOOTH_DELAY, booth_partial_products, reduce_and_add_steps
 from .pipeline import (Delay, adder, alongside, compare, logic, multiplier_delay, mux, shifter,
                        through)
+from .shift import normalize_left_steps
 from .unit import STAGES_PARAM, TARGET_MHZ_PARAM, Unit
 
 __all__ = ["FloatMMA", "IntMMA"]
@@ -105,11 +105,12 @@ class _Product:
     def booth_steps(self, m, delay):
         """Datapath generator: the significands' Booth tree (cut points
         ``products_pp``, ``products_tree<i>``, ``products``), the other
-        fields alongside; returns the product as it comes out."""
+        fields alongside (``delay``: their logic beside the partial
+        products); returns the product as it comes out."""
         columns = booth_partial_products(m, self.x, False, self.y, False, len(self.sig))
         fields = {k: getattr(self, k) for k in _PRODUCT if k != "sig"}
         sig, fields = yield from reduce_and_add_steps(m, columns, f"{self.name}_sig", fields,
-                                                      delay=delay + BOOTH_DELAY,
+                                                      delay=(delay, BOOTH_DELAY),
                                                       cuts="products")
         return _Product.of({**fields, "sig": sig})
 
@@ -183,13 +184,13 @@ class FloatMMA(Unit):
     def _tensorcore_block(self, m, products, c, name, phase):
         """One block FMA (SPEC.md §2-3) of ``products`` and the decoded addend
         ``c`` (fp32 layout: 24-bit significand): the packed result bits. A
-        generator for :meth:`Pipeline.lockstep`, cut after the present
-        terms' exponents, each level of the largest-exponent tree
-        (``<phase>_emax<i>``), the anchor, the alignment distances, the
-        clamped shift amounts, the aligned magnitudes, the signed terms, each
-        level of the adder tree (``<phase>_sum<i>``), the absolute value, the
-        leading zeros and the normalized sum (``<phase>_norm``), then inside
-        the rounding."""
+        generator for :meth:`Pipeline.lockstep`, cut after the terms' zero
+        tests and present exponents, each level of the largest-exponent tree
+        (``<phase>_emax<i>``), the anchor, the alignment distances, each
+        alignment shift level (``<phase>_aligned<i>``), the signed terms, each
+        level of the adder tree (``<phase>_sum<i>``), the absolute value, each
+        normalization level (``<phase>_norm_*``) and the exponent
+        (``<phase>_exp``), then inside the rounding."""
         core, fmt_in = self.core, self.in_fmt
         f = core.frac_bits
         two_m = 2 * fmt_in.frac_bits
@@ -198,18 +199,23 @@ class FloatMMA(Unit):
         absent = -(1 << (exp_shape.width - 2))           # below every real exponent
         terms_in = [(p.sign, p.exp, p.sig << (f - two_m)) for p in products] \
             + [(c.sign, c.exp, c.sig << (f - 23))]
-        exps = []
-        for i, (_, exp, sig) in enumerate(terms_in):
-            present = Signal(exp_shape, name=f"{name}_e{i}")
-            m.d.comb += present.eq(Mux(sig.any(), exp, absent))
-            exps.append(present)
         nan, inf, inf_negative = self._tensorcore_specials(m, products, c, name)
         specials = {"nan": nan, "inf": inf, "inf_negative": inf_negative}
         terms = {f"t{i}_{k}": v for i, term in enumerate(terms_in)
                  for k, v in zip(("sign", "exp", "sig"), term)}
 
-        # An absent term (zero significand) must not set the anchor.
-        state = yield (f"{phase}_present", logic(len(terms_in[0][2])) + mux(2),
+        # An absent term (zero significand) must not set the anchor: which
+        # terms are present, then their exponents or one below every real one.
+        nonzero = {("nz", i): sig.any() for i, (_, _, sig) in enumerate(terms_in)}
+        state = yield (f"{phase}_nonzero", logic(len(terms_in[0][2])),
+                       {**specials, **terms, **nonzero})
+        specials, terms = {k: state[k] for k in specials}, {k: state[k] for k in terms}
+        exps = []
+        for i in range(len(terms_in)):
+            present = Signal(exp_shape, name=f"{name}_e{i}")
+            m.d.comb += present.eq(Mux(state["nz", i], terms[f"t{i}_exp"], absent))
+            exps.append(present)
+        state = yield (f"{phase}_present", mux(2),
                        {**specials, **terms, **{("e", i): e for i, e in enumerate(exps)}})
         exps = [state["e", i] for i in range(len(exps))]
         specials, terms = {k: state[k] for k in specials}, {k: state[k] for k in terms}
@@ -224,7 +230,7 @@ class FloatMMA(Unit):
                        else Delay(), {**specials, **terms, "anchor": anchor})
         specials, terms = {k: state[k] for k in specials}, {k: state[k] for k in terms}
 
-        # Each term aligned to the anchor: distance, clamped shift, truncate, sign.
+        # Each term aligned to the anchor: distance, shift (truncating), sign.
         anchor, count = state["anchor"], len(terms_in)
         distances = {}
         for i in range(count):
@@ -236,22 +242,30 @@ class FloatMMA(Unit):
                        {**specials, "anchor": anchor, **sigs, **distances})
         keep = {k: state[k] for k in ("anchor", *specials)}
         sigs = {k: state[k] for k in sigs}
-        amounts = {}
-        for i in range(count):
-            amount = Signal(range(f + 3), name=f"{name}_shift{i}")
-            m.d.comb += amount.eq(Mux(state[f"d{i}"] > f + 2, f + 2, state[f"d{i}"]))
-            amounts[f"a{i}"] = amount
-        state = yield (f"{phase}_clamped", compare(exp_shape.width) + mux(2),
-                       {**keep, **sigs, **amounts})
-        keep = {k: state[k] for k in keep}
         sum_width = f + (4 * core.block + 2 - 1).bit_length() + 1
-        aligned = {}
-        for i in range(count):
-            # Truncate the magnitude (toward zero); the sign comes next.
-            magnitude = Signal(f + 2, name=f"{name}_mag{i}")
-            m.d.comb += magnitude.eq(state[f"t{i}_sig"] >> state[f"a{i}"])
-            aligned |= {f"mag{i}": magnitude, f"sign{i}": state[f"t{i}_sign"]}
-        state = yield (f"{phase}_aligned", shifter((f + 3).bit_length()), {**keep, **aligned})
+        # Truncate the magnitudes (f + 2 bits at most: any distance from f + 2
+        # on shifts everything out) toward zero: a 4:1 mux per two low bits of
+        # the distance, a cut point after each, and zero when a higher bit is
+        # set; the sign comes next.
+        amount_bits = (f + 2).bit_length()
+        state = {**keep, **{f"mag{i}": sigs[f"t{i}_sig"] for i in range(count)},
+                 **{f"sign{i}": sigs[f"t{i}_sign"] for i in range(count)},
+                 **{f"a{i}": state[f"d{i}"][:amount_bits] for i in range(count)},
+                 **{f"far{i}": state[f"d{i}"][amount_bits:].any() for i in range(count)}}
+        far_delay = logic(exp_shape.width - amount_bits)
+        for level, k in enumerate(range(0, amount_bits, 2)):
+            last = k + 2 >= amount_bits
+            for i in range(count):
+                digit = state[f"a{i}"][k:k + 2]
+                magnitude = Signal(f + 2, name=f"{name}_mag{i}_{level}")
+                shifted = Array(state[f"mag{i}"] >> (j << k) for j in range(1 << len(digit)))[digit]
+                m.d.comb += magnitude.eq(Mux(state[f"far{i}"], 0, shifted) if last else shifted)
+                state[f"mag{i}"] = magnitude
+            if last:                             # the distances are used up
+                state = {key: v for key, v in state.items()
+                         if key not in {f"{x}{i}" for x in ("a", "far") for i in range(count)}}
+            state = yield (f"{phase}_aligned{level}", (mux(4), far_delay) if level == 0
+                           else mux(4), state)
         keep = {k: state[k] for k in keep}
         signed_terms = {}
         for i in range(count):
@@ -271,17 +285,12 @@ class FloatMMA(Unit):
         state = yield (f"{phase}_abs", adder(sum_width),
                        {**keep, "magnitude": magnitude, "negative": total[-1]})
         keep = {k: state[k] for k in (*keep, "negative")}
-        zeros = leading_zeros(m, state["magnitude"], f"{name}_lz")
-        state = yield (f"{phase}_lz", lzc_delay(sum_width),
-                       {**keep, "magnitude": state["magnitude"], "zeros": zeros})
-        zeros = state["zeros"]
+        (sig,), (zeros,), keep = yield from normalize_left_steps(
+            m, [state["magnitude"]], f"{name}_norm", keep, cuts=f"{phase}_norm")
         exp = Signal(signed(len(anchor) + 2), name=f"{name}_exp")
-        sig = Signal(sum_width, name=f"{name}_sig")
-        m.d.comb += [exp.eq(state["anchor"] - f + (sum_width - 1) - zeros),
-                     sig.eq(state["magnitude"] << zeros)]
-        keep = {k: state[k] for k in ("nan", "inf", "inf_negative", "negative")}
-        state = yield (f"{phase}_norm", (shifter(sum_width.bit_length()), adder(len(exp))),
-                       {**keep, "exp": exp, "sig": sig})
+        m.d.comb += exp.eq(keep["anchor"] - f + (sum_width - 1) - zeros)
+        keep = {k: keep[k] for k in ("nan", "inf", "inf_negative", "negative")}
+        state = yield (f"{phase}_exp", adder(len(exp)), {**keep, "exp": exp, "sig": sig})
 
         raw = {"sign": state["negative"], "exp": state["exp"], "sig": state["sig"],
                "sticky": Const(0, 1), "is_nan": Const(0, 1), "is_inf": Const(0, 1),
@@ -448,23 +457,30 @@ class FloatMMA(Unit):
         def decoded(value, index, name):
             return decode(m, _element(value, index, wi), self.in_fmt, False, name,
                           normalize=False)
-        da = [[decoded(a, i * depth + kk, f"a{i}_{kk}") for kk in range(depth)] for i in range(rows)]
-        db = [[decoded(b, kk * cols + j, f"b{kk}_{j}") for j in range(cols)] for kk in range(depth)]
+        da = [decoded(a, i * depth + kk, f"a{i}_{kk}") for i in range(rows) for kk in range(depth)]
+        db = [decoded(b, kk * cols + j, f"b{kk}_{j}") for kk in range(depth) for j in range(cols)]
+        flat = pipe.cut("decoded", *(v for d in da + db for v in d.signals()), c, rm,
+                        delay=decode_delay(self.in_fmt, False, normalize=False))
+        *flat, c, rm = flat
+        operands = [Decoded(*flat[7 * i:7 * i + 7]) for i in range(len(da) + len(db))]
+        da = [operands[i * depth:(i + 1) * depth] for i in range(rows)]
+        db = [operands[len(da) * depth + kk * cols:len(da) * depth + (kk + 1) * cols]
+              for kk in range(depth)]
         booth = p["arch"] == "booth"
         products = [_Product(m, da[i][kk], db[kk][j], f"p{i}_{j}_{kk}", multiply=not booth)
                     for i in range(rows) for j in range(cols) for kk in range(depth)]
-        decode_ns = decode_delay(self.in_fmt, False, normalize=False)
+        exp_sum = adder(self.in_fmt.exp_bits + 2)
         if booth:
             # Every significand product's tree through the same cut points; C and rm ride along.
-            trees = [prod.booth_steps(m, decode_ns) for prod in products]
+            trees = [prod.booth_steps(m, exp_sum) for prod in products]
             trees[0] = alongside(trees[0], (c, rm))
             products = pipe.lockstep(trees)
             products[0], (c, rm) = products[0]
         else:
             flat = [s for prod in products for s in prod.signals()]
             sig_bits = self.in_fmt.frac_bits + 1
-            *flat, c, rm = pipe.cut("products", *flat, c, rm, delay=decode_ns
-                                    + multiplier_delay(sig_bits, sig_bits))
+            *flat, c, rm = pipe.cut("products", *flat, c, rm,
+                                    delay=(exp_sum, multiplier_delay(sig_bits, sig_bits)))
             products = [_Product.of(dict(zip(_PRODUCT, flat[6 * i:6 * i + 6])))
                         for i in range(len(products))]
         products = [[products[(i * cols + j) * depth:(i * cols + j + 1) * depth]

@@ -6,15 +6,12 @@ its cut points (``pipe`` a :class:`~hw.pipeline.Pipeline`, or None for plain
 combinational logic; ``carried`` values ride along).
 """
 
-from amaranth.hdl import Array, Cat, Mux, Signal
+from amaranth.hdl import Array, Cat, Mux, Signal, Value
 
-from .pipeline import Delay, flatten, logic, unflatten
+from .pipeline import Delay, drive, logic, mux, through
 
-__all__ = ["shift_level", "normalize_left", "shift_level_delay", "normalize_level_delay"]
-
-
-def _cut(pipe, name, values, delay):
-    return tuple(values) if pipe is None else pipe.cut_many(name, tuple(values), delay=delay)
+__all__ = ["shift_level", "normalize_left", "normalize_left_steps", "shift_level_delay",
+           "normalize_level_delay"]
 
 
 def shift_level_delay(step, width):
@@ -26,9 +23,10 @@ def shift_level_delay(step, width):
 def shift_level(m, value, sticky, amount, k, name):
     """One level of a right shift by ``amount`` with a sticky bit: ``value``
     shifted right by ``2**k`` if ``amount[k]``, and ``sticky`` OR the bits
-    that fell out. Callers put a cut point after each level."""
+    that fell out (a signed ``value`` shifts arithmetically). Callers put a
+    cut point after each level."""
     step, width = 1 << k, len(value)
-    shifted = Signal(width, name=f"{name}_{k}_value")
+    shifted = Signal(Value.cast(value).shape(), name=f"{name}_{k}_value")
     lost = Signal(name=f"{name}_{k}_sticky")
     m.d.comb += [shifted.eq(Mux(amount[k], value >> step, value)),
                  lost.eq(sticky | (amount[k] & value[:min(step, width)].any()))]
@@ -37,52 +35,68 @@ def shift_level(m, value, sticky, amount, k, name):
 
 def normalize_level_delay(step, width):
     """One level of :func:`normalize_left` shifting by multiples of ``step``:
-    the zero tests of the top ``step``, ``2 * step`` and ``3 * step`` bits."""
-    return logic(min(3 * step, width))
+    an OR of each of the top three groups of ``step`` bits, and the shift
+    digit they give (one LUT for all of it when the groups are single bits)."""
+    return logic(3) if step == 1 else logic(min(step, width)) + Delay(luts=1)
 
 
 def normalize_left(m, values, name, *, pipe=None, carried=(), delay=Delay()):
+    """:func:`normalize_left_steps` through ``pipe``'s cut points (or none)."""
+    return drive(pipe, normalize_left_steps(m, values, name, carried, delay))
+
+
+def normalize_left_steps(m, values, name, carried=(), delay=Delay(), cuts=None):
     """Shift each of ``values`` (one width) left until its top bit is one, in
     radix-4 levels, largest first: the level of ``step`` (a power of 4) counts
     the leading all-zero groups of ``step`` bits among the top three (one
-    zero test per group) and shifts by that many groups with a 4:1 mux. Cut
-    points ``<name>_<k>_test`` after the tests and ``<name>_<k>`` after the
-    mux of the level of ``4**k``; ``delay`` is the logic before the first.
-    Returns ``(normalized, counts, carried)``: a value that is zero stays zero.
+    zero test per group) and shifts by that many groups with a 4:1 mux. A
+    datapath generator (:func:`~hw.pipeline.drive`) with cut points
+    ``<cuts>_<k>_test`` after the tests and ``<cuts>_<k>`` after the mux of
+    the level of ``4**k`` (``cuts`` defaults to ``name``, the signals'
+    prefix); ``delay`` is the logic before the first; ``carried`` (a tuple
+    or dict) rides along. Returns ``(normalized, counts, carried)``: a value
+    that is zero stays zero.
     """
+    cuts = cuts or name
     width = len(values[0])
     levels = 1
     while 4 ** levels < width:
         levels += 1
-    template, carried = carried, flatten(carried)
     values = list(values)
-    digits = [[] for _ in values]            # 2-bit digits, largest level first
     n = len(values)
+    digits = [[] for _ in values]            # 2-bit digits, largest level first
     for k in reversed(range(levels)):
         step = 4 ** k
-        tests = []
+        shifts = []
         for i, value in enumerate(values):
-            zero = Signal(3, name=f"{name}{i}_{k}_zero")       # top step, 2 step, 3 step bits
-            m.d.comb += zero.eq(Cat(*(~value[max(0, width - j * step):].any() for j in (1, 2, 3))))
-            tests.append(zero)
-        flat_digits = [d for ds in digits for d in ds]
-        out = _cut(pipe, f"{name}_{k}_test", (*values, *tests, *flat_digits, *carried),
-                   delay + normalize_level_delay(step, width))
-        delay = Delay()
-        values, tests = list(out[:n]), out[n:2 * n]
-        flat_digits, carried = out[2 * n:2 * n + len(flat_digits)], out[2 * n + len(flat_digits):]
-        stepped = []
-        for i, (value, zero) in enumerate(zip(values, tests)):
+            # How many of the top three groups of step bits are all zero: one
+            # OR per group side by side, then a LUT of the three.
+            ones = [value[max(0, width - (j + 1) * step):max(0, width - j * step)].any()
+                    for j in range(3)]
             digit = Signal(2, name=f"{name}{i}_{k}_digit")
+            m.d.comb += digit.eq(Mux(ones[0], 0, Mux(ones[1], 1, Mux(ones[2], 2, 3))))
+            shifts.append(digit)
+        def across(name, delay, values):
+            """``values`` and the digits so far across cut ``name``."""
+            earlier = {("old", i, j): d for i, ds in enumerate(digits) for j, d in enumerate(ds)}
+            state, rest = yield from through(name, delay, {**values, **earlier}, carried)
+            return state, [[state["old", i, j] for j in range(len(ds))]
+                           for i, ds in enumerate(digits)], rest
+
+        state, digits, carried = yield from across(
+            f"{cuts}_{k}_test", delay + normalize_level_delay(step, width),
+            {**{("value", i): v for i, v in enumerate(values)},
+             **{("digit", i): d for i, d in enumerate(shifts)}})
+        delay = Delay()
+        stepped = {}
+        for i in range(n):
             shifted = Signal(width, name=f"{name}{i}_{k}_value")
-            m.d.comb += [digit.eq(Cat((zero[0] & ~zero[1]) | zero[2], zero[1])),
-                         shifted.eq(Array(value << (j * step) for j in range(4))[digit])]
-            stepped.append((shifted, digit))
-        out = _cut(pipe, f"{name}_{k}", (*(v for v, _ in stepped), *(d for _, d in stepped),
-                                         *flat_digits, *carried), Delay(luts=1))
-        values, new_digits = list(out[:n]), out[n:2 * n]
-        old, carried = out[2 * n:2 * n + len(flat_digits)], tuple(out[2 * n + len(flat_digits):])
-        per = len(digits[0])
-        digits = [list(old[i * per:(i + 1) * per]) + [new_digits[i]] for i in range(n)]
+            m.d.comb += shifted.eq(Array(state["value", i] << (j * step)
+                                         for j in range(4))[state["digit", i]])
+            stepped["value", i] = shifted
+            stepped["digit", i] = state["digit", i]
+        state, digits, carried = yield from across(f"{cuts}_{k}", mux(4), stepped)
+        values = [state["value", i] for i in range(n)]
+        digits = [ds + [state["digit", i]] for i, ds in enumerate(digits)]
     # digits[i] runs from the largest level down: the count, least significant first.
-    return values, [Cat(*reversed(ds)) for ds in digits], unflatten(template, carried)
+    return values, [Cat(*reversed(ds)) for ds in digits], carried
