@@ -24,26 +24,40 @@ is forced to 0 at the end anyway).
 
 A brick's product is computed as an unsigned slice product plus sign
 corrections (:func:`_brick_product`, shared with :class:`BitBrick`), which
-synthesizes smaller than a signed multiplier of the extended slices; the core
+synthesizes smaller than a signed multiplier of the extended slices; or, with
+``brick=table`` for 2-bit slices, as a table of its six inputs (one LUT6 per
+bit on an FPGA: fewer LUTs and no carry chain, more ASIC gates). The core
 inlines it rather than instantiating a :class:`BitBrick` per brick.
 """
 
-from amaranth.hdl import Const, Module, Mux, Signal, signed
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from .params import Derived, Param
-from .pipeline import Delay, Pipeline, adder, logic, mux
+from .pipeline import Delay, Pipeline, adder, logic, lookup, mux
 from .unit import ACCUMULATOR_STAGES_PARAM, STAGES_PARAM, TARGET_MHZ_PARAM, Unit
 
-#: Slice selection and a brick's 3b x 3b product.
-BRICK_DELAY = mux(4) + logic(6) + Delay(luts=1)
+#: A brick's slice selection (a mux and its sign extension bit).
+SLICE_DELAY = mux(4) + Delay(luts=1)
 
 
-def tree_delay(max_prec, min_prec):
-    """The shift-add tree after the bricks: one shift mux and one adder per level."""
-    levels = (max_prec // 2).bit_length() * 2 - 2
-    return (Delay(luts=1) + adder(2 * max_prec + 2)) * max(1, levels)
+BRICK_PARAM = Param("brick", "adder", "brick products: sign-corrected slice product (fewest "
+                    "ASIC gates) or, for 2-bit slices, a table of the six inputs (fewer FPGA "
+                    "LUTs, no carry chain)", choices=("adder", "table"))
+
+
+def check_brick(brick, width):
+    """Refuse a table brick for slices wider than 2 bits (before any hardware)."""
+    if brick == "table" and width != 2:
+        raise ValueError(f"brick: table needs 2-bit slices, got {width}-bit ones; use adder")
+
+
+def brick_delay(width, brick):
+    """A brick's product (:func:`_brick_product`) of ``width``-bit slices."""
+    if brick == "table":
+        return logic(2 * width + 2)
+    return logic(2 * width + 2) + adder(2 * width + 2)
 
 __all__ = ["BitBrick", "FusionCore", "FusionUnit", "brick_routing", "mode_doc", "packing_doc"]
 
@@ -89,11 +103,12 @@ class BitBrick(Unit):
     sign bit when ``*_sign_ext`` is set (top slice of a signed operand), else 0."""
 
     PARAMS = (Param("width", 2, "slice width (the Fusion Unit's min_prec)", choices=(2, 4)),
-              STAGES_PARAM, TARGET_MHZ_PARAM)
+              BRICK_PARAM, STAGES_PARAM, TARGET_MHZ_PARAM)
 
     def __init__(self, **params):
         p = self.resolve_params(params)
         width = p["width"]
+        check_brick(p["brick"], width)
         members = {"a": In(width), "a_sign_ext": In(1), "w": In(width), "w_sign_ext": In(1),
                    "product": Out(signed(2 * width + 2))}
         docs = {"a": (f"uint{width}", "activation slice"),
@@ -106,9 +121,11 @@ class BitBrick(Unit):
 
     def elaborate(self, platform):
         m = Module()
-        product = _brick_product(m, self.a, self.a_sign_ext, self.w, self.w_sign_ext, "brick")
+        brick = self.params["brick"]
+        product = _brick_product(m, self.a, self.a_sign_ext, self.w, self.w_sign_ext, "brick",
+                                 table=brick == "table")
         pipe = self.pipeline(m)
-        m.d.comb += self.product.eq(pipe.cut("out", product, delay=logic(6) + adder(len(product))))
+        m.d.comb += self.product.eq(pipe.cut("out", product, delay=brick_delay(len(self.a), brick)))
         pipe.finish()
         return m
 
@@ -164,27 +181,41 @@ def _slice_mux(m, word, width, choices, select, name):
     return out
 
 
-def _brick_product(m, a, a_sign_ext, w, w_sign_ext, name):
-    """What :class:`BitBrick` computes, written as the unsigned slice product
-    plus sign corrections: with ``sa = a[-1] & a_sign_ext`` the extended
-    activation is ``a - 2**b * sa`` (likewise ``sw`` for the weight), so the
-    product is ``a*w - 2**b * (sa*w + sw*a) + 2**(2b) * sa*sw``. Yosys adds
-    these terms in one carry-save sum, far smaller than a signed multiplier."""
+def _brick_product(m, a, a_sign_ext, w, w_sign_ext, name, table=False):
+    """What :class:`BitBrick` computes. With ``sa = a[-1] & a_sign_ext`` the
+    extended activation is ``a - 2**b * sa`` (likewise ``sw`` for the
+    weight). The product is the unsigned slice product plus sign
+    corrections, ``a*w - 2**b * (sa*w + sw*a) + 2**(2b) * sa*sw``, which
+    Yosys adds in one carry-save sum; or, with ``table``, a table of the
+    inputs (a mux tree of constants: one 6-input LUT per bit for 2-bit slices)."""
     b = len(a)
-    a_sign, w_sign = Signal(name=f"{name}_a_sign"), Signal(name=f"{name}_w_sign")
     product = Signal(signed(2 * b + 2), name=f"{name}_product")
+    if table:
+        def value(index):
+            x, y = index & ((1 << b) - 1), (index >> b) & ((1 << b) - 1)
+            x -= ((x >> (b - 1)) & (index >> 2 * b) & 1) << b
+            y -= ((y >> (b - 1)) & (index >> (2 * b + 1)) & 1) << b
+            return x * y
+        index = Cat(a, w, a_sign_ext, w_sign_ext)
+        m.d.comb += product.eq(lookup(index, [value(i) for i in range(1 << len(index))],
+                                      product.shape()))
+        return product
+    a_sign, w_sign = Signal(name=f"{name}_a_sign"), Signal(name=f"{name}_w_sign")
     m.d.comb += [a_sign.eq(a[-1] & a_sign_ext), w_sign.eq(w[-1] & w_sign_ext),
                  product.eq(a * w - (Mux(a_sign, w, 0) << b) - (Mux(w_sign, a, 0) << b)
                             + ((a_sign & w_sign) << (2 * b)))]
     return product
 
 
-def fusion_datapath(m, a, w, mode, max_prec, min_prec, pipe, carried=()):
-    """Bricks and shift-add tree for packed ``a``, ``w`` and ``mode``.
+def fusion_datapath(m, a, w, mode, max_prec, min_prec, pipe, carried=(), brick="adder"):
+    """Bricks (products as ``brick`` says) and shift-add tree for packed
+    ``a``, ``w`` and ``mode``.
 
-    ``pipe`` places its ``"bricks"`` cut after the brick products; ``carried``
-    signals pass through that cut. Returns ``(dot, legal, carried)``: the exact
-    dot product (0 for an illegal mode) and whether the mode was legal.
+    ``pipe`` has cut points after the slice selection (``"slices"``), after
+    the brick products (``"bricks"``) and after each tree level
+    (``"tree_<w|a><level>"``); ``carried`` signals pass through them.
+    Returns ``(dot, legal, carried)``: the exact dot product (0 for an
+    illegal mode, one LUT after the last cut) and whether the mode was legal.
     """
     k = max_prec // min_prec
     levels = k.bit_length() - 1
@@ -192,36 +223,44 @@ def fusion_datapath(m, a, w, mode, max_prec, min_prec, pipe, carried=()):
     fields = _Mode(m, mode, levels, "mode")
     codes = range(levels + 1)
     routes = {(ca, cb): brick_routing(max_prec, min_prec, ca, cb) for ca in codes for cb in codes}
-    products = {}
+    control = (fields.wide_a, fields.wide_w, fields.legal, *carried)
+
+    def cut(name, values, delay):
+        """``values`` (a dict) and the control signals across cut point ``name``."""
+        nonlocal control
+        out = pipe.cut_many(name, (*values.values(), *control), delay=delay)
+        control = out[len(values):]
+        return dict(zip(values, out))
+
+    slices = {}
     for r in range(k):
         for c in range(k):
             a_choice = {cb: routes[0, cb][r, c][0] for cb in codes}
             w_choice = {ca | cb << 2: routes[ca, cb][r, c][1] for ca in codes for cb in codes}
             a_top = [ca for ca in codes if routes[ca, 0][r, c][2]]
             w_top = [cb for cb in codes if routes[0, cb][r, c][3]]
-            products[r, c] = _brick_product(
-                m, _slice_mux(m, a, b, a_choice, fields.code_b, f"brick_{r}_{c}_a"),
-                fields.a_signed & _any_of(fields.code_a, a_top, levels),
-                _slice_mux(m, w, b, w_choice, mode[0:4], f"brick_{r}_{c}_w"),
-                fields.w_signed & _any_of(fields.code_b, w_top, levels), f"brick_{r}_{c}")
+            slices[r, c, "a"] = _slice_mux(m, a, b, a_choice, fields.code_b, f"brick_{r}_{c}_a")
+            slices[r, c, "a_ext"] = fields.a_signed & _any_of(fields.code_a, a_top, levels)
+            slices[r, c, "w"] = _slice_mux(m, w, b, w_choice, mode[0:4], f"brick_{r}_{c}_w")
+            slices[r, c, "w_ext"] = fields.w_signed & _any_of(fields.code_b, w_top, levels)
+    slices = cut("slices", slices, SLICE_DELAY)
     # Products fit 2b+1 bits: slices are in -2**(b-1) .. 2**b - 1.
     lo, hi = (1 - (1 << b)) << (b - 1), ((1 << b) - 1) ** 2
-    nodes = {}
-    for (r, c), product in products.items():
-        node = Signal(signed(_signed_width(lo, hi)), name=f"bricks_p{r}_{c}")
-        m.d.comb += node.eq(product)
-        nodes[r, c] = (node, lo, hi)
-    order = sorted(nodes)
-    cut = pipe.cut("bricks", *(nodes[key][0] for key in order), fields.wide_a, fields.wide_w,
-                   fields.legal, *carried, delay=BRICK_DELAY)
-    for key, value in zip(order, cut):
-        nodes[key] = (value, *nodes[key][1:])
-    wide_a, wide_w, legal = cut[len(order):len(order) + 3]
-    carried = cut[len(order) + 3:]
+    products = {}
+    for r in range(k):
+        for c in range(k):
+            node = Signal(signed(_signed_width(lo, hi)), name=f"bricks_p{r}_{c}")
+            m.d.comb += node.eq(_brick_product(m, slices[r, c, "a"], slices[r, c, "a_ext"],
+                                               slices[r, c, "w"], slices[r, c, "w_ext"],
+                                               f"brick_{r}_{c}", table=brick == "table"))
+            products[r, c] = node
+    values = cut("bricks", products, brick_delay(b, brick))
+    nodes = {key: (value, lo, hi) for key, value in values.items()}
 
     # Each level pairs columns (weight slices), then rows (activation slices).
     for level in range(levels):
-        for axis, wide in ((1, wide_w), (0, wide_a)):
+        for axis, tag in ((1, "w"), (0, "a")):
+            wide = control[0] if axis == 0 else control[1]
             shift = b << level
             merged = {}
             for key, (left, llo, lhi) in nodes.items():
@@ -232,13 +271,16 @@ def fusion_datapath(m, a, w, mode, max_prec, min_prec, pipe, carried=()):
                 right, rlo, rhi = nodes[tuple(partner)]
                 nlo = min(llo + rlo, llo + (rlo << shift))
                 nhi = max(lhi + rhi, lhi + (rhi << shift))
-                tag = "w" if axis else "a"
                 node = Signal(signed(_signed_width(nlo, nhi)),
                               name=f"tree_{tag}{level}_{key[0]}_{key[1]}")
                 m.d.comb += node.eq(left + Mux(wide[level], right << shift, right))
                 merged[key] = (node, nlo, nhi)
-            nodes = merged
+            width = max(len(node) for node, _, _ in merged.values())
+            values = cut(f"tree_{tag}{level}", {key: v[0] for key, v in merged.items()},
+                         Delay(luts=1) + adder(width))
+            nodes = {key: (values[key], *merged[key][1:]) for key in merged}
     total, tlo, thi = nodes[0, 0]
+    legal, carried = control[2], control[3:]
     dot = Signal(signed(_signed_width(tlo, thi)), name="tree_dot")
     m.d.comb += dot.eq(Mux(legal, total, 0))
     return dot, legal, carried
@@ -271,8 +313,9 @@ class FusionCore(wiring.Component):
     """The Fusion Unit's combinational dot product, without the accumulator:
     what the formal proof checks against ``$mul``."""
 
-    def __init__(self, max_prec=8, min_prec=2):
-        self.max_prec, self.min_prec = max_prec, min_prec
+    def __init__(self, max_prec=8, min_prec=2, brick="adder"):
+        check_brick(brick, min_prec)
+        self.max_prec, self.min_prec, self.brick = max_prec, min_prec, brick
         width = max_prec * max_prec // min_prec
         super().__init__({"a": In(width), "w": In(width), "mode": In(MODE_WIDTH),
                           "dot": Out(signed(2 * max_prec + 2)), "mode_error": Out(1)})
@@ -281,7 +324,7 @@ class FusionCore(wiring.Component):
         m = Module()
         pipe = Pipeline(m, 0)
         dot, legal, _ = fusion_datapath(m, self.a, self.w, self.mode, self.max_prec,
-                                        self.min_prec, pipe)
+                                        self.min_prec, pipe, brick=self.brick)
         pipe.finish()
         m.d.comb += [self.dot.eq(dot), self.mode_error.eq(~legal)]
         return m
@@ -299,12 +342,14 @@ class FusionUnit(Unit):
               "accumulator width (two's complement, wrapping); at least one unsigned "
               "max_prec x max_prec product", lo=Derived(lambda p: 2 * p["max_prec"] + 1,
                                                         "2*max_prec + 1"), hi=64),
+        BRICK_PARAM,
         ACCUMULATOR_STAGES_PARAM,
         TARGET_MHZ_PARAM,
     )
 
     def __init__(self, **params):
         p = self.resolve_params(params)
+        check_brick(p["brick"], p["min_prec"])
         width = _packed_width(p)
         members = {"a": In(width), "w": In(width), "mode": In(MODE_WIDTH), "clear": In(1),
                    "acc": Out(signed(p["acc_width"])), "mode_error": Out(1)}
@@ -324,9 +369,8 @@ class FusionUnit(Unit):
         pipe = self.pipeline(m, own_registers=1)
         a, w, mode, clear = pipe.cut("in", self.a, self.w, self.mode, self.clear)
         dot, legal, (clear,) = fusion_datapath(m, a, w, mode, p["max_prec"], p["min_prec"],
-                                               pipe, (clear,))
-        dot, legal, clear = pipe.cut("dot", dot, legal, clear, delay=tree_delay(p["max_prec"],
-                                                                                p["min_prec"]))
+                                               pipe, (clear,), p["brick"])
+        dot, legal, clear = pipe.cut("dot", dot, legal, clear, delay=Delay(luts=1))
         acc = Signal(signed(p["acc_width"]), name="acc_value")
         error = Signal(name="acc_mode_error")
         with m.If(pipe.register("acc", delay=adder(p["acc_width"]) + Delay(luts=1))):

@@ -74,8 +74,8 @@ def reference_verilog(name, mode, max_prec, min_prec, width, dot_width):
     return "\n".join(lines)
 
 
-def _core_verilog(max_prec, min_prec, path):
-    path.write_text(verilog.convert(FusionCore(max_prec, min_prec), name="fusion_core"))
+def _core_verilog(max_prec, min_prec, brick, path):
+    path.write_text(verilog.convert(FusionCore(max_prec, min_prec, brick), name="fusion_core"))
     return path
 
 
@@ -108,8 +108,9 @@ def _proof_script(core, name, bits):
     return setup + "design -save miter\n" + cases
 
 
-def prove(mode, max_prec=8, min_prec=2, workdir=BUILD, timeout=None):
-    """Prove the Fusion Unit's dot product for mode word ``mode`` (0..63).
+def prove(mode, max_prec=8, min_prec=2, workdir=BUILD, timeout=None, brick="adder"):
+    """Prove the Fusion Unit's dot product for mode word ``mode`` (0..63),
+    with its bricks built as ``brick`` says.
 
     Returns ``(status, seconds)``, status ``"proved"``, ``"failed"`` (the
     Yosys log ``workdir/prove_<max>_<min>_<mode>.log`` shows a
@@ -118,8 +119,8 @@ def prove(mode, max_prec=8, min_prec=2, workdir=BUILD, timeout=None):
     """
     workdir = Path(workdir).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
-    name = f"prove_{max_prec}_{min_prec}_{mode}"
-    core = _core_verilog(max_prec, min_prec, workdir / f"{name}_core.v")
+    name = f"prove_{max_prec}_{min_prec}_{mode}" + ("" if brick == "adder" else f"_{brick}")
+    core = _core_verilog(max_prec, min_prec, brick, workdir / f"{name}_core.v")
     width = max_prec * max_prec // min_prec
     dot_width = 2 * max_prec + 2
     gate = (f"module gate(input [{width - 1}:0] a, input [{width - 1}:0] w,\n"

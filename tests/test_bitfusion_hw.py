@@ -8,15 +8,18 @@ from hw.bitfusion import BitBrick, FusionUnit, brick_routing
 from sim.pysim import pysim_mismatch
 
 
-@pytest.mark.parametrize("width, stages", [(2, 0), (4, 0), (2, 1)])
-def test_bitbrick_every_input(width, stages):
-    assert pysim_mismatch(BitBrick(width=width, stages=stages), 0, 1 << (2 * width + 2)) is None
+@pytest.mark.parametrize("width, stages, brick", [(2, 0, "adder"), (4, 0, "adder"), (2, 1, "adder"),
+                                                  (2, 0, "table"), (2, 1, "table")])
+def test_bitbrick_every_input(width, stages, brick):
+    unit = BitBrick(width=width, stages=stages, brick=brick)
+    assert pysim_mismatch(unit, 0, 1 << (2 * width + 2)) is None
 
 
 @pytest.mark.parametrize("params, keep", [({}, 1500), ({"stages": 2}, 800),
                                           ({"stages": 4, "acc_width": 17}, 800),
                                           ({"max_prec": 16}, 800), ({"min_prec": 4}, 800),
-                                          ({"max_prec": 16, "min_prec": 2, "acc_width": 40}, 200)],
+                                          ({"max_prec": 16, "min_prec": 2, "acc_width": 40}, 200),
+                                          ({"brick": "table", "stages": 8}, 800)],
                          ids=str)
 def test_fusion_unit(params, keep):
     assert pysim_mismatch(FusionUnit(**params), 400, keep) is None
@@ -61,6 +64,7 @@ def test_bench_stimulus_covers_modes_switches_and_wraps():
     ("temporal_pe", ["-p", "mult_bits=8"], "mult_bits: must be one of 2, 4, got 8"),
     ("fusion_array", ["-p", "rows=0"], "rows: must be"),
     ("bitbrick", ["-p", "width=3"], "width: must be one of 2, 4, got 3"),
+    ("fusion_unit16", ["-p", "brick=table"], "brick: table needs 2-bit slices, got 4-bit"),
 ], ids=lambda x: " ".join(x) if isinstance(x, list) else x)
 def test_cli_refuses_bad_precisions_with_one_line(tmp_path, preset, args, name):
     import subprocess

@@ -1,6 +1,6 @@
 """Formal equivalence of the Fusion Unit's dot product with Yosys ``$mul``
-per mode word (hw.formal): in CI signed 8x8, unsigned 2x2 (16 pairs), an
-illegal code, and a wrong reference refuted in a plain and in a split proof
+per mode word (hw.formal): in CI signed 8x8 (with adder and table bricks), unsigned 2x2
+(16 pairs), an illegal code, and a wrong reference refuted in a plain and in a split proof
 (a whole split proof takes minutes); every mode word under ``-m slow``
 (``make formal``)."""
 
@@ -19,9 +19,11 @@ def test_split_only_full_width_activations_with_several_pairs():
     assert split_bits(0b000010, max_prec=16, min_prec=4) == 8      # 16 x 4: 16 weight bits, 8 split
 
 
-@pytest.mark.parametrize("mode", [0b111010, 0b000000, 0b111111], ids=["s8xs8", "u2xu2", "illegal"])
-def test_fusion_core_equals_mul(mode):
-    status, seconds = prove(mode, workdir="build/formal/ci", timeout=600)
+@pytest.mark.parametrize("mode, brick", [(0b111010, "adder"), (0b000000, "adder"),
+                                         (0b111111, "adder"), (0b111010, "table")],
+                         ids=["s8xs8", "u2xu2", "illegal", "s8xs8 table"])
+def test_fusion_core_equals_mul(mode, brick):
+    status, seconds = prove(mode, workdir="build/formal/ci", timeout=600, brick=brick)
     assert status == "proved", f"mode {mode}: {status} after {seconds:.0f} s"
 
 

@@ -9,15 +9,16 @@ import pytest
 from sim.runner import simulate
 
 
-@pytest.mark.parametrize("width, stages", [(2, 0), (4, 2)])
-def test_bitbrick(width, stages):
-    result = simulate("bitbrick", {"width": width, "stages": stages})
+@pytest.mark.parametrize("width, stages, brick", [(2, 0, "adder"), (4, 2, "adder"), (2, 1, "table")])
+def test_bitbrick(width, stages, brick):
+    result = simulate("bitbrick", {"width": width, "stages": stages, "brick": brick})
     assert result.vectors == 1 << (2 * width + 2)
     assert result.ok, result.summary()
 
 
 @pytest.mark.parametrize("preset, params", [
     ("fusion_unit", {}), ("fusion_unit", {"stages": 3, "acc_width": 18}),
+    ("fusion_unit", {"brick": "table", "stages": 8}),
     ("fusion_unit16", {}),
 ], ids=str)
 def test_fusion_unit_every_mode(preset, params):
