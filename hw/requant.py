@@ -20,14 +20,15 @@ Stages, in datapath order:
 act as -31 and 30.
 """
 
-from amaranth.hdl import Const, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, Value, signed, unsigned
 from amaranth.lib.wiring import In, Out
 
 from golden.formats import QFormat
 
 from .booth import BOOTH_DELAY, booth_partial_products, reduce_and_add
 from .params import Param
-from .pipeline import Delay, adder, compare, logic, multiplier_delay, mux, shifter
+from .pipeline import Delay, adder, compare, logic, lookup, multiplier_delay, mux, shifter
+from .shift import shift_level, shift_level_delay
 from .unit import STAGES_PARAM, TARGET_MHZ_PARAM, Unit
 
 __all__ = ["Requantizer", "SHIFT_MIN", "SHIFT_MAX"]
@@ -36,31 +37,59 @@ SHIFT_MIN, SHIFT_MAX = -31, 30
 INT32_MIN = -(1 << 31)
 
 
-def _divide_by_pot(m, value, amount, name):
-    """The shifts of ``value / 2**amount`` rounded half away from zero
-    (RoundingDivideByPOT): ``(halves, below_half)``, floor(2·value / 2**amount)
-    and the mask of the bits under the guard bit (:func:`_round_up` next)."""
+def _shift_left_levels(m, pipe, value, amount, carried, name):
+    """``value << amount`` in int32 wraparound, a 4:1 mux per two bits of
+    ``amount`` with a cut point ``<name>_<k>`` after each; returns
+    ``(shifted, carried)``."""
     width = len(value)
-    doubled = Signal(signed(width + 1), name=f"{name}_doubled")
-    m.d.comb += doubled.eq(value << 1)
-    halves = Signal(signed(width + 1), name=f"{name}_halves")
-    m.d.comb += halves.eq(doubled >> amount)
-    below_half = Signal(unsigned(width), name=f"{name}_below_half")
-    m.d.comb += below_half.eq(((Const(1, width + 1) << amount) - 1) >> 1)
-    return halves, below_half
+    for k in range(0, len(amount), 2):
+        digit = amount[k:k + 2]
+        choices = [(value << (j << k))[:width].as_signed() for j in range(1 << len(digit))]
+        shifted = Signal(signed(width), name=f"{name}_{k // 2}_value")
+        m.d.comb += shifted.eq(Array(choices)[digit])
+        value, amount, *carried = pipe.cut_many(f"{name}_{k // 2}", (shifted, amount, *carried),
+                                                delay=mux(4))
+    return value, carried
 
 
-def _round_up(m, value, halves, below_half, name):
-    """Whether the quotient of :func:`_divide_by_pot` rounds away from zero."""
-    round_up = Signal(name=f"{name}_round_up")
-    m.d.comb += round_up.eq(halves[0] & (~value[-1] | (value.as_unsigned() & below_half).any()))
-    return round_up
+def _divide_by_pot(m, pipe, value, amount, carried, name, before=Delay()):
+    """RoundingDivideByPOT, ``value / 2**amount`` rounded half away from
+    zero: ``2·value`` shifted right level by level (cut points
+    ``<name>_shift_<k>``) with a sticky bit of what falls out, then the
+    rounding increment (cut point ``<name>``, one adder); ``before``: the
+    logic ahead of the first level. Returns ``(quotient, carried)``."""
+    halves = Signal(signed(len(value) + 1), name=f"{name}_doubled")
+    m.d.comb += halves.eq(value << 1)
+    lost = Const(0, 1)
+    for k in range(len(amount)):
+        halves, lost = shift_level(m, halves, lost, amount, k, f"{name}_shift")
+        halves, lost, amount, *carried = pipe.cut_many(
+            f"{name}_shift_{k}", (halves, lost, amount, *carried),
+            delay=before + shift_level_delay(1 << k, len(halves)))
+        before = Delay()
+    # Below one half exactly, a negative value's tie rounds toward zero.
+    round_up = halves[0] & (~halves[-1] | lost)
+    quotient = Signal(signed(len(value)), name=name)
+    m.d.comb += quotient.eq((halves >> 1) + round_up)
+    quotient, *carried = pipe.cut_many(name, (quotient, *carried),
+                                       delay=Delay(luts=1) + adder(len(value)))
+    return quotient, carried
 
 
-def _rounded_half_away(m, halves, round_up, name):
-    result = Signal(signed(len(halves) - 1), name=name)
-    m.d.comb += result.eq((halves >> 1) + round_up)
-    return result
+def _shift_terms(shift, rounding):
+    """From the 6-bit ``shift`` input, clamped to SHIFT_MIN..SHIFT_MAX: the
+    left and right shifts of ``double`` rounding, or the single rounding's
+    ``30 - shift``, in a dict; each a table of the six bits (the delay:
+    :data:`SHIFT_TERMS_DELAY`)."""
+    codes = [min(max(c - 64 if c >= 32 else c, SHIFT_MIN), SHIFT_MAX) for c in range(64)]
+    bits = Value.cast(shift).as_unsigned()
+    if rounding == "double":
+        return {"left": lookup(bits, [max(c, 0) for c in codes], unsigned(5)),
+                "right": lookup(bits, [max(-c, 0) for c in codes], unsigned(5))}
+    return {"amount": lookup(bits, [30 - c for c in codes], unsigned(6))}
+
+
+SHIFT_TERMS_DELAY = logic(6)
 
 
 class Requantizer(Unit):
@@ -121,95 +150,100 @@ class Requantizer(Unit):
         p = self.params
         m = Module()
         pipe = self.pipeline(m)
-        optional = [getattr(self, n) for n in ("a_sum", "w_zp", "offset", "multiplier", "shift",
-                                                "relu6_q") if n in self.signature.members]
-        acc, out_zp, *optional = pipe.cut("in", self.acc, self.out_zp, *optional)
-        ports = dict(zip([n for n in ("a_sum", "w_zp", "offset", "multiplier", "shift", "relu6_q")
-                          if n in self.signature.members], optional))
-
+        names = [n for n in ("a_sum", "w_zp", "offset", "multiplier", "shift", "relu6_q")
+                 if n in self.signature.members]
+        ports = {n: getattr(self, n) for n in names}
         booth = p["arch"] == "booth"
+        before_in = Delay()
+        if p["correction"] and booth:
+            # -w_zp ahead of the input cut, so the Booth rows start from register bits.
+            negated = Signal(signed(10), name="in_neg_zp")
+            m.d.comb += negated.eq(-ports["w_zp"])
+            ports["w_zp"], before_in = negated, adder(10)
+        acc, out_zp, *values = pipe.cut("in", self.acc, self.out_zp, *ports.values(),
+                                        delay=before_in)
+        ports = dict(zip(names, values))
+        later = {n: ports[n] for n in ("multiplier", "relu6_q") if n in ports}
+        if "shift" in ports:
+            shift_step = (lambda values: {**{k: v for k, v in values.items() if k != "shift"},
+                                          **_shift_terms(values["shift"], p["rounding"])},
+                          SHIFT_TERMS_DELAY)
+            later["shift"] = ports["shift"]
+
         corrected = Signal(signed(32), name="corr_x")          # int32 wraparound
         if p["correction"] and booth:
-            # acc + offset + (-w_zp)·a_sum mod 2**32: two more rows of the product's tree.
-            negated = Signal(signed(10), name="corr_neg_zp")
-            m.d.comb += negated.eq(-ports["w_zp"])
-            columns = booth_partial_products(m, negated.as_unsigned(), True,
+            # acc + offset + (-w_zp)·a_sum mod 2**32: two more rows of the product's tree,
+            # the shift terms formed beside its first level.
+            columns = booth_partial_products(m, ports["w_zp"].as_unsigned(), True,
                                              ports["a_sum"].as_unsigned(), True, 32)
             for k, col in enumerate(columns):
                 col.extend([acc[k], ports["offset"][k]])
-            later = {n: v for n, v in ports.items() if n in ("multiplier", "shift", "relu6_q")}
             total, later = reduce_and_add(m, pipe, columns, "corr", {"out_zp": out_zp, **later},
-                                          delay=adder(10) + BOOTH_DELAY)
+                                          delay=BOOTH_DELAY,
+                                          steps=[shift_step] if "shift" in later else ())
             out_zp = later.pop("out_zp")
-            ports = later
             m.d.comb += corrected.eq(total)
-        elif p["correction"]:
-            m.d.comb += corrected.eq(acc - ports["w_zp"] * ports["a_sum"] + ports["offset"])
+            delay = Delay()
         else:
-            m.d.comb += corrected.eq(acc)
+            if p["correction"]:
+                m.d.comb += corrected.eq(acc - ports["w_zp"] * ports["a_sum"] + ports["offset"])
+                delay = multiplier_delay(len(ports["w_zp"]), len(ports["a_sum"])) + adder(32) * 2
+            else:
+                m.d.comb += corrected.eq(acc)
+                delay = Delay()
+            if "shift" in later:
+                later = shift_step[0](later)
+                delay = (delay, SHIFT_TERMS_DELAY)
         if p["fixed_multiplier"]:
-            multiplier = Const(p["fixed_multiplier"], signed(32))
-            shift = Const(p["fixed_shift"], signed(6))
-        else:
-            multiplier = ports["multiplier"]
-            shift = Signal(signed(6), name="corr_shift")
-            m.d.comb += shift.eq(Mux(ports["shift"] > SHIFT_MAX, SHIFT_MAX,
-                                     Mux(ports["shift"] < SHIFT_MIN, SHIFT_MIN, ports["shift"])))
-        extra = [ports["relu6_q"]] if "relu6_q" in ports else []
-        corrected, multiplier, shift, out_zp, *extra = pipe.cut(
-            "corrected", corrected, multiplier, shift, out_zp, *extra,
-            delay=(multiplier_delay(len(ports["w_zp"]), len(ports["a_sum"])) + adder(32) * 2
-                   if p["correction"] and not booth else compare(6) + mux(2)))
+            later.update(_shift_terms(Const(p["fixed_shift"], signed(6)), p["rounding"]))
+        keys = list(later)
+        corrected, out_zp, *values = pipe.cut("corrected", corrected, out_zp, *later.values(),
+                                              delay=delay)
+        later = dict(zip(keys, values))
+        multiplier = (Const(p["fixed_multiplier"], signed(32)) if p["fixed_multiplier"]
+                      else later["multiplier"])
+        extra = [later["relu6_q"]] if "relu6_q" in later else []
 
         product = Signal(signed(64), name="prod_value")
         scaled = Signal(signed(32), name="prod_scaled")
         if p["rounding"] == "double":
-            left = Signal(range(SHIFT_MAX + 1), name="prod_left")
-            right = Signal(range(-SHIFT_MIN + 1), name="prod_right")
-            shifted = Signal(signed(32), name="prod_shifted")  # x << left wraps, as in int32
-            m.d.comb += [left.eq(Mux(shift[-1], 0, shift)), right.eq(Mux(shift[-1], -shift, 0)),
-                         shifted.eq(corrected << left)]
-            both_min = (shifted == INT32_MIN) & (multiplier == INT32_MIN)
+            # x << left wraps, as in int32; INT32_MIN squared is the one overflow of the
+            # doubling high multiply: its tests, a LUT per 4 bits, formed beside the last level.
+            factor, (right, multiplier, out_zp, *extra) = _shift_left_levels(
+                m, pipe, corrected, later["left"], (later["right"], multiplier, out_zp, *extra),
+                "factor")
+            nibbles = Signal(16, name="factor_min_nibbles")
+            m.d.comb += nibbles.eq(Cat(*(x[4 * i:4 * i + 4] == (8 if i == 7 else 0)
+                                         for x in (factor, multiplier) for i in range(8))))
+            factor, nibbles, right, multiplier, out_zp, *extra = pipe.cut(
+                "factor_min", factor, nibbles, right, multiplier, out_zp, *extra,
+                delay=Delay(luts=1))
+            both_min = nibbles.all()
             amount = right
-            # The doubling high multiply's rounding constant is one more row.
-            factor, bias, before = shifted, 1 << 30, shifter(5)
+            bias = 1 << 30                  # the doubling high multiply's rounding constant
         else:
             both_min = Const(0, 1)
-            amount = Signal(range(62), name="prod_half_shift")   # 30 - shift, 0..61
-            m.d.comb += amount.eq(30 - shift)
-            factor, bias, before = corrected, 0, Delay()
+            amount, factor, bias = later["amount"], corrected, 0
         if booth:
-            factor, multiplier, both_min, amount, out_zp, *extra = pipe.cut(
-                "factor", factor, multiplier, both_min, amount, out_zp, *extra,
-                delay=before + Delay(luts=2))
             columns = booth_partial_products(m, factor.as_unsigned(), True,
                                              multiplier.as_unsigned(), True, 64)
-            columns[30].extend([Const(1, 1)] if bias else [])
+            columns[30].extend([Const(1, 1)] if bias else [])     # one more row
             total, (both_min, amount, out_zp, *extra) = reduce_and_add(
-                m, pipe, columns, "prod", (both_min, amount, out_zp, *extra), delay=BOOTH_DELAY)
+                m, pipe, columns, "prod", (both_min, amount, out_zp, *extra),
+                delay=(BOOTH_DELAY, logic(16)))
             m.d.comb += product.eq(total)
-            bias = 0                                    # already in the sum
         else:
-            m.d.comb += product.eq(factor * multiplier)
+            m.d.comb += product.eq(factor * multiplier + bias)
             product, both_min, amount, out_zp, *extra = pipe.cut(
                 "product", product, both_min, amount, out_zp, *extra,
-                delay=before + multiplier_delay(32, 32))
+                delay=multiplier_delay(32, 32) + (adder(64) if bias else Delay()))
 
         if p["rounding"] == "double":
             # SaturatingRoundingDoublingHighMul: (t·M + 2**30) >> 31, the one
             # overflow (INT32_MIN squared) saturating to INT32_MAX.
-            high = Signal(signed(33), name="round_high")
-            m.d.comb += high.eq((product + bias) >> 31)
-            m.d.comb += scaled.eq(Mux(both_min, (1 << 31) - 1, high))
-            halves, below_half = _divide_by_pot(m, scaled, amount, "round_divided")
-            scaled, halves, below_half, out_zp, *extra = pipe.cut(
-                "shifted", scaled, halves, below_half, out_zp, *extra,
-                delay=(adder(64) if bias else Delay()) + mux(2) + shifter(5))
-            round_up = _round_up(m, scaled, halves, below_half, "round_divided")
-            halves, round_up, out_zp, *extra = pipe.cut("divided", halves, round_up, out_zp,
-                                                        *extra, delay=logic(32) + Delay(luts=1))
-            scaled = _rounded_half_away(m, halves, round_up, "round_divided")
-            delay = adder(32)
+            m.d.comb += scaled.eq(Mux(both_min, (1 << 31) - 1, product >> 31))
+            scaled, (out_zp, *extra) = _divide_by_pot(m, pipe, scaled, amount, (out_zp, *extra),
+                                                      "rounded", before=Delay(luts=1))
         else:
             # floor((x·M + 2**(s-1)) / 2**s) = floor((floor(x·M / 2**(s-1)) + 1) / 2),
             # s = 31 - shift
@@ -223,8 +257,8 @@ class Requantizer(Unit):
                                                delay=adder(64))
             m.d.comb += scaled.eq(Mux(rounded > (1 << 31) - 1, (1 << 31) - 1,
                                       Mux(rounded < INT32_MIN, INT32_MIN, rounded)))
-            delay = logic(33) + mux(4)
-        scaled, out_zp, *extra = pipe.cut("rounded", scaled, out_zp, *extra, delay=delay)
+            scaled, out_zp, *extra = pipe.cut("rounded", scaled, out_zp, *extra,
+                                              delay=logic(33) + mux(4))
 
         shifted_zp = Signal(signed(34), name="out_sum")
         m.d.comb += shifted_zp.eq(scaled + out_zp)
