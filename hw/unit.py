@@ -23,7 +23,9 @@ STAGES_PARAM = Param("stages", 0, "pipeline register ranks (0 = combinational; "
 #: Pick ``stages`` from a clock target: the fewest ranks whose stages all meet
 #: it under the ECP5 delay model (:mod:`hw.pipeline`).
 TARGET_MHZ_PARAM = Param("target_mhz", 0, "clock target in MHz: choose the fewest stages whose "
-                         "modelled ECP5 delay meets it (0 = use stages as given)", lo=0, hi=1000)
+                         "modelled ECP5 delay meets it, and arch=booth when the inferred "
+                         "multiplier cannot and no arch is given (0 = use stages as given)",
+                         lo=0, hi=1000)
 
 #: ``stages`` of a unit that keeps a running sum: the accumulator register is
 #: the last rank, so there is at least one. State changes only on ``in_valid``;
@@ -105,7 +107,17 @@ class Unit(wiring.Component):
     def resolve_params(cls, given):
         values = resolve(cls.PARAMS, given)
         if values.get("target_mhz"):
-            chosen = cls._stages_for(values)
+            try:
+                chosen = cls._stages_for(values)
+            except ValueError:
+                # Unless the arch was given, a target the inferred multiplier
+                # cannot meet picks the Booth tree, which cuts finer.
+                arch = next((param for param in cls.PARAMS if param.name == "arch"), None)
+                if ("arch" in given or values.get("arch") != "infer"
+                        or "booth" not in (arch.choices or ())):
+                    raise
+                values = resolve(cls.PARAMS, {**given, "arch": "booth"})
+                chosen = cls._stages_for(values)
             if "stages" in given and given["stages"] != chosen:
                 raise ValueError(f"stages: with target_mhz={values['target_mhz']} the delay model "
                                  f"chooses {chosen}; give stages or target_mhz, not both")
@@ -126,7 +138,7 @@ class Unit(wiring.Component):
             if estimate["fmax_mhz"] >= target:
                 return stages
             best = estimate
-        hint = ("; arch=booth cuts the multiplier finer" if values.get("arch") == "infer" else "")
+        hint = "; arch=booth cuts the multiplier finer" if values.get("arch") == "infer" else ""
         raise ValueError(f"target_mhz: must be 1..{int(best['fmax_mhz'])} for this unit (the delay "
                          f"model's estimate at stages={hi}{hint}), got {target}")
 

@@ -41,6 +41,20 @@ def test_more_stages_never_model_slower():
     assert fmax[8] > 3 * fmax[0]
 
 
+@pytest.mark.parametrize("preset, params", [
+    ("fp16_mul", {"arch": "booth", "stages": 10}),
+    ("fp16_mul", {"arch": "booth", "stages": 24}),     # ranks stacked on one cut
+    ("int8_mac", {"arch": "booth", "stages": 3}),      # the accumulator's own rank
+])
+def test_stage_delays_are_the_modelled_stages(preset, params):
+    unit = build(preset, params)
+    Fragment.get(unit, None)
+    pipe = unit.timing
+    delays = pipe.stage_delays(pipe.ranks)
+    assert len(delays) == params["stages"] + 1
+    assert [pipe.ns(d) for d in delays] == pytest.approx(pipe.estimate["stage_ns"], abs=0.006)
+
+
 def test_delay_model_adds_in_series():
     model = DELAY_MODELS["ecp5"]
     assert model.ns(adder(8) + Delay(luts=2)) == pytest.approx(model.ns(adder(8)) + 2 * model.lut_ns)
@@ -64,6 +78,15 @@ def test_target_mhz_refuses_an_unreachable_target_and_a_conflicting_stages():
         build("fp16_mul", {"arch": "booth", "target_mhz": 120, "stages": chosen + 1})
     # a unit's resolved parameters can be passed back
     build("fp16_mul", {"arch": "booth", "target_mhz": 120, "stages": chosen})
+
+
+def test_target_mhz_takes_the_booth_tree_only_when_needed_and_no_arch_is_given():
+    chosen = build("fp16_mul", {"target_mhz": 250})
+    assert chosen.params["arch"] == "booth"
+    assert manifest(chosen, "fp16_mul")["params"]["arch"] == "booth"
+    assert build("fp16_mul", {"target_mhz": 60}).params["arch"] == "infer"
+    with pytest.raises(ValueError, match="arch=booth cuts the multiplier finer"):
+        build("fp16_mul", {"target_mhz": 250, "arch": "infer"})
 
 
 def test_accumulator_units_keep_their_register_as_the_last_rank():
