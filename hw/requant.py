@@ -20,14 +20,14 @@ Stages, in datapath order:
 act as -31 and 30.
 """
 
-from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, Value, signed, unsigned
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib.wiring import In, Out
 
 from golden.formats import QFormat
 
 from .booth import BOOTH_DELAY, booth_partial_products, reduce_and_add
 from .params import Param
-from .pipeline import Delay, adder, compare, logic, lookup, multiplier_delay, mux, shifter
+from .pipeline import Delay, adder, compare, logic, multiplier_delay, mux, shifter
 from .shift import shift_level, shift_level_delay
 from .unit import STAGES_PARAM, TARGET_MHZ_PARAM, Unit
 
@@ -79,17 +79,15 @@ def _divide_by_pot(m, pipe, value, amount, carried, name, before=Delay()):
 def _shift_terms(shift, rounding):
     """From the 6-bit ``shift`` input, clamped to SHIFT_MIN..SHIFT_MAX: the
     left and right shifts of ``double`` rounding, or the single rounding's
-    ``30 - shift``, in a dict; each a table of the six bits (the delay:
-    :data:`SHIFT_TERMS_DELAY`)."""
-    codes = [min(max(c - 64 if c >= 32 else c, SHIFT_MIN), SHIFT_MAX) for c in range(64)]
-    bits = Value.cast(shift).as_unsigned()
+    ``30 - shift``, in a dict (the delay: :data:`SHIFT_TERMS_DELAY`)."""
+    clamped = Mux(shift > SHIFT_MAX, SHIFT_MAX, Mux(shift < SHIFT_MIN, SHIFT_MIN, shift))
     if rounding == "double":
-        return {"left": lookup(bits, [max(c, 0) for c in codes], unsigned(5)),
-                "right": lookup(bits, [max(-c, 0) for c in codes], unsigned(5))}
-    return {"amount": lookup(bits, [30 - c for c in codes], unsigned(6))}
+        return {"left": Mux(clamped[-1], 0, clamped)[:5],
+                "right": Mux(clamped[-1], -clamped, 0)[:5]}
+    return {"amount": (30 - clamped)[:6]}
 
 
-SHIFT_TERMS_DELAY = logic(6)
+SHIFT_TERMS_DELAY = logic(6) + adder(6)
 
 
 class Requantizer(Unit):
