@@ -18,7 +18,7 @@ Ports are packed row-major: element ``(i, j)`` of an R×C operand sits at
 index ``i*C + j``, bits ``[index*w, index*w + w)``.
 """
 
-from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib.wiring import In, Out
 
 from golden.formats import GPUS, OVERFLOW_MODES, QFormat, float_format
@@ -33,7 +33,7 @@ from .params import Derived, Param
 from .booth import BOOTH_DELAY, booth_partial_products, reduce_and_add_steps
 from .pipeline import (Delay, adder, alongside, compare, logic, multiplier_delay, mux, shifter,
                        through)
-from .shift import normalize_left_steps
+from .shift import normalize_left_steps, shift_digit
 from .unit import STAGES_PARAM, TARGET_MHZ_PARAM, Unit
 
 __all__ = ["FloatMMA", "IntMMA"]
@@ -256,11 +256,9 @@ class FloatMMA(Unit):
         for level, k in enumerate(range(0, amount_bits, 2)):
             last = k + 2 >= amount_bits
             for i in range(count):
-                digit = state[f"a{i}"][k:k + 2]
-                magnitude = Signal(f + 2, name=f"{name}_mag{i}_{level}")
-                shifted = Array(state[f"mag{i}"] >> (j << k) for j in range(1 << len(digit)))[digit]
-                m.d.comb += magnitude.eq(Mux(state[f"far{i}"], 0, shifted) if last else shifted)
-                state[f"mag{i}"] = magnitude
+                magnitude = shift_digit(m, state[f"mag{i}"], state[f"a{i}"], k,
+                                        f"{name}_mag{i}_{level}")
+                state[f"mag{i}"] = Mux(state[f"far{i}"], 0, magnitude) if last else magnitude
             if last:                             # the distances are used up
                 state = {key: v for key, v in state.items()
                          if key not in {f"{x}{i}" for x in ("a", "far") for i in range(count)}}

@@ -20,7 +20,7 @@ Stages, in datapath order:
 act as -31 and 30.
 """
 
-from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib.wiring import In, Out
 
 from golden.formats import QFormat
@@ -28,7 +28,7 @@ from golden.formats import QFormat
 from .booth import BOOTH_DELAY, booth_partial_products, reduce_and_add
 from .params import Param
 from .pipeline import Delay, adder, compare, logic, multiplier_delay, mux, shifter
-from .shift import shift_level, shift_level_delay
+from .shift import shift_digit, shift_level, shift_level_delay
 from .unit import STAGES_PARAM, TARGET_MHZ_PARAM, Unit
 
 __all__ = ["Requantizer", "SHIFT_MIN", "SHIFT_MAX"]
@@ -41,12 +41,8 @@ def _shift_left_levels(m, pipe, value, amount, carried, name):
     """``value << amount`` in int32 wraparound, a 4:1 mux per two bits of
     ``amount`` with a cut point ``<name>_<k>`` after each; returns
     ``(shifted, carried)``."""
-    width = len(value)
     for k in range(0, len(amount), 2):
-        digit = amount[k:k + 2]
-        choices = [(value << (j << k))[:width].as_signed() for j in range(1 << len(digit))]
-        shifted = Signal(signed(width), name=f"{name}_{k // 2}_value")
-        m.d.comb += shifted.eq(Array(choices)[digit])
+        shifted = shift_digit(m, value, amount, k, f"{name}_{k // 2}_value", left=True)
         value, amount, *carried = pipe.cut_many(f"{name}_{k // 2}", (shifted, amount, *carried),
                                                 delay=mux(4))
     return value, carried

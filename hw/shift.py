@@ -10,7 +10,7 @@ from amaranth.hdl import Array, Cat, Mux, Signal, Value
 
 from .pipeline import Delay, drive, logic, mux, through
 
-__all__ = ["shift_level", "normalize_left", "normalize_left_steps", "shift_level_delay",
+__all__ = ["shift_level", "shift_digit", "normalize_left", "normalize_left_steps", "shift_level_delay",
            "normalize_level_delay"]
 
 
@@ -31,6 +31,18 @@ def shift_level(m, value, sticky, amount, k, name):
     m.d.comb += [shifted.eq(Mux(amount[k], value >> step, value)),
                  lost.eq(sticky | (amount[k] & value[:min(step, width)].any()))]
     return shifted, lost
+
+
+def shift_digit(m, value, amount, k, name, left=False):
+    """One radix-4 level of a shift by ``amount``: ``value`` shifted right
+    (or left, truncated to its width) by ``amount[k:k + 2] << k`` places, a
+    4:1 mux (delay ``mux(4)``). Callers put a cut point after each level."""
+    width, digit = len(value), amount[k:k + 2]
+    choices = [((value << (j << k)) if left else (value >> (j << k)))[:width]
+               for j in range(1 << len(digit))]
+    shifted = Signal(Value.cast(value).shape(), name=name)
+    m.d.comb += shifted.eq(Array(choices)[digit])
+    return shifted
 
 
 def normalize_level_delay(step, width):
