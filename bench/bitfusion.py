@@ -23,12 +23,12 @@ import time
 from amaranth.hdl import Module, signed
 from amaranth.lib.wiring import In, Out
 
-from golden.bitfusion import pair_count
-from hw.bitfusion import FusionCore
-from hw.catalogue import build
-from hw.synth import synthesize
-from hw.temporal import TemporalPE
-from hw.unit import Unit
+from nnarith.golden.bitfusion import pair_count
+from nnarith.hw.bitfusion import FusionCore
+from nnarith.hw.catalogue import build
+from nnarith.hw.synth import synthesize
+from nnarith.hw.temporal import TemporalPE
+from nnarith.hw.unit import Unit
 
 from results import parse, parser, publish, svg_line_plot
 

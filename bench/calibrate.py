@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from results import parse, parser, publish  # noqa: E402
 
-from hw.pipeline import DELAY_MODELS  # noqa: E402
+from nnarith.hw.pipeline import DELAY_MODELS  # noqa: E402
 
 #: Candidate costs in ns: LUT level, entering a carry chain, one chain bit,
 #: register. A chain bit is what nextpnr's reports give (0.071 ns per CCU2C of

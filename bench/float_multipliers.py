@@ -9,8 +9,8 @@ Run: make bench (or python bench/float_multipliers.py --liberty PATH).
 """
 
 
-from hw.catalogue import build
-from hw.synth import synthesize
+from nnarith.hw.catalogue import build
+from nnarith.hw.synth import synthesize
 
 from results import parse, parser, publish
 

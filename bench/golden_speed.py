@@ -7,9 +7,9 @@ import time
 
 import numpy as np
 
-from golden.fixed import fixed_mul
-from golden.float import multiply
-from golden.formats import QFormat
+from nnarith.golden.fixed import fixed_mul
+from nnarith.golden.float import multiply
+from nnarith.golden.formats import QFormat
 
 from results import publish
 

@@ -16,11 +16,11 @@ from fractions import Fraction
 
 import numpy as np
 
-from golden.float import RNE, decode, fma_accumulate, to_float64
-from golden.formats import float_format
-from golden.kulisch import kulisch_accumulate
-from hw.catalogue import build
-from hw.synth import synthesize
+from nnarith.golden.float import RNE, decode, fma_accumulate, to_float64
+from nnarith.golden.formats import float_format
+from nnarith.golden.kulisch import kulisch_accumulate
+from nnarith.hw.catalogue import build
+from nnarith.hw.synth import synthesize
 
 from results import parse, parser, publish
 

@@ -21,8 +21,8 @@ Run: make bench (or python bench/mma.py --liberty PATH; --help for the parts).
 
 import time
 
-from hw.catalogue import build
-from hw.synth import SynthesisError, synthesize
+from nnarith.hw.catalogue import build
+from nnarith.hw.synth import SynthesisError, synthesize
 
 from results import parse, parser, publish
 

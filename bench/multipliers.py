@@ -9,8 +9,8 @@ Writes build/bench/multipliers.{json,md}. Run: make bench (or python bench/multi
 """
 
 
-from hw.catalogue import build
-from hw.synth import synthesize
+from nnarith.hw.catalogue import build
+from nnarith.hw.synth import synthesize
 
 from results import parse, parser, publish
 

@@ -6,7 +6,7 @@ cocotb figures are for the streaming loop alone (timed inside the testbench),
 not for Verilog compilation or simulator start-up.
 """
 
-from sim.runner import simulate
+from nnarith.sim.runner import simulate
 
 from results import publish
 

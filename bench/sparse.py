@@ -23,10 +23,10 @@ import time
 
 import numpy as np
 
-from golden.csr import csr_encode, merge_cycles
-from golden.sparse import bitmask_encode, join_cycles
-from hw.catalogue import build
-from hw.synth import synthesize
+from nnarith.golden.csr import csr_encode, merge_cycles
+from nnarith.golden.sparse import bitmask_encode, join_cycles
+from nnarith.hw.catalogue import build
+from nnarith.hw.synth import synthesize
 
 from results import parse, parser, publish, svg_line_plot
 

@@ -27,10 +27,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from results import parse, parser, publish, svg_line_plot  # noqa: E402
 
-from hw.catalogue import build  # noqa: E402
-from hw.export import export, timing_estimate  # noqa: E402
-from hw.synth import fmax, generic  # noqa: E402
-from hw.unit import MAX_STAGES  # noqa: E402
+from nnarith.hw.catalogue import build  # noqa: E402
+from nnarith.hw.export import export, timing_estimate  # noqa: E402
+from nnarith.hw.synth import fmax, generic  # noqa: E402
+from nnarith.hw.unit import MAX_STAGES  # noqa: E402
 
 #: (preset, parameter overrides, stage counts)
 SWEEP = [

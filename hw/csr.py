@@ -18,7 +18,7 @@ rank at once (one pipeline enable).
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib.wiring import In, Out
 
-from golden.formats import QFormat
+from ..golden.formats import QFormat
 
 from .mac import adder_tree
 from .params import Derived, Param

@@ -4,7 +4,7 @@ gates), then narrowing to a Qm.n output with rounding and overflow handling."""
 from amaranth.hdl import Module, Mux, Signal, signed, unsigned
 from amaranth.lib.wiring import In, Out
 
-from golden.formats import FIXED_ROUNDING, OVERFLOW_MODES, QFormat
+from ..golden.formats import FIXED_ROUNDING, OVERFLOW_MODES, QFormat
 
 from .booth import BOOTH_DELAY, booth_partial_products, reduce_and_add
 from .params import Derived, Param

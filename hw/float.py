@@ -6,7 +6,7 @@ arch), then the shared :func:`~hw.float_round.round_float` back end."""
 from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib.wiring import In, Out
 
-from golden.formats import FLOAT_FORMATS, float_format
+from ..golden.formats import FLOAT_FORMATS, float_format
 
 from .booth import BOOTH_DELAY, booth_partial_products, reduce_and_add
 from .float_round import (COMPARES_DELAY, ENCODE_DELAY, GAPS_DELAY, LIMITS_DELAY, leading_zeros,

@@ -36,7 +36,7 @@ W 36.
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value, signed
 from amaranth.lib.wiring import In, Out
 
-from golden.formats import float_format
+from ..golden.formats import float_format
 
 from .booth import BOOTH_DELAY, booth_partial_products, reduce_and_add, split_adds
 from .float import (FLAGS_DOC, ROUND_MODE_DOC, Decoded, _format_param, decode, decode_delay,

@@ -26,7 +26,7 @@ read-out, for retiming. Latency is ``stages`` either way.
 from amaranth.hdl import Cat, Module, Mux, Signal, signed
 from amaranth.lib.wiring import In, Out
 
-from golden.formats import float_format
+from ..golden.formats import float_format
 
 from .float import FLAGS_DOC, FORMAT_CHOICES, ROUND_MODE_DOC, decode, decode_delay
 from .float_round import ROUND_DELAY, FloatRound, leading_zeros, lzc_delay

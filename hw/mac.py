@@ -13,7 +13,7 @@ chain of sums.
 from amaranth.hdl import Module, Mux, Signal, signed, unsigned
 from amaranth.lib.wiring import In, Out
 
-from golden.formats import OVERFLOW_MODES, QFormat
+from ..golden.formats import OVERFLOW_MODES, QFormat
 
 from .booth import BOOTH_DELAY, booth_partial_products, reduce_and_add_steps
 from .fixed import narrow

@@ -21,7 +21,7 @@ index ``i*C + j``, bits ``[index*w, index*w + w)``.
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib.wiring import In, Out
 
-from golden.formats import GPUS, OVERFLOW_MODES, QFormat, float_format
+from ..golden.formats import GPUS, OVERFLOW_MODES, QFormat, float_format
 
 from .float import FLAGS_DOC, ROUND_MODE_DOC, Decoded, decode, decode_delay
 from .float_round import (ENCODE_DELAY, leading_zeros, lzc_delay, prepare_exponent_steps,

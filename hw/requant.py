@@ -23,7 +23,7 @@ act as -31 and 30.
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib.wiring import In, Out
 
-from golden.formats import QFormat
+from ..golden.formats import QFormat
 
 from .booth import BOOTH_DELAY, booth_partial_products, reduce_and_add
 from .params import Param

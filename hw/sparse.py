@@ -20,7 +20,7 @@ chunks in flight behind it keep their place.
 from amaranth.hdl import Cat, Module, Mux, Signal, signed, unsigned
 from amaranth.lib.wiring import In, Out
 
-from golden.formats import QFormat
+from ..golden.formats import QFormat
 
 from .booth import reduce_and_add
 from .mac import sum_of_products

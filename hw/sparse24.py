@@ -31,7 +31,7 @@ registers: latency ``stages``, one operation per cycle.
 from amaranth.hdl import Cat, Module, Mux, Signal, signed, unsigned
 from amaranth.lib.wiring import In, Out
 
-from golden.formats import OVERFLOW_MODES, QFormat, float_format
+from ..golden.formats import OVERFLOW_MODES, QFormat, float_format
 
 from .float import FLAGS_DOC, ROUND_MODE_DOC
 from .mac import IntMAC

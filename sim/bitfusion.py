@@ -13,7 +13,7 @@ import itertools
 
 import numpy as np
 
-from golden.bitfusion import (MODE_BITS, brick_product, encode_mode, fusion_accumulate,
+from ..golden.bitfusion import (MODE_BITS, brick_product, encode_mode, fusion_accumulate,
                               packed_width, pair_count, precisions)
 
 from .vectors import exhaustive, random_bits, to_bits

@@ -15,7 +15,7 @@ accumulator.
 
 import numpy as np
 
-from golden.bitfusion import (MODE_BITS, decode_mode, encode_mode, fusion_accumulate,
+from ..golden.bitfusion import (MODE_BITS, decode_mode, encode_mode, fusion_accumulate,
                               pair_count, precisions)
 
 from .vectors import random_bits, to_bits

@@ -37,7 +37,7 @@ from cocotb.triggers import FallingEdge, Timer
 
 import numpy as np
 
-from sim.vectors import load
+from ..sim.vectors import load
 
 def _read(handle):
     """A port's value as an unsigned int (1-bit ports are ``Logic``, wider ``LogicArray``)."""

@@ -12,7 +12,7 @@ the index range, until each side holds about ``count`` random entries.
 
 import numpy as np
 
-from golden.csr import csr_encode, csr_join, merge_cycles
+from ..golden.csr import csr_encode, csr_join, merge_cycles
 
 from .vectors import from_bits, to_bits
 

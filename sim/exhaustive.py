@@ -11,7 +11,7 @@ due. Python computes the same row with the family's golden bench model
 range, so the same command spreads over cores, machines or a batch
 scheduler; :func:`run_parallel` runs N shards on this machine.
 
-    python -m sim.exhaustive fp16_mul --rm 0 --shards 2
+    python -m nnarith.sim.exhaustive fp16_mul --rm 0 --shards 2
 """
 
 import argparse
@@ -25,8 +25,8 @@ from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 
-from hw.catalogue import build
-from hw.export import export
+from ..hw.catalogue import build
+from ..hw.export import export
 
 from .runner import BUILD_ROOT, MODELS, simulator_env
 
@@ -208,7 +208,7 @@ def main(argv=None):
     parser.add_argument("--shards", type=int, default=2, help="shards to run here in parallel")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     args = parser.parse_args(argv)
-    from hw.cli import parse_overrides
+    from ..hw.cli import parse_overrides
     overrides = parse_overrides(args.param)
     if args.shard:
         index, total = (int(v) for v in args.shard.split("/"))

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from golden.fixed import fixed_mul
+from ..golden.fixed import fixed_mul
 
 from .vectors import concat, corner_values, cross, exhaustive, from_bits, random_bits, to_bits
 

@@ -3,7 +3,7 @@
 
 import numpy as np
 
-from golden.float import multiply
+from ..golden.float import multiply
 
 from .vectors import concat, cross, exhaustive, random_bits
 

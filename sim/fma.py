@@ -5,7 +5,7 @@ cancellation, results at the subnormal/normal boundary and at overflow."""
 
 import numpy as np
 
-from golden.float import fma, fma_accumulate, multiply
+from ..golden.float import fma, fma_accumulate, multiply
 
 from .float import MODE_COUNT, pattern_values, special_values
 from .vectors import concat, cross, random_bits

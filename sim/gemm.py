@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from hw.catalogue import build
-from hw.export import export
+from ..hw.catalogue import build
+from ..hw.export import export
 
 from .mma import unpack
 from .runner import MODELS, check_simulator, run_cocotb, workdir_for
@@ -126,7 +126,7 @@ def simulate_gemm(preset, shape, overrides=None, simulator=None, seed=1, rm=0, t
              widths=np.array([model.element_widths[x] for x in "abc"]),
              fixed_names=np.array(list(fixed), dtype=object),
              fixed_values=np.array(list(fixed.values()), dtype=object))
-    run_cocotb("sim.cocotb_gemm", preset, v_path, manifest_path, workdir, simulator, seed,
+    run_cocotb("nnarith.sim.cocotb_gemm", preset, v_path, manifest_path, workdir, simulator, seed,
                {"NNARITH_GEMM": str(workdir / "gemm.npz"),
                 "NNARITH_FAILURES": str(workdir / "failures.csv")})
     report_path = workdir / "report.json"

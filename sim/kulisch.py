@@ -12,7 +12,7 @@ that overflows narrow registers; and short sums of special values.
 
 import numpy as np
 
-from golden.kulisch import kulisch_accumulate
+from ..golden.kulisch import kulisch_accumulate
 
 from .float import special_values
 from .vectors import concat

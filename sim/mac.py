@@ -5,7 +5,7 @@ the extreme products (``INT_MIN * INT_MIN``)."""
 
 import numpy as np
 
-from golden.mac import dot, mac_stream
+from ..golden.mac import dot, mac_stream
 
 from .vectors import concat, corner_values, from_bits, random_bits, to_bits
 

@@ -11,10 +11,10 @@ diagonals of blocks.
 
 import numpy as np
 
-from golden.float import RNE, multiply
-from golden.formats import float_format
-from golden.mac import dot
-from golden.mma import mma
+from ..golden.float import RNE, multiply
+from ..golden.formats import float_format
+from ..golden.mac import dot
+from ..golden.mma import mma
 
 from .float import special_values
 from .vectors import from_bits, to_bits

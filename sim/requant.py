@@ -6,7 +6,7 @@ every total shift), on both signs."""
 
 import numpy as np
 
-from golden.quant import requantize
+from ..golden.quant import requantize
 
 from .vectors import concat, from_bits, random_bits, to_bits
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from hw.catalogue import build
-from hw.export import export
+from ..hw.catalogue import build
+from ..hw.export import export
 
 from . import vectors
 from .bitfusion import BitBrickModel, FusionUnitModel
@@ -167,7 +167,7 @@ def simulate(preset, overrides=None, simulator=None, count=20_000, seed=1, tag=N
            "NNARITH_FAILURES": str(workdir / "failures.csv"),
            "NNARITH_OUTPUTS": str(workdir / "outputs.npz"),
            "NNARITH_BUBBLE_RATE": str(bubble_rate)}
-    run_cocotb("sim.cocotb_stream", top, v_path, manifest_path, workdir, simulator, seed, env)
+    run_cocotb("nnarith.sim.cocotb_stream", top, v_path, manifest_path, workdir, simulator, seed, env)
     if not report_path.exists():
         return SimResult(preset, simulator, seed, 0, 0,
                          [f"simulation did not finish; see {workdir / 'sim.log'}"], 0.0, None, workdir)

@@ -13,7 +13,7 @@ expected row per vector pair, i.e. per transfer with ``last`` set.
 
 import numpy as np
 
-from golden.sparse import bitmask_encode, chunk_dots, fit_accumulator, to_transfers
+from ..golden.sparse import bitmask_encode, chunk_dots, fit_accumulator, to_transfers
 
 from .vectors import concat, random_bits, to_bits
 

@@ -13,7 +13,7 @@ first, and every rounding mode.
 
 import numpy as np
 
-from golden.sparse24 import VALID_CODES, dot_24, dot_24_fp16
+from ..golden.sparse24 import VALID_CODES, dot_24, dot_24_fp16
 
 from .float import special_values
 from .mma import pack, unpack

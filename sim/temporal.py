@@ -11,7 +11,7 @@ with the higher bits cleared every other pair multiplies to 0.
 
 import numpy as np
 
-from golden.bitfusion import MODE_BITS, decode_mode, fusion_accumulate, precisions
+from ..golden.bitfusion import MODE_BITS, decode_mode, fusion_accumulate, precisions
 
 from .vectors import concat, exhaustive, random_bits, to_bits
 

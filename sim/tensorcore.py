@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from golden.float import RNE, decode, round_pack
-from golden.formats import float_format
+from ..golden.float import RNE, decode, round_pack
+from ..golden.formats import float_format
 
 __all__ = ["ENV_VAR", "GPU_FOLDERS", "SPEC_DIRECTED", "data_root", "available_sets", "load_set",
            "narrow"]

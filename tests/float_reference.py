@@ -7,7 +7,7 @@ import bisect
 import functools
 from fractions import Fraction
 
-from golden.formats import FLAG_NV, FLAG_NX, FLAG_OF, FLAG_UF, float_format
+from nnarith.golden.formats import FLAG_NV, FLAG_NX, FLAG_OF, FLAG_UF, float_format
 
 RNE, RTZ, RDN, RUP, RMM = range(5)
 

@@ -4,8 +4,8 @@ clears and illegal codes, for both brick widths and pipelined variants."""
 
 import pytest
 
-from hw.bitfusion import BitBrick, FusionUnit, brick_routing
-from sim.pysim import pysim_mismatch
+from nnarith.hw.bitfusion import BitBrick, FusionUnit, brick_routing
+from nnarith.sim.pysim import pysim_mismatch
 
 
 @pytest.mark.parametrize("width, stages, brick", [(2, 0, "adder"), (4, 0, "adder"), (2, 1, "adder"),
@@ -38,8 +38,8 @@ def test_every_mode_uses_every_brick_on_distinct_slice_pairs(max_prec, min_prec)
 def test_bench_stimulus_covers_modes_switches_and_wraps():
     import numpy as np
 
-    from golden.bitfusion import decode_mode, fusion_accumulate
-    from sim.bitfusion import FusionUnitModel
+    from nnarith.golden.bitfusion import decode_mode, fusion_accumulate
+    from nnarith.sim.bitfusion import FusionUnitModel
     model = FusionUnitModel(FusionUnit(acc_width=17))
     inputs = model.stimulus(np.random.default_rng(0), 300)
     mode = inputs["mode"].astype(np.int64)
@@ -69,7 +69,7 @@ def test_bench_stimulus_covers_modes_switches_and_wraps():
 def test_cli_refuses_bad_precisions_with_one_line(tmp_path, preset, args, name):
     import subprocess
     import sys
-    result = subprocess.run([sys.executable, "-m", "hw.cli", "verilog", preset, *args,
+    result = subprocess.run([sys.executable, "-m", "nnarith.cli", "verilog", preset, *args,
                              "-o", str(tmp_path)], capture_output=True, text=True)
     lines = result.stderr.strip().splitlines()
     assert result.returncode == 2 and len(lines) == 1, result.stderr

@@ -6,9 +6,9 @@ fail everywhere)."""
 
 import pytest
 
-import sim.runner as runner
-from sim.exhaustive import check_shard, run_parallel
-from sim.float import FloatMultiplierModel
+import nnarith.sim.runner as runner
+from nnarith.sim.exhaustive import check_shard, run_parallel
+from nnarith.sim.float import FloatMultiplierModel
 
 
 @pytest.mark.parametrize("overrides", [{}, {"stages": 9, "arch": "booth"}],

@@ -7,12 +7,12 @@ import sys
 
 import pytest
 
-from hw.catalogue import PRESETS, build
-from hw.export import export, export_preset
+from nnarith.hw.catalogue import PRESETS, build
+from nnarith.hw.export import export, export_preset
 
 
 def nnarith(*args):
-    return subprocess.run([sys.executable, "-m", "hw.cli", *args], capture_output=True, text=True)
+    return subprocess.run([sys.executable, "-m", "nnarith.cli", *args], capture_output=True, text=True)
 
 
 def test_cli_export_is_byte_identical(tmp_path):

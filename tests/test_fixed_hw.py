@@ -5,9 +5,9 @@ import itertools
 
 import pytest
 
-from hw.booth import _dadda_heights
-from hw.fixed import FixedMultiplier
-from sim.pysim import pysim_mismatch
+from nnarith.hw.booth import _dadda_heights
+from nnarith.hw.fixed import FixedMultiplier
+from nnarith.sim.pysim import pysim_mismatch
 
 
 def check(count=300, seed=0, keep_at_most=600, **params):

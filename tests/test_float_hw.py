@@ -4,11 +4,11 @@ check of decode, product and the shared rounding module before cocotb."""
 import numpy as np
 import pytest
 
-from hw.float import FloatMultiplier
-from hw.float_round import leading_zeros
+from nnarith.hw.float import FloatMultiplier
+from nnarith.hw.float_round import leading_zeros
 from amaranth.hdl import Module, Signal
 from amaranth.sim import Simulator
-from sim.pysim import pysim_mismatch
+from nnarith.sim.pysim import pysim_mismatch
 
 
 def check(keep=1500, seed=0, **params):

@@ -6,12 +6,12 @@ both significand multipliers, pipelines and the accumulator at 1 and 3 stages.""
 import numpy as np
 import pytest
 
-from golden.formats import float_format
-from hw.catalogue import build
-from hw.fma import FloatFMA, fma_window
-from hw.unit import MAX_STAGES
-from sim.fma import FloatFMAModel
-from sim.pysim import pysim_mismatch, run_pysim
+from nnarith.golden.formats import float_format
+from nnarith.hw.catalogue import build
+from nnarith.hw.fma import FloatFMA, fma_window
+from nnarith.hw.unit import MAX_STAGES
+from nnarith.sim.fma import FloatFMAModel
+from nnarith.sim.pysim import pysim_mismatch, run_pysim
 
 
 def check(unit, keep=1000, seed=0):

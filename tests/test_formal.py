@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from hw.formal import prove, reference_verilog, split_bits
+from nnarith.hw.formal import prove, reference_verilog, split_bits
 
 
 def test_split_only_full_width_activations_with_several_pairs():
@@ -28,7 +28,7 @@ def test_fusion_core_equals_mul(mode, brick):
 
 
 def test_a_wrong_reference_is_caught(monkeypatch):
-    import hw.formal as formal
+    import nnarith.hw.formal as formal
     # Claim unsigned operands for a signed mode: the proof must find a counterexample.
     monkeypatch.setattr(formal, "reference_verilog",
                         lambda name, mode, *rest: reference_verilog(name, mode & 0b1111, *rest))
@@ -36,7 +36,7 @@ def test_a_wrong_reference_is_caught(monkeypatch):
 
 
 def test_a_wrong_reference_is_caught_in_a_split_proof(monkeypatch):
-    import hw.formal as formal
+    import nnarith.hw.formal as formal
     monkeypatch.setattr(formal, "reference_verilog",
                         lambda name, mode, *rest: reference_verilog(name, mode & 0b1111, *rest))
     mode = 0b110110                                       # s8 x s4, split on 8 weight bits

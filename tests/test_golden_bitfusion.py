@@ -7,7 +7,7 @@ import itertools
 import numpy as np
 import pytest
 
-from golden.bitfusion import (brick_slices, decode_mode, decomposed_product, encode_mode,
+from nnarith.golden.bitfusion import (brick_slices, decode_mode, decomposed_product, encode_mode,
                               fusion_accumulate, fusion_dot, packed_width, precisions,
                               unpack_pairs)
 

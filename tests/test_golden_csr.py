@@ -7,9 +7,9 @@ import itertools
 import numpy as np
 import pytest
 
-from golden.csr import (csr_decode, csr_dot, csr_encode, csr_join, csr_sorted, merge_cycles,
+from nnarith.golden.csr import (csr_decode, csr_dot, csr_encode, csr_join, csr_sorted, merge_cycles,
                         merge_join, merge_steps)
-from golden.mac import fit_accumulator
+from nnarith.golden.mac import fit_accumulator
 
 #: The lecture notes' example (seed 003): A^T x B = 12 x 3 + 8 x 2 = 52.
 SEED_A = [12, 0, 0, 77, 0, 8, 0, 0, 2]

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from golden.fixed import fixed_mul, from_real, multiply, narrow, to_real
-from golden.formats import FIXED_ROUNDING, OVERFLOW_MODES, QFormat
+from nnarith.golden.fixed import fixed_mul, from_real, multiply, narrow, to_real
+from nnarith.golden.formats import FIXED_ROUNDING, OVERFLOW_MODES, QFormat
 
 Q8_8 = QFormat(16, 8, True)
 

@@ -7,10 +7,10 @@ import pytest
 import softfloatpy as sf
 
 import float_reference as ref
-from golden.float import RDN, RMM, RNE, RTZ, RUP, decode, from_float64, multiply, to_float64
-from golden.formats import FLAG_NV, FLAG_NX, FLAG_OF, FLAG_UF, FLOAT_FORMATS, float_format
-from sim.float import pattern_values, special_values
-from sim.vectors import cross
+from nnarith.golden.float import RDN, RMM, RNE, RTZ, RUP, decode, from_float64, multiply, to_float64
+from nnarith.golden.formats import FLAG_NV, FLAG_NX, FLAG_OF, FLAG_UF, FLOAT_FORMATS, float_format
+from nnarith.sim.float import pattern_values, special_values
+from nnarith.sim.vectors import cross
 
 MODES = [RNE, RTZ, RDN, RUP, RMM]
 SOFTFLOAT = {"fp16": (sf.Float16, sf.f16_mul, 2), "fp32": (sf.Float32, sf.f32_mul, 4)}

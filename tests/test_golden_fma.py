@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 import softfloatpy as sf
 
-from golden.float import RDN, RMM, RNE, RTZ, RUP, decode, fma, fma_accumulate
-from golden.formats import FLAG_NV, FLAG_NX, FLAG_OF, FLAG_UF, float_format
-from sim.fma import directed_triples
-from sim.float import pattern_values, special_values
-from sim.vectors import cross
+from nnarith.golden.float import RDN, RMM, RNE, RTZ, RUP, decode, fma, fma_accumulate
+from nnarith.golden.formats import FLAG_NV, FLAG_NX, FLAG_OF, FLAG_UF, float_format
+from nnarith.sim.fma import directed_triples
+from nnarith.sim.float import pattern_values, special_values
+from nnarith.sim.vectors import cross
 
 MODES = [RNE, RTZ, RDN, RUP, RMM]
 SOFTFLOAT = {"fp16": (sf.Float16, sf.f16_mul_add, 2), "fp32": (sf.Float32, sf.f32_mul_add, 4)}

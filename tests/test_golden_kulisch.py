@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 import float_reference as ref
-from golden.formats import FLAG_NV, FLAG_NX, FLAG_OF, FLAG_UF, float_format
-from golden.kulisch import exact_range, kulisch_accumulate, register_width
-from sim.float import special_values
+from nnarith.golden.formats import FLAG_NV, FLAG_NX, FLAG_OF, FLAG_UF, float_format
+from nnarith.golden.kulisch import exact_range, kulisch_accumulate, register_width
+from nnarith.sim.float import special_values
 
 MODES = range(8)             # 5..7 read out as RTZ
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from golden.mac import acc_range, dot, mac_stream
+from nnarith.golden.mac import acc_range, dot, mac_stream
 
 INT32 = dict(acc_width=32, acc_signed=True)
 

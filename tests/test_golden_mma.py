@@ -9,10 +9,10 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from golden.float import RDN, RMM, RNE, RTZ, RUP, decode, fma
-from golden.formats import float_format
-from golden.mma import GPUS, TensorCoreParams, block_fma, gemm, mma, validate
-from sim.tensorcore import ENV_VAR, SPEC_DIRECTED, available_sets, data_root, load_set
+from nnarith.golden.float import RDN, RMM, RNE, RTZ, RUP, decode, fma
+from nnarith.golden.formats import float_format
+from nnarith.golden.mma import GPUS, TensorCoreParams, block_fma, gemm, mma, validate
+from nnarith.sim.tensorcore import ENV_VAR, SPEC_DIRECTED, available_sets, data_root, load_set
 
 MODES = [RNE, RTZ, RDN, RUP, RMM]
 COLUMNS = (("v100",), ("a100", "ada"), ("h100", "b200"))

@@ -7,7 +7,7 @@ import itertools
 import numpy as np
 import pytest
 
-from golden.quant import (
+from nnarith.golden.quant import (
     INT32_MAX, INT32_MIN, QParams, calibrate, choose_qparams, dequantize, fake_quantize,
     kl_threshold, linear_float, linear_terms, multiply_by_quantized_multiplier, quantize,
     quantize_bias, quantize_multiplier, quantized_linear, requantize, round_half_away,

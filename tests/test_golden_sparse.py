@@ -7,9 +7,9 @@ import itertools
 import numpy as np
 import pytest
 
-from golden.sparse import (SparseMap, bitmask_decode, bitmask_encode, chunk_dots, fit_accumulator,
+from nnarith.golden.sparse import (SparseMap, bitmask_decode, bitmask_encode, chunk_dots, fit_accumulator,
                            inner_join, join_cycles, join_matches, prefix_popcount, to_transfers)
-from sim.sparse import DENSITIES, SEED_EXAMPLE, random_vector
+from nnarith.sim.sparse import DENSITIES, SEED_EXAMPLE, random_vector
 
 SEED_A, SEED_B = SEED_EXAMPLE
 

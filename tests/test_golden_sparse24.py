@@ -10,9 +10,9 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from golden.float import RDN, RMM, RNE, RTZ, RUP
-from golden.formats import FLAG_NV, FLAG_NX, FLAG_OF, FLAG_UF, float_format
-from golden.sparse24 import (VALID_CODES, compress_24, decompress_24, dot_24, dot_24_fp16,
+from nnarith.golden.float import RDN, RMM, RNE, RTZ, RUP
+from nnarith.golden.formats import FLAG_NV, FLAG_NX, FLAG_OF, FLAG_UF, float_format
+from nnarith.golden.sparse24 import (VALID_CODES, compress_24, decompress_24, dot_24, dot_24_fp16,
                              meta_code, meta_indices, meta_valid, select_24)
 
 INT8 = dict(w_width=8, x_width=8, acc_width=32, acc_signed=True)
@@ -291,7 +291,7 @@ def test_fp16_sparse_is_dense_dot_of_decompressed_for_finite_data():
     values, x = finite_fp16(rng, (n, k // 2)), finite_fp16(rng, (n, k))
     codes = rng.choice(VALID_CODES, (n, k // 4))
     c = rng.integers(0, 1 << 31, n, dtype=np.uint64) & np.uint64(0xBF7FFFFF)
-    from golden.mma import mma
+    from nnarith.golden.mma import mma
     dense = decompress_24(values, codes)
     d, f = mma(dense[:, None, :], x[:, :, None], c[:, None, None], "fp16", "fp32", "fused")
     bits, flags, _ = dot_24_fp16(values, codes, x, c)

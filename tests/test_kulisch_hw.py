@@ -4,8 +4,8 @@ specials, random read-out modes), and its parameter limits."""
 
 import pytest
 
-from hw.kulisch import KulischAccumulator
-from sim.pysim import pysim_mismatch
+from nnarith.hw.kulisch import KulischAccumulator
+from nnarith.sim.pysim import pysim_mismatch
 
 
 def check(keep=1500, **params):

@@ -9,10 +9,10 @@ import pytest
 from amaranth.back import rtlil
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from hw.catalogue import PRESETS, UNITS
-from golden.formats import FLOAT_FORMATS, GPUS, float_format
-from hw.fixed import FixedMultiplier
-from hw.params import Derived
+from nnarith.hw.catalogue import PRESETS, UNITS
+from nnarith.golden.formats import FLOAT_FORMATS, GPUS, float_format
+from nnarith.hw.fixed import FixedMultiplier
+from nnarith.hw.params import Derived
 
 
 @st.composite
@@ -297,7 +297,7 @@ def test_cli_rejects_bad_parameters_with_one_line(tmp_path, args, name):
     preset = ("fp16_mul" if name in ("a_fmt", "out_fmt", "exp_bits")
               else "dp4a" if name in ("lanes", "acc_width")
               else "requant" if name == "fixed_shift" else "int8_mul")
-    result = subprocess.run([sys.executable, "-m", "hw.cli", "verilog", preset, *args,
+    result = subprocess.run([sys.executable, "-m", "nnarith.cli", "verilog", preset, *args,
                              "-o", str(tmp_path)], capture_output=True, text=True)
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()

@@ -6,9 +6,9 @@ import json
 import pytest
 from amaranth.hdl import Fragment
 
-from hw.catalogue import build
-from hw.export import manifest
-from hw.pipeline import DELAY_MODELS, Delay, adder, balance
+from nnarith.hw.catalogue import build
+from nnarith.hw.export import manifest
+from nnarith.hw.pipeline import DELAY_MODELS, Delay, adder, balance
 
 
 def test_balance_splits_equal_segments_evenly():
@@ -98,7 +98,7 @@ def test_accumulator_units_keep_their_register_as_the_last_rank():
 
 def test_lockstep_datapaths_cross_each_cut_together_and_must_stay_in_step():
     from amaranth.hdl import Module, Signal
-    from hw.pipeline import Pipeline, drive
+    from nnarith.hw.pipeline import Pipeline, drive
 
     def datapath(value, name):
         doubled = Signal(8, name=f"{name}_doubled")
@@ -130,7 +130,7 @@ def test_an_enable_holds_every_rank_and_its_valid_bit():
     nothing moves (data and valid), then the values come out in order."""
     from amaranth.hdl import Module, Signal
     from amaranth.sim import Simulator
-    from hw.pipeline import Pipeline
+    from nnarith.hw.pipeline import Pipeline
 
     m = Module()
     x, y = Signal(8, name="x"), Signal(8, name="y")

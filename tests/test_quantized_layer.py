@@ -11,10 +11,10 @@ weights asymmetric per output channel."""
 import numpy as np
 import pytest
 
-from golden.quant import (calibrate, dequantize, linear_float, linear_terms, quantize,
+from nnarith.golden.quant import (calibrate, dequantize, linear_float, linear_terms, quantize,
                           quantize_bias, quantize_multiplier, quantized_linear)
-from sim.runner import simulate
-from sim.vectors import from_bits, to_bits
+from nnarith.sim.runner import simulate
+from nnarith.sim.vectors import from_bits, to_bits
 
 LANES = 4
 

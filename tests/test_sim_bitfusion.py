@@ -6,7 +6,7 @@ accumulation streams. The slow sweep gives every mode >= 100,000 vectors
 
 import pytest
 
-from sim.runner import simulate
+from nnarith.sim.runner import simulate
 
 
 @pytest.mark.parametrize("width, stages, brick", [(2, 0, "adder"), (4, 2, "adder"), (2, 1, "table")])

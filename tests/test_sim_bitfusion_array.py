@@ -7,11 +7,11 @@ and with the integer matrix product."""
 import numpy as np
 import pytest
 
-from hw.bitfusion_array import FusionArray
-from sim.bitfusion_array import FusionArrayModel, matrix_product_inputs, matrix_product_result
-from sim.pysim import pysim_mismatch, run_pysim
-from sim.runner import simulate
-from sim.vectors import concat
+from nnarith.hw.bitfusion_array import FusionArray
+from nnarith.sim.bitfusion_array import FusionArrayModel, matrix_product_inputs, matrix_product_result
+from nnarith.sim.pysim import pysim_mismatch, run_pysim
+from nnarith.sim.runner import simulate
+from nnarith.sim.vectors import concat
 
 
 @pytest.mark.parametrize("params", [

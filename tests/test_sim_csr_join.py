@@ -11,13 +11,13 @@ import sys
 import numpy as np
 import pytest
 
-from golden.csr import csr_encode
-from golden.mac import fit_accumulator
-from hw.csr import CSRJoin
-from hw.export import manifest
-from sim.csr import CSRJoinModel
-from sim.pysim import pysim_mismatch, run_pysim
-from sim.runner import simulate
+from nnarith.golden.csr import csr_encode
+from nnarith.golden.mac import fit_accumulator
+from nnarith.hw.csr import CSRJoin
+from nnarith.hw.export import manifest
+from nnarith.sim.csr import CSRJoinModel
+from nnarith.sim.pysim import pysim_mismatch, run_pysim
+from nnarith.sim.runner import simulate
 
 SEED_A = [12, 0, 0, 77, 0, 8, 0, 0, 2]
 SEED_B = [3, 22, 6, 0, 0, 2, 0, 9, 0]
@@ -166,7 +166,7 @@ def test_bad_parameters(params, name):
 
 
 def test_cli_refuses_bad_width(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "hw.cli", "verilog", "csr_join", "-p",
+    result = subprocess.run([sys.executable, "-m", "nnarith.cli", "verilog", "csr_join", "-p",
                              "width=3", "-o", str(tmp_path / "x")], capture_output=True, text=True)
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()

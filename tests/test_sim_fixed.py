@@ -8,9 +8,9 @@ import os
 
 import pytest
 
-import sim.runner as runner
-from sim.fixed import FixedMultiplierModel
-from sim.runner import simulate
+import nnarith.sim.runner as runner
+from nnarith.sim.fixed import FixedMultiplierModel
+from nnarith.sim.runner import simulate
 
 SIGNS = list(itertools.product([True, False], repeat=2))
 

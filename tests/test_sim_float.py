@@ -6,7 +6,7 @@ combinational and 3-stage."""
 
 import pytest
 
-from sim.runner import simulate
+from nnarith.sim.runner import simulate
 
 
 def assert_passes(result):

@@ -7,7 +7,7 @@ more than 10,000 steps with clears, at 1 and 3 stages. The slow sweep runs
 
 import pytest
 
-from sim.runner import simulate
+from nnarith.sim.runner import simulate
 
 
 def assert_passes(result):

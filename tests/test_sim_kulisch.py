@@ -5,7 +5,7 @@ and ovf against the golden model, with random bubbles on in_valid."""
 
 import pytest
 
-from sim.runner import simulate
+from nnarith.sim.runner import simulate
 
 
 def assert_passes(result, steps=10_000):

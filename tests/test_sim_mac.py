@@ -5,9 +5,9 @@ streams cross the wrap/saturation boundary, and the INT32_MIN * INT32_MIN edge."
 
 import pytest
 
-from hw.mac import IntMAC
-from sim.pysim import pysim_mismatch
-from sim.runner import simulate
+from nnarith.hw.mac import IntMAC
+from nnarith.sim.pysim import pysim_mismatch
+from nnarith.sim.runner import simulate
 
 CONFIGS = [
     {"lanes": 4}, {"lanes": 4, "arch": "booth", "stages": 2},

@@ -12,14 +12,14 @@ import sys
 import numpy as np
 import pytest
 
-from golden.float import RNE
-from golden.mma import gemm
-from hw.catalogue import build
-from sim.gemm import simulate_gemm
-from sim.mma import FloatMMAModel, diagonal_blocks, diagonal_results, unpack
-from sim.runner import simulate
-from sim.tensorcore import ENV_VAR, SPEC_DIRECTED, available_sets, data_root, load_set
-from sim.vectors import from_bits, to_bits
+from nnarith.golden.float import RNE
+from nnarith.golden.mma import gemm
+from nnarith.hw.catalogue import build
+from nnarith.sim.gemm import simulate_gemm
+from nnarith.sim.mma import FloatMMAModel, diagonal_blocks, diagonal_results, unpack
+from nnarith.sim.runner import simulate
+from nnarith.sim.tensorcore import ENV_VAR, SPEC_DIRECTED, available_sets, data_root, load_set
+from nnarith.sim.vectors import from_bits, to_bits
 
 DATA_COUNT = 5000
 
@@ -254,7 +254,7 @@ def test_int8_mmas(overrides, count):
 # -- command line ---------------------------------------------------------------
 
 def nnarith(*args):
-    return subprocess.run([sys.executable, "-m", "hw.cli", *args], capture_output=True, text=True)
+    return subprocess.run([sys.executable, "-m", "nnarith.cli", *args], capture_output=True, text=True)
 
 
 def test_cli_gemm():

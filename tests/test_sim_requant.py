@@ -5,9 +5,9 @@ single rounding, both signs, zero-point correction and fused activations."""
 
 import pytest
 
-from hw.requant import Requantizer
-from sim.pysim import pysim_mismatch
-from sim.runner import simulate
+from nnarith.hw.requant import Requantizer
+from nnarith.sim.pysim import pysim_mismatch
+from nnarith.sim.runner import simulate
 
 CONFIGS = [{}, {"rounding": "single"}, {"activation": "relu", "stages": 2},
            {"activation": "relu6", "rounding": "single", "stages": 4},

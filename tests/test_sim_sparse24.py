@@ -12,14 +12,14 @@ import sys
 import numpy as np
 import pytest
 
-from golden.sparse24 import meta_valid
-from hw.catalogue import build
-from hw.export import manifest
-from hw.sparse24 import Sparse24Dot
-from sim.pysim import pysim_mismatch
-from sim.runner import simulate
-from sim.sparse24 import Sparse24DotModel
-from sim.vectors import from_bits
+from nnarith.golden.sparse24 import meta_valid
+from nnarith.hw.catalogue import build
+from nnarith.hw.export import manifest
+from nnarith.hw.sparse24 import Sparse24Dot
+from nnarith.sim.pysim import pysim_mismatch
+from nnarith.sim.runner import simulate
+from nnarith.sim.sparse24 import Sparse24DotModel
+from nnarith.sim.vectors import from_bits
 
 #: The valid codes as ../shared/ANCHORS.md lists them.
 ANCHOR_CODES = {0b0100, 0b1000, 0b1100, 0b1001, 0b1101, 0b1110}
@@ -146,7 +146,7 @@ def test_manifest_ports():
 
 @pytest.mark.parametrize("k", [6, 2, 66])
 def test_cli_rejects_bad_k_with_one_line(tmp_path, k):
-    result = subprocess.run([sys.executable, "-m", "hw.cli", "verilog", "sparse24_dot", "-p",
+    result = subprocess.run([sys.executable, "-m", "nnarith.cli", "verilog", "sparse24_dot", "-p",
                              f"k={k}", "-o", str(tmp_path)], capture_output=True, text=True)
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()

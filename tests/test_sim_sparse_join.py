@@ -10,11 +10,11 @@ import sys
 import numpy as np
 import pytest
 
-from golden.sparse import bitmask_encode, join_cycles
-from hw.sparse import SparseJoin
-from sim.pysim import pysim_mismatch, run_pysim
-from sim.runner import simulate
-from sim.sparse import DENSITIES, SEED_EXAMPLE, SparseJoinModel, transfer_cycles
+from nnarith.golden.sparse import bitmask_encode, join_cycles
+from nnarith.hw.sparse import SparseJoin
+from nnarith.sim.pysim import pysim_mismatch, run_pysim
+from nnarith.sim.runner import simulate
+from nnarith.sim.sparse import DENSITIES, SEED_EXAMPLE, SparseJoinModel, transfer_cycles
 
 
 @pytest.mark.parametrize("params", [
@@ -150,7 +150,7 @@ def test_bad_parameters_are_refused(params, name):
 
 
 def test_cli_bad_matches_exits_2_with_one_line(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "hw.cli", "verilog", "sparse_join",
+    result = subprocess.run([sys.executable, "-m", "nnarith.cli", "verilog", "sparse_join",
                              "-p", "matches=3", "-o", str(tmp_path / "x")],
                             capture_output=True, text=True)
     assert result.returncode == 2

@@ -6,11 +6,11 @@ from the handshake equal ceil(pa/m) * ceil(pb/m)."""
 import numpy as np
 import pytest
 
-from golden.bitfusion import encode_mode
-from hw.temporal import TemporalPE
-from sim.pysim import pysim_mismatch, run_pysim
-from sim.runner import simulate
-from sim.temporal import TemporalPEModel, operation_cycles
+from nnarith.golden.bitfusion import encode_mode
+from nnarith.hw.temporal import TemporalPE
+from nnarith.sim.pysim import pysim_mismatch, run_pysim
+from nnarith.sim.runner import simulate
+from nnarith.sim.temporal import TemporalPEModel, operation_cycles
 
 
 @pytest.mark.parametrize("params", [

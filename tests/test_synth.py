@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from hw.catalogue import PRESETS, build
-from hw.export import timing_estimate
-from hw.synth import SynthesisError, lint, lint_verilog, synthesize
+from nnarith.hw.catalogue import PRESETS, build
+from nnarith.hw.export import timing_estimate
+from nnarith.hw.synth import SynthesisError, lint, lint_verilog, synthesize
 
 LIBERTY = Path(__file__).resolve().parents[2] / "shared" / "pdk" / "nangate45_typical.lib"
 
@@ -57,7 +57,7 @@ def test_pipelined_unit_has_its_registers():
 
 def test_cli_synth_json_has_the_whole_story():
     out = synth_dir("cli")
-    result = subprocess.run([sys.executable, "-m", "hw.cli", "synth", "int8_mul", "--json",
+    result = subprocess.run([sys.executable, "-m", "nnarith.cli", "synth", "int8_mul", "--json",
                              "-o", str(out)], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     r = json.loads(result.stdout)

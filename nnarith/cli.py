@@ -9,7 +9,7 @@ import json
 import sys
 from pathlib import Path
 
-from .catalogue import PRESETS, UNITS, get_preset
+from .hw.catalogue import PRESETS, UNITS, get_preset
 
 __all__ = ["main"]
 
@@ -65,7 +65,7 @@ def cmd_list(args):
 
 
 def cmd_verilog(args):
-    from .export import export_preset
+    from .hw.export import export_preset
     overrides = _resolve(args)
     for path in export_preset(args.preset, args.output, overrides, args.top):
         print(path)
@@ -75,11 +75,11 @@ def cmd_verilog(args):
 def cmd_sim(args):
     overrides = _resolve(args)
     if args.gemm:
-        from sim.gemm import parse_shape, simulate_gemm
+        from .sim.gemm import parse_shape, simulate_gemm
         result = simulate_gemm(args.preset, parse_shape(args.gemm), overrides,
                                simulator=args.sim, seed=args.seed)
     else:
-        from sim.runner import simulate
+        from .sim.runner import simulate
         result = simulate(args.preset, overrides, simulator=args.sim, count=args.vectors,
                           seed=args.seed)
     print(result.summary())
@@ -87,8 +87,8 @@ def cmd_sim(args):
 
 
 def cmd_synth(args):
-    from .catalogue import build
-    from .synth import TARGETS, synthesize
+    from .hw.catalogue import build
+    from .hw.synth import TARGETS, synthesize
     overrides = _resolve(args)
     targets = TARGETS if "all" in args.target else args.target
     workdir = Path(args.output) / args.preset
@@ -104,7 +104,7 @@ def cmd_synth(args):
 
 
 def cmd_report(args):
-    from .report import synth_report
+    from .hw.report import synth_report
     synth_report(args.output, liberty=args.liberty, presets=args.presets or None)
     print(Path(args.output) / "report.md")
     return 0

@@ -1,0 +1,10 @@
+"""nnarith: synthesizable arithmetic RTL for DNN accelerators, with NumPy golden models.
+
+Subpackages: :mod:`nnarith.golden` (bit-exact NumPy models), :mod:`nnarith.hw`
+(the Amaranth units, the catalogue, Verilog export, synthesis) and
+:mod:`nnarith.sim` (cocotb benches that compare the exported Verilog with the
+golden models). The functions below are the public API; the command line
+(``nnarith``) is a thin layer over them.
+"""
+
+__version__ = "0.2.0.dev0"
