@@ -9,7 +9,11 @@ PRESETS  = $(shell $(NNARITH) list --json 2>/dev/null | $(PY) -c "import json,sy
 # yowasp tools compile themselves on first use (~30 s); keep that cache in the project.
 export YOWASP_CACHE_DIR := $(CURDIR)/build/.yowasp-cache
 
-.PHONY: setup test sim synth verilog bench exhaustive clean
+.PHONY: setup test sim synth verilog bench exhaustive docs examples clean installed
+
+# Every target but setup and clean needs the environment `make setup` makes.
+installed:
+	@test -x $(NNARITH) || { echo "make: $(VENV) has no nnarith: run 'make setup' first" >&2; exit 2; }
 
 setup:
 	python3 -m venv $(VENV)
@@ -21,7 +25,7 @@ setup:
 	fi
 	@iverilog -V 2>/dev/null | head -n 1
 
-test:
+test: installed
 	$(PY) -m pytest -n $(JOBS) -q tests
 
 # Every fp16 x fp16 and bf16 x bf16 pair (2**32 each) in RNE and RDN through the
@@ -31,7 +35,7 @@ test:
 DEEPEST = stages=18,arch=booth
 EXHAUSTIVE_RUNS = fp16_mul:0 fp16_mul:2 bf16_mul:0 bf16_mul:2 \
                   fp16_mul:0:$(DEEPEST) fp16_mul:2:$(DEEPEST) bf16_mul:0:$(DEEPEST) bf16_mul:2:$(DEEPEST)
-exhaustive:
+exhaustive: installed
 	@mkdir -p build/exhaustive
 	@for run in $(EXHAUSTIVE_RUNS); do \
 	  set -- $$(echo $$run | tr ':' ' '); \
@@ -40,17 +44,19 @@ exhaustive:
 	done
 	$(PY) -m pytest -n $(JOBS) -q -m slow tests
 
-sim:
+sim: installed
+	@test -n "$(PRESETS)" || { echo "make: nnarith list found no presets" >&2; exit 1; }
 	@for p in $(PRESETS); do $(NNARITH) sim $$p || exit 1; done
 
-verilog:
+verilog: installed
+	@test -n "$(PRESETS)" || { echo "make: nnarith list found no presets" >&2; exit 1; }
 	@for p in $(PRESETS); do $(NNARITH) verilog $$p -o build/verilog || exit 1; done
 
-synth:
+synth: installed
 	$(NNARITH) report $(if $(wildcard $(LIBERTY)),--liberty $(LIBERTY),) -o build/synth
 	@cat build/synth/report.md
 
-bench:
+bench: installed
 	$(PY) bench/multipliers.py $(if $(wildcard $(LIBERTY)),--liberty $(LIBERTY),)
 	$(PY) bench/float_multipliers.py $(if $(wildcard $(LIBERTY)),--liberty $(LIBERTY),)
 	$(PY) bench/mac.py $(if $(wildcard $(LIBERTY)),--liberty $(LIBERTY),)
@@ -64,8 +70,17 @@ bench:
 # Fusion Unit == sum of Yosys $mul, every mode word (hw/formal.py): one SAT proof each,
 # 8 x 2 and 8 x 4 split into 256 constant-weight proofs.
 .PHONY: formal
-formal:
+formal: installed
 	$(PY) -m nnarith.hw.formal --jobs $(JOBS) --timeout 3600
+
+# The API reference (pdoc) from the docstrings: build/docs/index.html.
+docs: installed
+	$(PY) -m pdoc --docformat restructuredtext -o build/docs nnarith nnarith.golden nnarith.hw nnarith.sim
+	@echo "API reference: build/docs/index.html"
+
+# The examples as a user runs them (CI runs them too: tests/test_examples.py).
+examples: installed
+	@for example in examples/*.py; do echo "== $$example"; $(PY) $$example || exit 1; done
 
 clean:
 	rm -rf build .pytest_cache .hypothesis

@@ -8,3 +8,8 @@ golden models). The functions below are the public API; the command line
 """
 
 __version__ = "0.2.0.dev0"
+
+from .api import MAX_GEMM_PRODUCTS, MAX_VECTORS, build, export, presets, simulate, simulate_gemm, synthesize
+
+__all__ = ["__version__", "build", "export", "simulate", "simulate_gemm", "synthesize", "presets",
+           "MAX_VECTORS", "MAX_GEMM_PRODUCTS"]

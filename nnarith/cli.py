@@ -1,20 +1,42 @@
 """``nnarith``: list the catalogue, export Verilog, simulate, synthesize.
 
-Exit status: 0 success, 1 a failed check (simulation mismatch), 2 bad usage or
-bad parameters (one line naming the parameter and its allowed values).
+Exit status: 0 success; 1 a failed check (a simulation mismatch), a failing
+tool (which tool, and where its log is) or a file that cannot be written;
+2 bad usage or a bad parameter (one line naming the parameter and its allowed
+values); 130 interrupted (Ctrl-C); 141 the output pipe was closed. Errors are
+one line on stderr; ``--debug`` shows the traceback as well.
 """
+
+from __future__ import annotations
 
 import argparse
 import json
+import os
+import signal
 import sys
 from pathlib import Path
 
+from . import __version__, api
+from .errors import ToolError
 from .hw.catalogue import PRESETS, UNITS, get_preset
 
 __all__ = ["main"]
 
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_PIPE = 0, 1, 2, 130, 141
 
-def parse_value(text):
+
+class UsageError(ValueError):
+    """Bad command-line usage: exit 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a usage error as one line (and exits 2 as argparse does)."""
+
+    def error(self, message):
+        raise UsageError(f"{message} (see `{self.prog} --help`)")
+
+
+def parse_value(text: str):
     """``-p`` values: int, bool (true/false) or string."""
     if text.lower() in ("true", "false"):
         return text.lower() == "true"
@@ -24,30 +46,43 @@ def parse_value(text):
         return text
 
 
-def parse_overrides(pairs):
+def parse_overrides(pairs: list[str] | None) -> dict:
     overrides = {}
     for pair in pairs or []:
         key, sep, value = pair.partition("=")
         if not sep or not key:
-            raise ValueError(f"-p: expected KEY=VALUE, got {pair!r}")
+            raise UsageError(f"-p: expected KEY=VALUE, got {pair!r}")
         overrides[key] = parse_value(value)
     return overrides
 
 
-def _resolve(args):
+def _resolve(args) -> dict:
     """The preset's validated parameters, so that bad input fails before any work."""
     overrides = parse_overrides(args.param)
     get_preset(args.preset).resolve(overrides)
     return overrides
 
 
-def cmd_list(args):
+def _output_dir(path: str) -> Path:
+    """``-o``: a directory that exists or can be made; refused before any work."""
+    out = Path(path)
+    probe = out
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir():
+        raise UsageError(f"-o: {probe} is a file, not a directory")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise UsageError(f"-o: {probe} is not writable")
+    return out
+
+
+def cmd_list(args) -> int:
     if args.json:
         print(json.dumps({
             "presets": [preset.describe() for preset in PRESETS.values()],
             "units": {name: [p.describe() for p in unit.PARAMS] for name, unit in UNITS.items()},
         }, indent=2))
-        return 0
+        return EXIT_OK
     print("Presets:")
     for preset in PRESETS.values():
         params = " ".join(f"{k}={str(v).lower() if isinstance(v, bool) else v}"
@@ -61,69 +96,84 @@ def cmd_list(args):
             default = str(p.default).lower() if isinstance(p.default, bool) else str(p.default)
             when = f" (only with {p.when})" if p.when else ""
             print(f"  {p.name:<12} default {default:<22} {p.allowed():<38} {p.doc}{when}")
-    return 0
+    return EXIT_OK
 
 
-def cmd_verilog(args):
-    from .hw.export import export_preset
+def cmd_verilog(args) -> int:
     overrides = _resolve(args)
-    for path in export_preset(args.preset, args.output, overrides, args.top):
-        print(path)
-    return 0
+    out = _output_dir(args.output)
+    for path in api.export(args.preset, out, top=args.top, params=overrides):
+        if path is not None:
+            print(path)
+    return EXIT_OK
 
 
-def cmd_sim(args):
+def cmd_sim(args) -> int:
     overrides = _resolve(args)
     if args.gemm:
-        from .sim.gemm import parse_shape, simulate_gemm
-        result = simulate_gemm(args.preset, parse_shape(args.gemm), overrides,
-                               simulator=args.sim, seed=args.seed)
+        result = api.simulate_gemm(args.preset, args.gemm, params=overrides, simulator=args.sim,
+                                   seed=args.seed, progress=not args.quiet)
     else:
-        from .sim.runner import simulate
-        result = simulate(args.preset, overrides, simulator=args.sim, count=args.vectors,
-                          seed=args.seed)
+        result = api.simulate(args.preset, params=overrides, simulator=args.sim,
+                              vectors=args.vectors, seed=args.seed, waves=args.waves,
+                              progress=not args.quiet)
     print(result.summary())
-    return 0 if result.ok else 1
+    return EXIT_OK if result.ok else EXIT_FAILED
 
 
-def cmd_synth(args):
-    from .hw.catalogue import build
-    from .hw.synth import TARGETS, synthesize
+def cmd_synth(args) -> int:
+    from .hw.synth import TARGETS
     overrides = _resolve(args)
-    targets = TARGETS if "all" in args.target else args.target
-    workdir = Path(args.output) / args.preset
-    result = synthesize(build(args.preset, overrides), args.preset, workdir, targets=targets,
-                        liberty=args.liberty, fmax=not args.no_fmax)
+    requested = args.target or ["all"]
+    if "asic" in requested and not args.liberty:
+        raise UsageError("--target asic needs --liberty PATH (a .lib file)")
+    # "all" takes the asic target only where a liberty is given
+    every = [target for target in TARGETS if target != "asic" or args.liberty]
+    targets = list(dict.fromkeys(t for r in requested for t in (every if r == "all" else [r])))
+    out = _output_dir(args.output)
+    result = api.synthesize(args.preset, params=overrides, targets=targets, liberty=args.liberty,
+                            fmax=not args.no_fmax, out_dir=out, progress=not args.quiet)
     if args.json:
         print(json.dumps(result, indent=2))
     else:
         for key, value in result.items():
             if isinstance(value, dict) and key != "params":
                 print(f"{key:<12} " + ", ".join(f"{k}={v}" for k, v in value.items()))
-    return 0
+    return EXIT_OK
 
 
-def cmd_report(args):
+def cmd_report(args) -> int:
     from .hw.report import synth_report
-    synth_report(args.output, liberty=args.liberty, presets=args.presets or None)
-    print(Path(args.output) / "report.md")
-    return 0
+    for name in args.presets:
+        get_preset(name)
+    if args.liberty and not Path(args.liberty).is_file():
+        raise UsageError(f"--liberty: no such file: {args.liberty}")
+    out = _output_dir(args.output)
+    synth_report(out, liberty=args.liberty, presets=args.presets or None,
+                 progress=not args.quiet)
+    print(out / "report.md")
+    return EXIT_OK
 
 
-def _parser():
-    parser = argparse.ArgumentParser(prog="nnarith", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True)
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="nnarith", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"nnarith {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     def preset_args(p):
         p.add_argument("preset", help="catalogue name (see `nnarith list`)")
         p.add_argument("-p", "--param", action="append", metavar="KEY=VALUE",
                        help="override a unit parameter (int, true/false or string)")
 
+    def quiet_arg(p):
+        p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+
     p = sub.add_parser("list", help="print the catalogue: presets, parameters, ranges")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_list)
 
-    p = sub.add_parser("verilog", help="write <top>.v and <top>.json")
+    p = sub.add_parser("verilog", help="write <top>.v, <top>.json and <top>.core")
     preset_args(p)
     p.add_argument("-o", "--output", required=True, help="output directory")
     p.add_argument("--top", help="Verilog module name (default: the preset name)")
@@ -133,43 +183,124 @@ def _parser():
     preset_args(p)
     p.add_argument("--sim", choices=("icarus", "verilator"), default=None,
                    help="simulator (default: $SIM or icarus)")
-    p.add_argument("--vectors", type=int, default=20_000,
-                   help="random vectors beyond the corner cases (per rounding mode for float units)")
+    p.add_argument("--vectors", type=int, default=None,
+                   help="random vectors beyond the corner cases (per rounding mode for float "
+                        "units; default: the unit's own count, about a minute on Icarus)")
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--waves", action="store_true",
+                   help="record an FST waveform of the whole run (a failure records its window)")
     p.add_argument("--gemm", metavar="MxKxN",
                    help="MMA presets: multiply random MxK and KxN matrices tile by tile "
                         "(C fed back along K) and compare D with the golden GEMM")
+    quiet_arg(p)
     p.set_defaults(func=cmd_sim)
 
     p = sub.add_parser("synth", help="synthesize one preset and report area and Fmax")
     preset_args(p)
     p.add_argument("--target", action="append", default=None,
                    choices=("all", "generic", "asic", "ice40", "ecp5", "xilinx"),
-                   help="repeatable; default all")
+                   help="repeatable; default all (asic only with --liberty)")
     p.add_argument("--liberty", help="liberty (.lib) for ASIC area (target asic)")
     p.add_argument("--no-fmax", action="store_true", help="skip nextpnr place and route")
     p.add_argument("--json", action="store_true")
     p.add_argument("-o", "--output", default="build/synth")
+    quiet_arg(p)
     p.set_defaults(func=cmd_synth)
 
     p = sub.add_parser("report", help="synthesize every preset into build/synth/report.{json,md}")
     p.add_argument("presets", nargs="*", help="presets (default: all)")
     p.add_argument("--liberty", help="liberty (.lib) for ASIC area")
     p.add_argument("-o", "--output", default="build/synth")
+    quiet_arg(p)
     p.set_defaults(func=cmd_report)
     return parser
 
 
-def main(argv=None):
-    args = _parser().parse_args(argv)
-    if getattr(args, "target", None) is None and args.command == "synth":
-        args.target = ["all"]
+def _descendants(pid: int) -> list[int]:
+    """Every living descendant of ``pid`` (from /proc; empty where there is none)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            stat = entry.read_text()
+        except OSError:
+            continue
+        # the command name may hold spaces and parentheses: the ppid follows the last ')'
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(ppid, []).append(int(entry.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def _stop_children() -> None:
+    """Simulators and synthesis tools end with us, not after us."""
+    for pid in _descendants(os.getpid()):
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+
+
+def _interrupt(signum, frame):
+    # Stop the children while they are still ours: once a child dies, its own
+    # children (a simulator under make, say) are re-parented and out of reach.
+    _stop_children()
+    raise KeyboardInterrupt
+
+
+def _fail(message: str, code: int) -> int:
+    print(f"nnarith: error: {message}", file=sys.stderr)
+    return code
+
+
+def main(argv: list[str] | None = None) -> int:
+    debug = "--debug" in (sys.argv[1:] if argv is None else argv)
+    previous = signal.signal(signal.SIGINT, _interrupt)
     try:
-        return args.func(args)
-    except ValueError as error:
-        print(f"nnarith: error: {error}", file=sys.stderr)
-        return 2
+        try:
+            args = _parser().parse_args(argv)
+            return args.func(args)
+        except BaseException:
+            if debug:
+                import traceback
+                traceback.print_exc()
+            raise
+        finally:
+            signal.signal(signal.SIGINT, previous)
+    except (UsageError, ValueError) as error:
+        return _fail(str(error), EXIT_USAGE)
+    except ToolError as error:
+        return _fail(str(error), EXIT_FAILED)
+    except BrokenPipeError:
+        # `nnarith list | head`: the reader left; stay quiet like any Unix tool.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_PIPE
+    except OSError as error:
+        where = f"{error.filename}: " if error.filename else ""
+        return _fail(f"{where}{error.strerror or error}", EXIT_FAILED)
+    except KeyboardInterrupt:
+        print("nnarith: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except MemoryError:
+        return _fail("out of memory (try fewer vectors or a smaller size)", EXIT_FAILED)
+    except Exception as error:    # a bug of ours: still one line, the traceback with --debug
+        return _fail(f"internal error: {type(error).__name__}: {error} "
+                     f"(run with --debug for the traceback)", EXIT_FAILED)
+
+
+def run() -> None:
+    """Console entry point."""
+    code = main()
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = EXIT_PIPE
+    sys.exit(code)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run()
