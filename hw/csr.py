@@ -71,6 +71,10 @@ class CSRJoin(Unit):
     State: the accumulator and error bit of the pair in progress, the result
     register, per side a done bit and the previous index (for the order
     check), and at width 2 a one-entry buffer per side.
+
+    For ``wiring.connect``, :meth:`~hw.unit.Unit.as_streams` gives
+    ``a_stream`` and ``b_stream`` (payload fields ``a_index``, ``a_value``,
+    ... ``a_last``, the same for b) and ``out_stream`` (``dot``, ``error``).
     """
 
     HANDSHAKE = True

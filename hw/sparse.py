@@ -81,6 +81,10 @@ class SparseJoin(Unit):
     the sum over the matches of the products of the values at each side's
     prefix popcount, a value whose slot is not below that side's count (not
     sent) counting as 0.
+
+    For ``wiring.connect``, :meth:`~hw.unit.Unit.as_streams` gives
+    ``in_stream`` (payload fields ``a_mask`` ... ``last``, one chunk pair per
+    transfer) and ``out_stream`` (``dot``, ``error``).
     """
 
     HANDSHAKE = True

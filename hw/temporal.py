@@ -38,6 +38,10 @@ class TemporalPE(Unit):
     operation of ``n`` cycles is taken ``n`` cycles after the previous one,
     and every result leaves one cycle after it was taken: no operand
     registers, only the accumulator, two slice counters and three flags.
+
+    For ``wiring.connect``, :meth:`~hw.unit.Unit.as_streams` gives
+    ``in_stream`` (payload fields ``a``, ``w``, ``mode``, ``clear``) and
+    ``out_stream`` (``acc``, ``mode_error``).
     """
 
     HANDSHAKE = True

@@ -1,17 +1,16 @@
 """What every nnarith unit has in common: its parameter table, its timing
 ports and the facts its manifest publishes."""
 
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 
-from amaranth.lib import wiring
+from amaranth.hdl import Cat, Fragment, Module
+from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
-
-from amaranth.hdl import Fragment
 
 from .params import Derived, Param, resolve
 from .pipeline import Pipeline
 
-__all__ = ["Unit", "Stream", "STAGES_PARAM", "ACCUMULATOR_STAGES_PARAM",
+__all__ = ["Unit", "Stream", "StreamAdapter", "STAGES_PARAM", "ACCUMULATOR_STAGES_PARAM",
            "OPTIONAL_ACCUMULATOR_STAGES_PARAM", "TARGET_MHZ_PARAM", "MAX_STAGES"]
 
 MAX_STAGES = 24
@@ -51,15 +50,18 @@ OPTIONAL_ACCUMULATOR_STAGES_PARAM = Param(
 
 @dataclass(frozen=True)
 class Stream:
-    """One ready/valid stream of a handshake unit: flat ports ``<name>_valid``
-    and ``<name>_ready`` (the flat-port form of an Amaranth ``lib.stream``
-    interface) and the data ports it carries, all moving together: a transfer
-    happens on a cycle where valid and ready are both high, and valid never
-    waits for ready."""
+    """One stream of a unit: flat ports ``<name>_valid`` and ``<name>_ready``
+    (the flat-port form of an Amaranth ``lib.stream`` interface) and the data
+    ports it carries, all moving together: a transfer happens on a cycle where
+    valid and ready are both high, and valid never waits for ready. An
+    ``always_ready`` stream (a pipelined unit's ``in_valid``/``out_valid``)
+    has no ready port: every valid cycle is a transfer."""
 
     name: str
     dir: str                 # "in": the unit consumes it, "out": the unit produces it
     payload: tuple
+    _: KW_ONLY
+    always_ready: bool = False
 
     @property
     def valid(self):
@@ -67,7 +69,8 @@ class Stream:
 
     @property
     def ready(self):
-        return f"{self.name}_ready"
+        """The ready port's name; None for an ``always_ready`` stream."""
+        return None if self.always_ready else f"{self.name}_ready"
 
     def describe(self):
         return {"name": self.name, "dir": self.dir, "valid": self.valid, "ready": self.ready,
@@ -96,6 +99,17 @@ class Unit(wiring.Component):
     ``out`` stream carrying every data output. Streams need not carry the
     same number of transfers: a unit may take many input transfers per
     result.
+
+    Connecting with Amaranth streams: :meth:`as_streams` wraps the unit in a
+    :class:`StreamAdapter`, a component with one ``amaranth.lib.stream``
+    interface per stream, member ``<name>_stream`` (``in_stream``,
+    ``out_stream``; ``a_stream``, ``b_stream`` for :class:`~hw.csr.CSRJoin`),
+    whose payload is a ``data.StructLayout`` of the stream's data ports, so
+    ``wiring.connect`` joins it to any producer or consumer of that layout's
+    width. A pipelined unit (``stages`` >= 1, no ready ports) gets the same
+    two interfaces, ``always_ready``. The unit itself keeps its flat ports:
+    the adapter only wires them up, so the unit's exported Verilog does not
+    change.
     """
 
     PARAMS: tuple = ()
@@ -150,17 +164,17 @@ class Unit(wiring.Component):
             if not self.HANDSHAKE:
                 raise TypeError("streams need HANDSHAKE = True")
             self.streams = tuple(streams)
-            for stream in self.streams:
-                into = stream.dir == "in"
-                members[stream.valid] = In(1) if into else Out(1)
-                members[stream.ready] = Out(1) if into else In(1)
-                carried = ", ".join(stream.payload)
-                self.port_docs[stream.valid] = ("valid", f"{carried} hold a transfer"
-                                                + (", taken when ready is high too" if into
-                                                   else ", kept until ready"))
-                self.port_docs[stream.ready] = ("ready", "the unit takes the transfer on this cycle"
-                                                if into else "the consumer takes the transfer "
-                                                "on this cycle")
+            for described in self.streams:
+                into = described.dir == "in"
+                members[described.valid] = In(1) if into else Out(1)
+                members[described.ready] = Out(1) if into else In(1)
+                carried = ", ".join(described.payload)
+                self.port_docs[described.valid] = (
+                    "valid", f"{carried} hold a transfer"
+                    + (", taken when ready is high too" if into else ", kept until ready"))
+                self.port_docs[described.ready] = (
+                    "ready", "the unit takes the transfer on this cycle" if into
+                    else "the consumer takes the transfer on this cycle")
             super().__init__(members)
             return
         if self.HANDSHAKE:
@@ -184,6 +198,11 @@ class Unit(wiring.Component):
             self.port_docs["out_valid"] = ("valid", "outputs hold a result, kept until out_ready")
             self.port_docs["out_ready"] = ("ready", "the consumer takes the result on this cycle")
         super().__init__(members)
+
+    def as_streams(self):
+        """This unit behind one ``amaranth.lib.stream`` interface per stream:
+        a :class:`StreamAdapter`, to add as a submodule in place of the unit."""
+        return StreamAdapter(self)
 
     def pipeline(self, m, own_registers=0, *, valid=None, enable=None):
         """The unit's :class:`~hw.pipeline.Pipeline`: ``stages`` ranks, of which
@@ -212,3 +231,74 @@ class Unit(wiring.Component):
     def formats(self):
         """Number formats of the ports, for the manifest (port name -> description)."""
         return {}
+
+
+def _transfer_streams(unit):
+    """The unit's streams: the handshake ones, or for a pipelined unit ``in``
+    (every data input, valid ``in_valid``) and ``out`` (every data output,
+    valid ``out_valid``), both always ready (no backpressure)."""
+    if unit.HANDSHAKE:
+        return unit.streams
+    if not unit.latency:
+        raise TypeError(f"{type(unit).__name__} is combinational (stages=0): it has no valid "
+                        "to carry; drive its ports directly or build it with stages >= 1")
+    data_ports = {flow: tuple(name for name, member in unit.signature.members.items()
+                              if member.flow == flow and name not in ("in_valid", "out_valid"))
+                  for flow in (wiring.In, wiring.Out)}
+    return (Stream("in", "in", data_ports[wiring.In], always_ready=True),
+            Stream("out", "out", data_ports[wiring.Out], always_ready=True))
+
+
+class StreamAdapter(wiring.Component):
+    """A unit with each of its streams as one ``amaranth.lib.stream``
+    interface, for ``wiring.connect``.
+
+    Member ``<name>_stream`` per :class:`Stream` of the unit, ``In`` for a
+    stream the unit consumes and ``Out`` for one it produces, of signature
+    ``stream.Signature(StructLayout({port: shape, ...}))`` over the stream's
+    data ports in order (``always_ready=True`` for a pipelined unit's). The
+    payload's fields are the unit's port names, so ``a_stream.payload.a_index``
+    is the unit's ``a_index``; ``connect`` checks only the payload's width,
+    so a plain ``stream.Signature(width)`` producer (an ``amaranth.lib.fifo``
+    ``r_stream``, say) fits too, its word holding the fields from bit 0 up.
+
+    Add the adapter as a submodule instead of the unit (it instantiates the
+    unit as its submodule ``unit``), then connect:
+
+        m.submodules.join = join = SparseJoin(chunk=8).as_streams()
+        wiring.connect(m, producer.out_stream, join.in_stream)
+        wiring.connect(m, join.out_stream, consumer.in_stream)
+
+    A producer or consumer of your own declares the flipped signature of the
+    member it meets: ``Out(join.in_stream.signature.flip())``,
+    ``In(join.out_stream.signature)``. The consumer of an ``always_ready``
+    stream must be always ready too (``connect`` refuses a ready signal
+    there): a pipelined unit cannot wait.
+    """
+
+    def __init__(self, unit):
+        self.unit = unit
+        self._streams = _transfer_streams(unit)
+        ports = unit.signature.members
+        members = {}
+        for s in self._streams:
+            layout = data.StructLayout({name: ports[name].shape for name in s.payload})
+            signature = stream.Signature(layout, always_ready=s.always_ready)
+            members[f"{s.name}_stream"] = In(signature) if s.dir == "in" else Out(signature)
+        super().__init__(members)
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.unit = unit = self.unit
+        for s in self._streams:
+            outside = getattr(self, f"{s.name}_stream")
+            ports = Cat(getattr(unit, name) for name in s.payload)
+            if s.dir == "in":
+                m.d.comb += [ports.eq(outside.payload), getattr(unit, s.valid).eq(outside.valid)]
+                if not s.always_ready:
+                    m.d.comb += outside.ready.eq(getattr(unit, s.ready))
+            else:
+                m.d.comb += [outside.payload.eq(ports), outside.valid.eq(getattr(unit, s.valid))]
+                if not s.always_ready:
+                    m.d.comb += getattr(unit, s.ready).eq(outside.ready)
+        return m
