@@ -6,6 +6,12 @@ bits, Python ints beyond). Semantics: IEEE 754 applied to each format's
 widths, RISC-V rounding-mode codes and ``fflags`` bits, tininess detected
 after rounding, canonical NaN results, OCP FP8 E4M3 without infinities.
 
+Inputs are checked (:mod:`~nnarith.golden.checks`): bit patterns must be
+integers in ``0..2**width - 1`` (Python ints, integer NumPy scalars or arrays,
+lists of ints; a float16 array is refused, use :mod:`~nnarith.golden.values`
+for float values), ``rm`` a RISC-V name or code (:func:`~nnarith.golden.checks.round_mode`),
+formats a known name. Operands broadcast; scalar operands give NumPy scalars.
+
 :func:`round_pack` is the reusable half: it rounds any exact value
 ``(-1)**sign * sig * 2**exp`` to a format, for every unit whose golden ends
 in one rounding (multipliers, fused MACs, MMA, Kulisch read-out).
@@ -14,14 +20,27 @@ in one rounding (multipliers, fused MACs, MMA, Kulisch read-out).
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 
-from .formats import (FLAG_NV, FLAG_NX, FLAG_OF, FLAG_UF, ROUND_MODES, FloatFormat,
-                      float_format)
+from .checks import (bit_patterns, booleans, broadcast_shape, float64_values, float_fmt,
+                     integers, round_mode, shaped, switch)
+from .formats import FLAG_NV, FLAG_NX, FLAG_OF, FLAG_UF, ROUND_MODES, FloatFormat
 
 __all__ = ["Decoded", "decode", "round_pack", "multiply", "fma", "fma_accumulate", "to_float64",
-           "from_float64", "RNE", "RTZ", "RDN", "RUP", "RMM"]
+           "from_float64", "RNE", "RTZ", "RDN", "RUP", "RMM", "FP64"]
 
 RNE, RTZ, RDN, RUP, RMM = (ROUND_MODES[m] for m in ("RNE", "RTZ", "RDN", "RUP", "RMM"))
+
+#: IEEE binary64, the format of float64 values (a reference format, not a unit's:
+#: it is not in ``FLOAT_FORMATS``).
+FP64 = FloatFormat("fp64", 11, 52)
+
+#: A format: a name of ``FLOAT_FORMATS``, ``eXmY``, or a :class:`FloatFormat`.
+Format = str | FloatFormat
+
+#: A rounding mode: ``rne``/``rtz``/``rdn``/``rup``/``rmm`` (any case) or code 0..4,
+#: or an integer array with one code per element.
+RoundMode = str | int | ArrayLike
 
 _INT64_SAFE_BITS = 60
 
@@ -65,10 +84,17 @@ class Decoded:
     is_zero: np.ndarray
 
 
-def decode(bits, fmt, ftz=False):
-    """Split bit patterns of ``fmt``; ``ftz`` reads subnormals as zeros of the same sign."""
-    fmt = float_format(fmt)
-    bits = np.asarray(bits).astype(np.uint64)
+def decode(bits: ArrayLike, fmt: Format, ftz: bool = False) -> Decoded:
+    """Split bit patterns of ``fmt``; ``ftz`` reads subnormals as zeros of the same sign.
+
+    The fields have the shape of ``bits`` (0-d for a scalar).
+    """
+    fmt = float_fmt(fmt, "fmt")
+    return _decode(bit_patterns(bits, "bits", fmt, values_hint="to_bits"), fmt,
+                   switch(ftz, "ftz"))
+
+
+def _decode(bits, fmt, ftz):
     m, all_ones = fmt.frac_bits, (1 << fmt.exp_bits) - 1
     sign = ((bits >> np.uint64(fmt.width - 1)) & np.uint64(1)).astype(np.int64)
     field = ((bits >> np.uint64(m)) & np.uint64(all_ones)).astype(np.int64)
@@ -124,17 +150,33 @@ def _round_at(sig, exp, quantum, sign, rm):
     return kept, inexact
 
 
-def round_pack(sign, sig, exp, fmt, rm=RNE, ftz=False, saturate=False):
-    """Round exact values ``(-1)**sign * sig * 2**exp`` (``sig`` >= 0) once to ``fmt``.
+def round_pack(sign: ArrayLike, sig: ArrayLike, exp: ArrayLike, fmt: Format,
+               rm: RoundMode = RNE, ftz: bool = False,
+               saturate: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Round exact values ``(-1)**sign * sig * 2**exp`` once to ``fmt``.
 
-    ``rm``: RISC-V rounding-mode code(s) 0..4. Tininess is detected after
-    rounding; underflow is flagged when a tiny result is inexact. ``ftz``
-    flushes subnormal results to zero (flagging underflow and inexact).
-    ``saturate`` turns overflow into the largest finite number of the sign
-    (OCP ``satfinite``); formats without infinities otherwise overflow to NaN.
-    Returns ``(bits, flags)``.
+    ``sign`` 0 or 1, ``sig`` integers >= 0 (any size), ``exp`` integers within
+    ``±2**32``; all broadcast with ``rm``. ``rm``: a rounding mode
+    (:func:`~nnarith.golden.checks.round_mode`), one or one per element.
+    Tininess is detected after rounding; underflow is flagged when a tiny
+    result is inexact. ``ftz`` flushes subnormal results to zero (flagging
+    underflow and inexact). ``saturate`` turns overflow into the largest
+    finite number of the sign (OCP ``satfinite``); formats without infinities
+    otherwise overflow to NaN. Returns ``(bits, flags)`` (uint64, int64).
     """
-    fmt = float_format(fmt)
+    fmt = float_fmt(fmt, "fmt")
+    sign = integers(sign, "sign", 0, 1, kind="signs")
+    sig = integers(sig, "sig", 0, kind="significands")
+    exp = integers(exp, "exp", -(1 << 32), 1 << 32, kind="exponents")
+    rm = round_mode(rm, per_element=True)
+    shape = broadcast_shape(sign=sign, sig=sig, exp=exp, rm=rm)
+    flat = [np.broadcast_to(x, shape).ravel() for x in (sign, sig, exp, rm)]
+    bits, flags = _round_pack(*flat[:3], fmt, flat[3] if np.ndim(rm) else rm,
+                              switch(ftz, "ftz"), switch(saturate, "saturate"))
+    return shaped(bits, shape), shaped(flags, shape)
+
+
+def _round_pack(sign, sig, exp, fmt, rm, ftz, saturate):
     sign = np.asarray(sign, dtype=np.int64)
     rm = np.asarray(rm, dtype=np.int64)
     if rm.ndim:
@@ -195,35 +237,54 @@ def round_pack(sign, sig, exp, fmt, rm=RNE, ftz=False, saturate=False):
 CHUNK = 1 << 15
 
 
-def multiply(a, b, a_fmt, b_fmt=None, out_fmt=None, rm=RNE, ftz=False, saturate=False):
+def _format_or(fmt, name, default):
+    """``fmt`` checked, or ``default`` (a checked format) where ``fmt`` is None."""
+    return default if fmt is None else float_fmt(fmt, name)
+
+
+def _elementwise(kernel, operands, rm, shape):
+    """``kernel(*operands, rm)`` over the broadcast ``shape``, in cache-sized
+    chunks of the flattened operands; ``(bits, flags)`` in ``shape``."""
+    flat = [np.broadcast_to(x, shape).ravel() for x in operands]
+    if np.ndim(rm):
+        rm = np.broadcast_to(rm, shape).ravel()
+        if rm.size and (rm == rm[0]).all():
+            rm = int(rm[0])                       # one mode: the faster scalar path
+    size = flat[0].size
+    parts = [kernel(*(x[i:i + CHUNK] for x in flat), rm[i:i + CHUNK] if np.ndim(rm) else rm)
+             for i in range(0, max(size, 1), CHUNK)]
+    return (shaped(np.concatenate([p[0] for p in parts]), shape),
+            shaped(np.concatenate([p[1] for p in parts]), shape))
+
+
+def multiply(a: ArrayLike, b: ArrayLike, a_fmt: Format, b_fmt: Format | None = None,
+             out_fmt: Format | None = None, rm: RoundMode = RNE, ftz: bool = False,
+             saturate: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """``a * b`` on bit patterns, rounded once to ``out_fmt``; returns ``(bits, flags)``.
 
-    ``b_fmt`` and ``out_fmt`` default to ``a_fmt``; ``rm`` is one RISC-V
-    rounding-mode code or one per element. ``ftz`` flushes subnormal inputs
-    and outputs to zero; ``saturate`` see :func:`round_pack`.
+    ``b_fmt`` and ``out_fmt`` default to ``a_fmt``; ``rm`` is one rounding mode
+    or one per element. ``ftz`` flushes subnormal inputs and outputs to zero;
+    ``saturate`` see :func:`round_pack`. ``a``, ``b`` and ``rm`` broadcast;
+    the results (uint64 patterns, int64 ``fflags``) have their shape, and are
+    NumPy scalars for scalar operands.
     """
-    a, b = np.broadcast_arrays(np.asarray(a, dtype=np.uint64), np.asarray(b, dtype=np.uint64))
-    rm = np.asarray(rm, dtype=np.int64)
-    if rm.ndim and rm.size and (rm == rm.flat[0]).all():
-        rm = rm.flat[0]                           # one mode: the faster scalar path
-    if a.ndim != 1 or a.size <= CHUNK:
-        return _multiply(a, b, a_fmt, b_fmt, out_fmt, rm, ftz, saturate)
-    rm = np.broadcast_to(rm, a.shape) if rm.ndim else rm
-    parts = [_multiply(a[i:i + CHUNK], b[i:i + CHUNK], a_fmt, b_fmt, out_fmt,
-                       rm[i:i + CHUNK] if rm.ndim else rm, ftz, saturate)
-             for i in range(0, a.size, CHUNK)]
-    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+    a_fmt = float_fmt(a_fmt, "a_fmt")
+    b_fmt, out_fmt = _format_or(b_fmt, "b_fmt", a_fmt), _format_or(out_fmt, "out_fmt", a_fmt)
+    a = bit_patterns(a, "a", a_fmt, values_hint="multiply")
+    b = bit_patterns(b, "b", b_fmt, values_hint="multiply")
+    rm = round_mode(rm, per_element=True)
+    ftz, saturate = switch(ftz, "ftz"), switch(saturate, "saturate")
+    return _elementwise(
+        lambda a, b, rm: _multiply(a, b, a_fmt, b_fmt, out_fmt, rm, ftz, saturate),
+        (a, b), rm, broadcast_shape(a=a, b=b, rm=rm))
 
 
 def _multiply(a, b, a_fmt, b_fmt, out_fmt, rm, ftz, saturate):
-    a_fmt = float_format(a_fmt)
-    b_fmt = float_format(b_fmt or a_fmt)
-    out_fmt = float_format(out_fmt or a_fmt)
-    da, db = decode(a, a_fmt, ftz), decode(b, b_fmt, ftz)
+    da, db = _decode(a, a_fmt, ftz), _decode(b, b_fmt, ftz)
     sign = da.sign ^ db.sign
     bits = a_fmt.frac_bits + b_fmt.frac_bits + 2
     sig = _ints(da.sig, bits) * _ints(db.sig, bits)
-    y, flags = round_pack(sign, sig, da.exp + db.exp, out_fmt, rm, ftz, saturate)
+    y, flags = _round_pack(sign, sig, da.exp + db.exp, out_fmt, rm, ftz, saturate)
 
     invalid = da.is_snan | db.is_snan | (da.is_inf & db.is_zero) | (da.is_zero & db.is_inf)
     nan = da.is_nan | db.is_nan | invalid
@@ -261,34 +322,31 @@ def _specials(da, db, dc, sign_p, out_fmt, saturate):
     return nan, invalid, inf, inf_bits
 
 
-def fma(a, b, c, a_fmt, b_fmt=None, c_fmt=None, out_fmt=None, rm=RNE, ftz=False, saturate=False):
+def fma(a: ArrayLike, b: ArrayLike, c: ArrayLike, a_fmt: Format, b_fmt: Format | None = None,
+        c_fmt: Format | None = None, out_fmt: Format | None = None, rm: RoundMode = RNE,
+        ftz: bool = False, saturate: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Fused ``a * b + c`` on bit patterns, rounded once to ``out_fmt``; returns ``(bits, flags)``.
 
     ``b_fmt`` and ``c_fmt`` default to ``a_fmt``, ``out_fmt`` to ``c_fmt``.
     RISC-V semantics: canonical NaN results; invalid for a signaling NaN,
     ``inf * 0`` (even with a quiet NaN addend) and ``inf - inf``; an exact zero
     sum of opposite-signed terms is +0 (-0 in RDN); tininess after rounding.
+    ``a``, ``b``, ``c`` and ``rm`` broadcast as in :func:`multiply`.
     """
-    a, b, c = np.broadcast_arrays(*(np.asarray(x, dtype=np.uint64) for x in (a, b, c)))
-    rm = np.asarray(rm, dtype=np.int64)
-    if rm.ndim and rm.size and (rm == rm.flat[0]).all():
-        rm = rm.flat[0]
-    formats = (a_fmt, b_fmt, c_fmt, out_fmt)
-    if a.ndim != 1 or a.size <= CHUNK:
-        return _fma(a, b, c, *formats, rm, ftz, saturate)
-    rm = np.broadcast_to(rm, a.shape) if rm.ndim else rm
-    parts = [_fma(a[i:i + CHUNK], b[i:i + CHUNK], c[i:i + CHUNK], *formats,
-                  rm[i:i + CHUNK] if rm.ndim else rm, ftz, saturate)
-             for i in range(0, a.size, CHUNK)]
-    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+    a_fmt = float_fmt(a_fmt, "a_fmt")
+    b_fmt, c_fmt = _format_or(b_fmt, "b_fmt", a_fmt), _format_or(c_fmt, "c_fmt", a_fmt)
+    out_fmt = _format_or(out_fmt, "out_fmt", c_fmt)
+    a, b, c = (bit_patterns(x, name, fmt, values_hint="fma")
+               for x, name, fmt in ((a, "a", a_fmt), (b, "b", b_fmt), (c, "c", c_fmt)))
+    rm = round_mode(rm, per_element=True)
+    ftz, saturate = switch(ftz, "ftz"), switch(saturate, "saturate")
+    return _elementwise(
+        lambda a, b, c, rm: _fma(a, b, c, a_fmt, b_fmt, c_fmt, out_fmt, rm, ftz, saturate),
+        (a, b, c), rm, broadcast_shape(a=a, b=b, c=c, rm=rm))
 
 
 def _fma(a, b, c, a_fmt, b_fmt, c_fmt, out_fmt, rm, ftz, saturate):
-    a_fmt = float_format(a_fmt)
-    b_fmt = float_format(b_fmt or a_fmt)
-    c_fmt = float_format(c_fmt or a_fmt)
-    out_fmt = float_format(out_fmt or c_fmt)
-    da, db, dc = decode(a, a_fmt, ftz), decode(b, b_fmt, ftz), decode(c, c_fmt, ftz)
+    da, db, dc = _decode(a, a_fmt, ftz), _decode(b, b_fmt, ftz), _decode(c, c_fmt, ftz)
     p = out_fmt.frac_bits + 1
     product_bits = a_fmt.frac_bits + b_fmt.frac_bits + 2
     # Bound on the aligned sum's width (see the reduction below), plus carry and sign.
@@ -326,7 +384,7 @@ def _fma(a, b, c, a_fmt, b_fmt, c_fmt, out_fmt, rm, ftz, saturate):
     magnitude = np.where(negative, -total, total)
     exact_zero_sign = np.where(sign_p == dc.sign, sign_p, (np.asarray(rm) == RDN).astype(np.int64))
     sign = np.where(magnitude == 0, exact_zero_sign, negative.astype(np.int64))
-    y, flags = round_pack(sign, magnitude, exp, out_fmt, rm, ftz, saturate)
+    y, flags = _round_pack(sign, magnitude, exp, out_fmt, rm, ftz, saturate)
 
     nan, invalid, inf, inf_bits = _specials(da, db, dc, sign_p, out_fmt, saturate)
     y = np.where(nan, np.uint64(out_fmt.nan_bits), np.where(inf, inf_bits, y))
@@ -334,21 +392,28 @@ def _fma(a, b, c, a_fmt, b_fmt, c_fmt, out_fmt, rm, ftz, saturate):
     return y.astype(np.uint64), flags.astype(np.int64)
 
 
-def fma_accumulate(a, b, clear, a_fmt, b_fmt=None, c_fmt=None, rm=RNE, ftz=False, saturate=False):
+def fma_accumulate(a: ArrayLike, b: ArrayLike, clear: ArrayLike, a_fmt: Format,
+                   b_fmt: Format | None = None, c_fmt: Format | None = None,
+                   rm: RoundMode = RNE, ftz: bool = False,
+                   saturate: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """The running sum ``acc <- round(a * b + acc)`` over a stream, in order.
 
     ``acc`` starts as +0 of ``c_fmt`` (the result format too). Where ``clear``
-    is set, the sum restarts with that product: the addend is a zero with the
-    product's sign, so the result is ``round(a * b)``. Returns ``(bits,
-    flags)``: the sum after each step.
+    (bools or 0/1) is set, the sum restarts with that product: the addend is
+    a zero with the product's sign, so the result is ``round(a * b)``.
+    ``a``, ``b``, ``clear`` and ``rm`` broadcast to the stream, taken in
+    C order. Returns ``(bits, flags)``: the sum after each step, in the
+    stream's shape.
     """
-    a_fmt = float_format(a_fmt)
-    b_fmt = float_format(b_fmt or a_fmt)
-    c_fmt = float_format(c_fmt or a_fmt)
-    a = np.asarray(a, dtype=np.uint64).ravel()
-    b = np.asarray(b, dtype=np.uint64).ravel()
-    clear = np.asarray(clear).astype(bool).ravel()
-    rm = np.broadcast_to(np.asarray(rm, dtype=np.int64), a.shape)
+    a_fmt = float_fmt(a_fmt, "a_fmt")
+    b_fmt, c_fmt = _format_or(b_fmt, "b_fmt", a_fmt), _format_or(c_fmt, "c_fmt", a_fmt)
+    a = bit_patterns(a, "a", a_fmt)
+    b = bit_patterns(b, "b", b_fmt)
+    clear = booleans(clear, "clear")
+    rm = round_mode(rm, per_element=True)
+    ftz, saturate = switch(ftz, "ftz"), switch(saturate, "saturate")
+    shape = broadcast_shape(a=a, b=b, clear=clear, rm=rm)
+    a, b, clear, rm = (np.broadcast_to(x, shape).ravel() for x in (a, b, clear, rm))
     product_sign = (((a >> np.uint64(a_fmt.width - 1)) ^ (b >> np.uint64(b_fmt.width - 1)))
                     & np.uint64(1)) << np.uint64(c_fmt.width - 1)
     ys = np.zeros(a.shape, dtype=np.uint64)
@@ -356,24 +421,32 @@ def fma_accumulate(a, b, clear, a_fmt, b_fmt=None, c_fmt=None, rm=RNE, ftz=False
     acc = np.zeros(1, dtype=np.uint64)
     for i in range(a.size):
         c = product_sign[i:i + 1] if clear[i] else acc
-        acc, flag = _fma(a[i:i + 1], b[i:i + 1], c, a_fmt, b_fmt, c_fmt, c_fmt, rm[i],
+        acc, flag = _fma(a[i:i + 1], b[i:i + 1], c, a_fmt, b_fmt, c_fmt, c_fmt, int(rm[i]),
                          ftz, saturate)
         ys[i], flags[i] = acc[0], flag[0]
-    return ys, flags
+    return shaped(ys, shape), shaped(flags, shape)
 
 
-def to_float64(bits, fmt):
-    """Values of bit patterns as float64 (exact for formats up to 11/52 bits)."""
-    d = decode(bits, fmt)
+def to_float64(bits: ArrayLike, fmt: Format) -> np.ndarray:
+    """Values of bit patterns as float64 (exact for formats up to 11/52 bits);
+    a NumPy scalar for a scalar."""
+    fmt = float_fmt(fmt, "fmt")
+    d = _decode(bit_patterns(bits, "bits", fmt, values_hint="to_bits"), fmt, False)
     value = np.ldexp(d.sig.astype(np.float64), d.exp.astype(np.int64))
     value = np.where(d.is_inf, np.inf, value)
     value = np.where(d.sign == 1, -value, value)
-    return np.where(d.is_nan, np.nan, value)
+    return np.where(d.is_nan, np.nan, value)[()]
 
 
-def from_float64(x, fmt, rm=RNE, saturate=False):
-    """Round float64 values once to ``fmt`` (bit patterns, flags)."""
-    x = np.asarray(x, dtype=np.float64)
-    return multiply(x.view(np.uint64), np.full(x.shape, 0x3FF0000000000000, dtype=np.uint64),
-                    FloatFormat("fp64", 11, 52), FloatFormat("fp64", 11, 52), fmt, rm,
+def from_float64(x: ArrayLike, fmt: Format, rm: RoundMode = RNE,
+                 saturate: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Round float values once to ``fmt``: ``(bits, flags)``.
+
+    ``x``: Python floats, or NumPy / ml_dtypes float arrays or scalars (read
+    exactly as float64); integers are refused (bit patterns go to
+    :func:`to_float64`).
+    """
+    fmt = float_fmt(fmt, "fmt")
+    x = float64_values(x, "x")
+    return multiply(x.view(np.uint64), np.uint64(0x3FF0000000000000), FP64, FP64, fmt, rm,
                     saturate=saturate)

@@ -162,7 +162,7 @@ FLOAT_FORMATS = {f.name: f for f in (
 )}
 
 
-def float_format(name):
+def float_format(name: str | FloatFormat) -> FloatFormat:
     """A named format (``fp16``, ``bf16``, ...) or a custom IEEE-style ``eXmY``
     (X exponent bits 2..11, Y fraction bits 1..52)."""
     if isinstance(name, FloatFormat):

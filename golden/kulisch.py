@@ -21,8 +21,9 @@ the sum modulo ``2**width`` (two's-complement wrap). All stickies start over
 on ``clear``.
 
 Read-out at every step: the register value rounded to ``out_fmt`` by
-:func:`~golden.float.round_pack` in mode ``rm`` (RISC-V codes; 5..7 act as
-RTZ), with its ``fflags``; an exact zero sum reads out as +0 in every mode.
+:func:`~golden.float.round_pack` in mode ``rm`` (a name or code 0..4 for
+every step, or one code per step where the reserved 5..7 act as RTZ, as the
+unit's 3-bit port reads them), with its ``fflags``; an exact zero sum reads out as +0 in every mode.
 Infinities and NaNs never enter the register; since the last clear they
 decide the result instead: a NaN input or an invalid product (inf * 0) gives
 the canonical NaN, +inf and -inf products both give the NaN with NV, one
@@ -32,20 +33,22 @@ flags of a NaN or infinity result are NV or nothing.
 """
 
 import numpy as np
+from numpy.typing import ArrayLike
 
-from .float import decode, round_pack
-from .formats import FLAG_NV, FLAG_NX, float_format
+from .checks import bit_patterns, booleans, count, float_fmt, per_step, round_mode, switch
+from .float import Format, RoundMode, _decode, _round_pack
+from .formats import FLAG_NV, FLAG_NX
 
 __all__ = ["exact_range", "register_width", "kulisch_accumulate"]
 
 
-def exact_range(in_fmt):
+def exact_range(in_fmt: Format) -> tuple[int, int]:
     """``(lsb, msb)`` of the register that holds every product of ``in_fmt`` exactly."""
-    fmt = float_format(in_fmt)
+    fmt = float_fmt(in_fmt, "in_fmt")
     return 2 * (fmt.emin - fmt.frac_bits), 2 * (fmt.emax + 1)
 
 
-def register_width(lsb, msb, carry_bits):
+def register_width(lsb: int, msb: int, carry_bits: int) -> int:
     """Bits of the register: magnitudes below ``2**msb``, carries, and a sign bit."""
     return msb - lsb + carry_bits + 1
 
@@ -63,33 +66,40 @@ def _since(values, start):
     return total - np.where(start > 0, before, 0 * before)
 
 
-def kulisch_accumulate(a, b, clear, rm, in_fmt="fp16", out_fmt="fp32", *, lsb=None, msb=None,
-                       carry_bits=16, ftz=False):
+def kulisch_accumulate(a: ArrayLike, b: ArrayLike, clear: ArrayLike, rm: RoundMode,
+                       in_fmt: Format = "fp16", out_fmt: Format = "fp32", *,
+                       lsb: int | None = None, msb: int | None = None, carry_bits: int = 16,
+                       ftz: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Stream ``a * b`` products into the register; read it out after every step.
 
     ``a``, ``b``: bit patterns of ``in_fmt``, shape ``(steps, lanes)`` (the
     ``lanes`` products of a step are added together) or ``(steps,)`` for one
-    lane. ``clear`` (per step): start a new sum with this step's products; the
-    sum after reset is 0. ``rm``: mode of each step's read-out. ``ftz`` reads
+    lane. ``clear`` (per step, bools or 0/1): start a new sum with this step's
+    products; the sum after reset is 0. ``rm``: mode of the read-outs, one or
+    one per step (module docs). ``ftz`` reads
     subnormal inputs as zeros and flushes subnormal results. ``lsb``, ``msb``,
     ``carry_bits``: the register (module docs).
 
     Returns ``(y, flags, overflow)`` per step: ``out_fmt`` bit patterns, fflags,
     and the sticky register overflow.
     """
-    in_fmt, out_fmt = float_format(in_fmt), float_format(out_fmt)
+    in_fmt, out_fmt = float_fmt(in_fmt, "in_fmt"), float_fmt(out_fmt, "out_fmt")
     exact_lsb, exact_msb = exact_range(in_fmt)
-    lsb = exact_lsb if lsb is None else lsb
-    msb = exact_msb if msb is None else msb
-    width = register_width(lsb, msb, carry_bits)
-    a, b = np.asarray(a, dtype=np.uint64), np.asarray(b, dtype=np.uint64)
+    lsb = exact_lsb if lsb is None else count(lsb, "lsb", -(1 << 16), 1 << 16)
+    msb = exact_msb if msb is None else count(msb, "msb", lsb + 1, 1 << 16)
+    width = register_width(lsb, msb, count(carry_bits, "carry_bits", 0, 1 << 16))
+    ftz = switch(ftz, "ftz")
+    a, b = (bit_patterns(x, name, in_fmt) for x, name in ((a, "a"), (b, "b")))
+    if a.shape != b.shape or a.ndim not in (1, 2):
+        raise ValueError(f"a, b: must both be (steps, lanes) or (steps,), got shapes "
+                         f"{a.shape} and {b.shape}")
     if a.ndim == 1:
         a, b = a[:, None], b[:, None]
     steps = a.shape[0]
-    clear = np.asarray(clear).astype(bool)
-    rm = np.broadcast_to(np.asarray(rm, dtype=np.int64), (steps,))
+    clear = per_step(booleans(clear, "clear"), "clear", steps)
+    rm = per_step(round_mode(rm, per_element=True), "rm", steps)
 
-    da, db = decode(a, in_fmt, ftz), decode(b, in_fmt, ftz)
+    da, db = _decode(a, in_fmt, ftz), _decode(b, in_fmt, ftz)
     invalid = da.is_snan | db.is_snan | (da.is_inf & db.is_zero) | (da.is_zero & db.is_inf)
     nan = da.is_nan | db.is_nan | invalid
     inf = (da.is_inf | db.is_inf) & ~nan
@@ -126,7 +136,8 @@ def kulisch_accumulate(a, b, clear, rm, in_fmt="fp16", out_fmt="fp32", *, lsb=No
     invalid_seen = seen(invalid.any(axis=1)) | (pos_inf & neg_inf)
 
     negative = np.array([v < 0 for v in register], dtype=np.int64)
-    y, flags = round_pack(negative, np.abs(register), np.full(steps, lsb), out_fmt, rm, ftz)
+    y, flags = _round_pack(negative, np.abs(register), np.full(steps, lsb), out_fmt, rm, ftz,
+                           False)
     flags = flags | np.where(inexact_in, FLAG_NX, 0)
 
     is_nan = nan_seen | (pos_inf & neg_inf)

@@ -12,13 +12,16 @@
 
 Shapes: A ``(..., M, K)``, B ``(..., K, N)``, C and D ``(..., M, N)``, with
 broadcastable leading (batch) dimensions. A and B hold ``in_fmt`` patterns, C and
-D ``out_fmt`` patterns (uint64 arrays).
+D ``out_fmt`` patterns: integers in ``0..2**width - 1`` in, uint64 arrays out
+(float values: :func:`nnarith.golden.values.mma`).
 """
 
 import numpy as np
+from numpy.typing import ArrayLike
 
-from .float import RDN, RNE, decode, fma, round_pack
-from .formats import FLAG_NV, FLAG_OF, GPUS, ROUND_MODES, TensorCoreParams, float_format
+from .checks import bit_patterns, count, float_fmt, round_mode
+from .float import RDN, RNE, Format, RoundMode, _decode, _fma, _round_pack
+from .formats import FLAG_NV, FLAG_OF, GPUS, FloatFormat, TensorCoreParams
 
 __all__ = ["TensorCoreParams", "GPUS", "MODES", "tensorcore_params", "validate", "block_fma",
            "mma", "gemm"]
@@ -29,43 +32,34 @@ MODES = ("fused", "chain", "tensorcore")
 _C_FRAC = 23
 
 
-def tensorcore_params(gpu):
+def tensorcore_params(gpu: str | TensorCoreParams) -> TensorCoreParams:
     """A preset by name, or ``gpu`` itself if it is already a :class:`TensorCoreParams`."""
     if isinstance(gpu, TensorCoreParams):
         return gpu
-    if gpu not in GPUS:
+    if not isinstance(gpu, str) or gpu not in GPUS:
         raise ValueError(f"gpu: must be one of {', '.join(GPUS)}, got {gpu!r}")
     return GPUS[gpu]
 
 
-def _format_name(fmt, what):
-    try:
-        return float_format(fmt).name
-    except ValueError as error:
-        raise ValueError(f"{what}: {error}") from None
-
-
-def validate(in_fmt, out_fmt, mode, gpu=None, rm=None, k=None, require_block=False):
+def validate(in_fmt: Format, out_fmt: Format, mode: str, gpu: str | TensorCoreParams | None = None,
+             rm: RoundMode | None = None, k: int | None = None, require_block: bool = False
+             ) -> tuple[FloatFormat, FloatFormat, TensorCoreParams | None, int | None]:
     """Check one MMA configuration; returns ``(in_fmt, out_fmt, params, rm)`` normalised.
 
     ``params`` is the GPU's :class:`TensorCoreParams` (tensorcore mode) or None;
-    ``rm`` the rounding-mode code of the IEEE modes (RNE by default) or None.
-    ``require_block``: ``k`` must be a multiple of the GPU's block (a unit that
-    cannot pad). Raises ValueError naming the parameter.
+    ``rm`` the rounding-mode code of the IEEE modes (a name or code, RNE by
+    default) or None. ``require_block``: ``k`` must be a multiple of the
+    GPU's block (a unit that cannot pad). Raises ValueError naming the parameter.
     """
-    if mode not in MODES:
+    if not isinstance(mode, str) or mode not in MODES:
         raise ValueError(f"mode: must be one of {', '.join(MODES)}, got {mode!r}")
-    in_name, out_name = _format_name(in_fmt, "in_fmt"), _format_name(out_fmt, "out_fmt")
-    if k is not None and (not isinstance(k, (int, np.integer)) or k < 1):
-        raise ValueError(f"K: must be a positive integer, got {k!r}")
+    in_fmt, out_fmt = float_fmt(in_fmt, "in_fmt"), float_fmt(out_fmt, "out_fmt")
+    in_name, out_name = in_fmt.name, out_fmt.name
     if mode != "tensorcore":
         if gpu is not None:
             raise ValueError(f"gpu: only used in mode tensorcore, got {gpu!r} in mode {mode}")
-        rm = RNE if rm is None else rm
-        if not isinstance(rm, (int, np.integer)) or not 0 <= rm <= 4:
-            raise ValueError(f"rm: must be a rounding-mode code 0..4 "
-                             f"({', '.join(ROUND_MODES)}), got {rm!r}")
-        return float_format(in_fmt), float_format(out_fmt), None, int(rm)
+        _check_k(k, None, require_block)
+        return in_fmt, out_fmt, None, RNE if rm is None else round_mode(rm)
     if gpu is None:
         raise ValueError(f"gpu: mode tensorcore needs one of {', '.join(GPUS)}")
     params = tensorcore_params(gpu)
@@ -77,10 +71,18 @@ def validate(in_fmt, out_fmt, mode, gpu=None, rm=None, k=None, require_block=Fal
             raise ValueError(f"{name}: mode tensorcore supports {' and '.join(allowed)}, "
                              f"got {fmt}")
     params.mode(in_name, out_name)
-    if require_block and k is not None and k % params.block:
+    _check_k(k, params, require_block)
+    return in_fmt, out_fmt, params, None
+
+
+def _check_k(k, params, require_block):
+    """K (if given) is positive and, where ``require_block``, a multiple of the block."""
+    if k is None:
+        return
+    count(k, "K", 1)
+    if require_block and params is not None and k % params.block:
         raise ValueError(f"K: must be a multiple of the {params.name} block "
                          f"({params.block}), got {k}")
-    return float_format(in_name), float_format(out_name), params, None
 
 
 def _bit_length(x):
@@ -111,23 +113,30 @@ def _product_specials(da, db, dc):
     return nan, (pos_inf | neg_inf) & ~nan, neg_inf.astype(np.int64)
 
 
-def block_fma(a, b, c, in_fmt, out_fmt, params):
+def block_fma(a: ArrayLike, b: ArrayLike, c: ArrayLike, in_fmt: Format, out_fmt: Format,
+              params: str | TensorCoreParams) -> np.ndarray:
     """One tensor-core block FMA per dot product (SPEC §2 and §3), integers only.
 
     ``a``, ``b``: ``in_fmt`` patterns of shape ``(..., K)`` with ``K`` at most the
-    block size; ``c``: ``out_fmt`` patterns of shape ``(...)``. Returns the
+    block size; ``c``: ``out_fmt`` patterns of shape ``(...)`` (broadcast).
+    ``params``: a :data:`GPUS` name or :class:`TensorCoreParams`. Returns the
     ``out_fmt`` patterns of ``d``.
     """
-    params = tensorcore_params(params)
-    in_fmt, out_fmt, params, _ = validate(in_fmt, out_fmt, "tensorcore", params)
-    rm, e_floor = params.mode(in_fmt.name, out_fmt.name)
-    a, b = np.broadcast_arrays(np.asarray(a, dtype=np.uint64), np.asarray(b, dtype=np.uint64))
+    in_fmt, out_fmt, params, _ = validate(in_fmt, out_fmt, "tensorcore",
+                                          tensorcore_params(params))
+    a, b = (bit_patterns(x, name, in_fmt, values_hint="mma") for x, name in ((a, "a"), (b, "b")))
+    c = bit_patterns(c, "c", out_fmt, values_hint="mma")
+    a, b = np.broadcast_arrays(a, b)
     if a.ndim == 0 or a.shape[-1] > params.block:
         raise ValueError(f"K: a block holds at most {params.block} products on "
                          f"{params.name}, got {a.shape[-1] if a.ndim else 0}")
-    c = np.broadcast_to(np.asarray(c, dtype=np.uint64), a.shape[:-1])
+    return _block_fma(a, b, np.broadcast_to(c, a.shape[:-1]), in_fmt, out_fmt, params)
+
+
+def _block_fma(a, b, c, in_fmt, out_fmt, params):
+    rm, e_floor = params.mode(in_fmt.name, out_fmt.name)
     m, big_f = in_fmt.frac_bits, params.frac_bits
-    da, db, dc = decode(a, in_fmt), decode(b, in_fmt), decode(c, out_fmt)
+    da, db, dc = _decode(a, in_fmt, False), _decode(b, in_fmt, False), _decode(c, out_fmt, False)
 
     # Step 2: exact unnormalised products P·2^(X - 2M); zero products drop out.
     sig_p = da.sig * db.sig
@@ -157,7 +166,7 @@ def block_fma(a, b, c, in_fmt, out_fmt, params):
     total = (np.where(da.sign ^ db.sign, -aligned_p, aligned_p).sum(-1)
              + np.where(dc.sign == 1, -aligned_c, aligned_c))
     sign = (total < 0).astype(np.int64)
-    bits, flags = round_pack(sign, np.abs(total), top - big_f, out_fmt, rm)
+    bits, flags = _round_pack(sign, np.abs(total), top - big_f, out_fmt, rm, False, False)
     sign_bit = sign.astype(np.uint64) << np.uint64(out_fmt.width - 1)
     bits = np.where(flags & FLAG_OF != 0, sign_bit | np.uint64(out_fmt.inf_bits), bits)
 
@@ -170,7 +179,7 @@ def block_fma(a, b, c, in_fmt, out_fmt, params):
 
 def _fused(a, b, c, in_fmt, out_fmt, rm):
     """Exact ``c + Σ a·b`` along the last axis, rounded once; returns ``(bits, flags)``."""
-    da, db, dc = decode(a, in_fmt), decode(b, in_fmt), decode(c, out_fmt)
+    da, db, dc = _decode(a, in_fmt, False), _decode(b, in_fmt, False), _decode(c, out_fmt, False)
     sig = np.concatenate([da.sig * db.sig if 2 * in_fmt.frac_bits + 2 <= 60
                           else da.sig.astype(object) * db.sig.astype(object),
                           dc.sig[..., None].astype(da.sig.dtype)], axis=-1)
@@ -197,7 +206,7 @@ def _fused(a, b, c, in_fmt, out_fmt, rm):
     sign = np.where(magnitude == 0, zero_sign, negative).astype(np.int64)
     if magnitude.dtype != object:
         magnitude = magnitude.astype(np.int64)
-    bits, flags = round_pack(sign, magnitude, low, out_fmt, rm)
+    bits, flags = _round_pack(sign, magnitude, low, out_fmt, rm, False, False)
 
     nan, inf, inf_sign = _product_specials(da, db, dc)
     snan = (da.is_snan | db.is_snan).any(-1) | dc.is_snan
@@ -218,7 +227,8 @@ def _chain(a, b, c, in_fmt, out_fmt, rm):
     """``c`` then one rounded FMA per ``k``; flags are the OR over the steps."""
     d, flags = c, np.zeros(c.shape, dtype=np.int64)
     for k in range(a.shape[-1]):
-        d, step = fma(a[..., k], b[..., k], d, in_fmt, in_fmt, out_fmt, out_fmt, rm)
+        d, step = _fma(a[..., k], b[..., k], d, in_fmt, in_fmt, out_fmt, out_fmt, rm, False,
+                       False)
         flags = flags | step
     return d, flags
 
@@ -231,14 +241,20 @@ def _tensorcore(a, b, c, in_fmt, out_fmt, params):
         a, b = np.pad(a, widths), np.pad(b, widths)
     d = c
     for start in range(0, a.shape[-1], params.block):
-        d = block_fma(a[..., start:start + params.block], b[..., start:start + params.block],
-                      d, in_fmt, out_fmt, params)
+        d = _block_fma(a[..., start:start + params.block], b[..., start:start + params.block],
+                       d, in_fmt, out_fmt, params)
     return d, None
 
 
+def _patterns(A, B, C, in_fmt, out_fmt):
+    """A, B, C checked as bit patterns of their formats (uint64 arrays)."""
+    return (bit_patterns(A, "A", in_fmt, values_hint="mma"),
+            bit_patterns(B, "B", in_fmt, values_hint="mma"),
+            bit_patterns(C, "C", out_fmt, values_hint="mma"))
+
+
 def _operands(A, B, C):
-    """A, B, C as uint64 arrays and the rows/columns of every output, ``(..., M, N, K)``."""
-    A, B, C = (np.asarray(x, dtype=np.uint64) for x in (A, B, C))
+    """The rows/columns of every output, ``(..., M, N, K)``, C and K."""
     if A.ndim < 2 or B.ndim < 2 or C.ndim < 2:
         raise ValueError(f"A, B, C: must be (..., M, K), (..., K, N), (..., M, N), got shapes "
                          f"{A.shape}, {B.shape}, {C.shape}")
@@ -257,17 +273,21 @@ def _operands(A, B, C):
     return rows, cols, np.broadcast_to(C, batch + (m, n)), k
 
 
-def mma(A, B, C, in_fmt, out_fmt, mode, *, gpu=None, rm=None, require_block=False):
+def mma(A: ArrayLike, B: ArrayLike, C: ArrayLike, in_fmt: Format, out_fmt: Format, mode: str, *,
+        gpu: str | TensorCoreParams | None = None, rm: RoundMode | None = None,
+        require_block: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
     """``D = A·B + C`` in numerics ``mode``; returns ``(bits, flags)``.
 
-    ``rm`` (fused, chain): RISC-V rounding-mode code, RNE by default. ``gpu``
-    (tensorcore): a :data:`GPUS` name or :class:`TensorCoreParams`; K is padded
-    with zero products to a multiple of the block unless ``require_block``
-    makes that a ValueError. Flags: ``fflags`` per output (chain: OR over the
-    steps); None in tensorcore mode, where the GPU defines none.
+    ``rm`` (fused, chain): a rounding mode, name or code, RNE by default.
+    ``gpu`` (tensorcore): a :data:`GPUS` name or :class:`TensorCoreParams`; K
+    is padded with zero products to a multiple of the block unless
+    ``require_block`` makes that a ValueError. Flags: ``fflags`` per output
+    (chain: OR over the steps); None in tensorcore mode, where the GPU
+    defines none.
     """
-    rows, cols, C, k = _operands(A, B, C)
-    in_fmt, out_fmt, params, rm = validate(in_fmt, out_fmt, mode, gpu, rm, k, require_block)
+    in_fmt, out_fmt, params, rm = validate(in_fmt, out_fmt, mode, gpu, rm)
+    rows, cols, C, k = _operands(*_patterns(A, B, C, in_fmt, out_fmt))
+    _check_k(k, params, require_block)
     if mode == "fused":
         return _fused(rows, cols, C, in_fmt, out_fmt, rm)
     if mode == "chain":
@@ -275,7 +295,9 @@ def mma(A, B, C, in_fmt, out_fmt, mode, *, gpu=None, rm=None, require_block=Fals
     return _tensorcore(rows, cols, C, in_fmt, out_fmt, params)
 
 
-def gemm(A, B, C, in_fmt, out_fmt, mode, *, gpu=None, rm=None, tile_k=None):
+def gemm(A: ArrayLike, B: ArrayLike, C: ArrayLike, in_fmt: Format, out_fmt: Format, mode: str, *,
+         gpu: str | TensorCoreParams | None = None, rm: RoundMode | None = None,
+         tile_k: int | None = None) -> tuple[np.ndarray, np.ndarray | None]:
     """An M×K×N GEMM, ``D = A·B + C``, for any K; returns ``(bits, flags)``.
 
     Without ``tile_k`` this is :func:`mma`: fused sums the whole K exactly,
@@ -284,20 +306,19 @@ def gemm(A, B, C, in_fmt, out_fmt, mode, *, gpu=None, rm=None, tile_k=None):
     tile's C (a tiled hardware GEMM through an M×N×tile_k unit); in tensorcore
     mode ``tile_k`` must be a multiple of the block. Flags are the OR over tiles.
     """
-    A, B = np.asarray(A, dtype=np.uint64), np.asarray(B, dtype=np.uint64)
+    checked_in, checked_out, params, _ = validate(in_fmt, out_fmt, mode, gpu, rm)
+    A, B, C = _patterns(A, B, C, checked_in, checked_out)
     if tile_k is None:
         return mma(A, B, C, in_fmt, out_fmt, mode, gpu=gpu, rm=rm)
     k = A.shape[-1] if A.ndim else 0
-    if not isinstance(tile_k, (int, np.integer)) or tile_k < 1:
-        raise ValueError(f"tile_k: must be a positive integer, got {tile_k!r}")
-    if mode == "tensorcore":
-        params = validate(in_fmt, out_fmt, mode, gpu, rm)[2]
+    count(tile_k, "tile_k", 1)
+    if params is not None:
         if tile_k % params.block:
             raise ValueError(f"tile_k: must be a multiple of the {params.name} block "
                              f"({params.block}), got {tile_k}")
     if k % tile_k:
         raise ValueError(f"K: must be a multiple of tile_k ({tile_k}), got {k}")
-    d, flags = np.asarray(C, dtype=np.uint64), None
+    d, flags = C, None
     for start in range(0, k, tile_k):
         d, step = mma(A[..., start:start + tile_k], B[..., start:start + tile_k, :], d,
                       in_fmt, out_fmt, mode, gpu=gpu, rm=rm)

@@ -9,11 +9,18 @@ clamps. The integer functions reproduce gemmlowp's ``fixedpoint.h`` and
 TFLite's ``MultiplyByQuantizedMultiplier`` exactly (int32 wraparound where the
 C code wraps), vectorized over NumPy int64 arrays; every int32 * int32 product
 and every rounding constant used here fits in int64 without overflow.
+
+Integer arguments are checked: integers only (Python ints, integer NumPy
+arrays, lists of ints; never floats or bools), in the documented range
+(int32 values unless said otherwise); a ValueError names the argument.
 """
 
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
+
+from .checks import integers
 
 __all__ = [
     "INT32_MIN", "INT32_MAX", "wrap_int32", "round_half_away",
@@ -37,23 +44,20 @@ KL_SMOOTHING = 1e-4
 # int32 helpers
 # --------------------------------------------------------------------------
 
-def wrap_int32(x):
-    """Two's complement wrap of integers to int32, as 32-bit hardware does."""
-    x = np.asarray(x, dtype=np.int64)
+def wrap_int32(x: ArrayLike) -> np.ndarray:
+    """Two's complement wrap of integers (int64 values) to int32, as 32-bit hardware does."""
+    return _wrap_int32(integers(x, "x", -(1 << 63), (1 << 63) - 1, kind="values"))
+
+
+def _wrap_int32(x):
     return ((x + (1 << 31)) & 0xFFFFFFFF) - (1 << 31)
 
 
 def _int32_values(x, name):
-    arr = np.asarray(x)
-    if arr.dtype.kind not in "iub":
-        raise ValueError(f"{name}: must be integers, got dtype {arr.dtype}")
-    arr = arr.astype(np.int64)
-    if arr.size and (arr.min() < INT32_MIN or arr.max() > INT32_MAX):
-        raise ValueError(f"{name}: must be int32 values in {INT32_MIN}..{INT32_MAX}")
-    return arr
+    return integers(x, name, INT32_MIN, INT32_MAX, kind="int32 values")
 
 
-def round_half_away(v):
+def round_half_away(v: ArrayLike) -> np.ndarray:
     """Round to nearest, ties away from zero (C ``std::round``, TFLite's ``TfLiteRound``).
 
     Done as truncation plus an exact fraction test, so values just below one
@@ -68,7 +72,7 @@ def round_half_away(v):
 # gemmlowp / TFLite integer requantization
 # --------------------------------------------------------------------------
 
-def saturating_rounding_doubling_high_mul(a, b):
+def saturating_rounding_doubling_high_mul(a: ArrayLike, b: ArrayLike) -> np.ndarray:
     """gemmlowp ``SaturatingRoundingDoublingHighMul`` (ARM ``VQRDMULH``) on int32 values.
 
     Transcribes gemmlowp's scalar code: ``nudge = a*b >= 0 ? 2**30 : 1 - 2**30``,
@@ -88,29 +92,25 @@ def saturating_rounding_doubling_high_mul(a, b):
     return np.where((a == INT32_MIN) & (b == INT32_MIN), INT32_MAX, truncated)
 
 
-def rounding_divide_by_pot(x, exponent):
+def rounding_divide_by_pot(x: ArrayLike, exponent: ArrayLike) -> np.ndarray:
     """gemmlowp ``RoundingDivideByPOT``: ``x / 2**exponent``, ties away from zero.
 
     ``(x >> e) + ((x & mask) > (mask >> 1) + (x < 0))`` with ``mask = 2**e - 1``;
     ``exponent`` is 0..31, a scalar or an array broadcast against ``x``.
     """
     x = _int32_values(x, "x")
-    exponent = np.asarray(exponent, dtype=np.int64)
-    if exponent.size and (exponent.min() < 0 or exponent.max() > 31):
-        raise ValueError("exponent: must be in 0..31")
+    exponent = integers(exponent, "exponent", 0, 31, kind="shift counts")
     mask = (np.int64(1) << exponent) - 1
     threshold = (mask >> 1) + (x < 0)
     return (x >> exponent) + ((x & mask) > threshold)
 
 
 def _check_shift(shift):
-    shift = np.asarray(shift, dtype=np.int64)
-    if shift.size and (shift.min() < -31 or shift.max() > 30):
-        raise ValueError(f"shift: must be in -31..30, got {shift.min()}..{shift.max()}")
-    return shift
+    return integers(shift, "shift", -31, 30, kind="shifts")
 
 
-def multiply_by_quantized_multiplier(x, multiplier, shift, rounding="double"):
+def multiply_by_quantized_multiplier(x: ArrayLike, multiplier: ArrayLike, shift: ArrayLike,
+                                     rounding: str = "double") -> np.ndarray:
     """TFLite ``MultiplyByQuantizedMultiplier``: ``x * multiplier * 2**(shift - 31)`` rounded.
 
     ``"double"`` (TFLite's default build): ``x`` is shifted left by
@@ -135,7 +135,7 @@ def multiply_by_quantized_multiplier(x, multiplier, shift, rounding="double"):
         return np.clip(result, INT32_MIN, INT32_MAX)
     left = np.maximum(shift, 0)
     right = np.maximum(-shift, 0)
-    high = saturating_rounding_doubling_high_mul(wrap_int32(x << left), multiplier)
+    high = saturating_rounding_doubling_high_mul(_wrap_int32(x << left), multiplier)
     return rounding_divide_by_pot(high, right)
 
 
@@ -147,8 +147,10 @@ def _output_range(out_bits, out_signed):
     return 0, (1 << out_bits) - 1
 
 
-def requantize(acc, multiplier, shift, out_zp, *, a_sum=0, w_zp=0, offset=0, out_signed=True,
-               out_bits=8, rounding="double", activation="none", relu6_q=None):
+def requantize(acc: ArrayLike, multiplier: ArrayLike, shift: ArrayLike, out_zp: ArrayLike, *,
+               a_sum: ArrayLike = 0, w_zp: ArrayLike = 0, offset: ArrayLike = 0,
+               out_signed: bool = True, out_bits: int = 8, rounding: str = "double",
+               activation: str = "none", relu6_q: ArrayLike | None = None) -> np.ndarray:
     """int32 accumulator to a narrow output integer, as an int8/uint8 layer epilogue.
 
     1. ``x = wrap_int32(acc - w_zp * a_sum + offset)`` (all mod 2**32): folds the
@@ -166,18 +168,18 @@ def requantize(acc, multiplier, shift, out_zp, *, a_sum=0, w_zp=0, offset=0, out
     if activation == "relu6" and relu6_q is None:
         raise ValueError("relu6_q: must be given for activation 'relu6'")
     lo, hi = _output_range(out_bits, out_signed)
-    x = wrap_int32(np.asarray(acc, dtype=np.int64) - np.asarray(w_zp, dtype=np.int64)
-                   * np.asarray(a_sum, dtype=np.int64) + np.asarray(offset, dtype=np.int64))
+    acc, a_sum, w_zp, offset, out_zp = (_int32_values(v, name) for v, name in (
+        (acc, "acc"), (a_sum, "a_sum"), (w_zp, "w_zp"), (offset, "offset"), (out_zp, "out_zp")))
+    x = _wrap_int32(acc - w_zp * a_sum + offset)
     y = multiply_by_quantized_multiplier(x, multiplier, shift, rounding)
-    out_zp = np.asarray(out_zp, dtype=np.int64)
     if activation != "none":
         lo = np.maximum(lo, out_zp)
     if activation == "relu6":
-        hi = np.minimum(hi, np.asarray(relu6_q, dtype=np.int64))
+        hi = np.minimum(hi, _int32_values(relu6_q, "relu6_q"))
     return np.minimum(np.maximum(y + out_zp, lo), hi)
 
 
-def quantize_multiplier(real):
+def quantize_multiplier(real: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """TFLite ``QuantizeMultiplier``: ``real >= 0`` to ``(M, shift)``, real ~= M * 2**(shift-31).
 
     ``frexp`` splits ``real = frac * 2**shift`` with ``frac`` in [0.5, 1);
@@ -258,7 +260,7 @@ class QParams:
         return self.scale.reshape(shape), self.zero_point.reshape(shape)
 
 
-def quantize(r, qp: QParams):
+def quantize(r: ArrayLike, qp: QParams) -> np.ndarray:
     """``clamp(round_half_away(r / scale) + zero_point, qmin, qmax)`` as int64.
 
     The rounding is TFLite's (``TfLiteRound`` = ``std::round``, ties away from
@@ -273,14 +275,14 @@ def quantize(r, qp: QParams):
     return np.clip(round_half_away(steps).astype(np.int64) + zp, qp.qmin, qp.qmax)
 
 
-def dequantize(q, qp: QParams):
-    """``scale * (q - zero_point)`` in float64."""
-    q = np.asarray(q, dtype=np.int64)
+def dequantize(q: ArrayLike, qp: QParams) -> np.ndarray:
+    """``scale * (q - zero_point)`` in float64; ``q`` integers in ``qmin..qmax``."""
+    q = integers(q, "q", qp.qmin, qp.qmax, kind="quantized values")
     scale, zp = qp.broadcast(q.ndim)
     return scale * (q - zp)
 
 
-def fake_quantize(r, qp: QParams):
+def fake_quantize(r: ArrayLike, qp: QParams) -> np.ndarray:
     """Quantize then dequantize: the values a quantized tensor actually represents."""
     return dequantize(quantize(r, qp), qp)
 
@@ -297,7 +299,8 @@ def _scheme_range(bits, signed, scheme):
     return (-(half - 1), half - 1) if signed else (1, 2 * half - 1)
 
 
-def choose_qparams(rmin, rmax, *, bits=8, signed=True, scheme="asymmetric", axis=None):
+def choose_qparams(rmin: ArrayLike, rmax: ArrayLike, *, bits: int = 8, signed: bool = True,
+                   scheme: str = "asymmetric", axis: int | None = None) -> QParams:
     """Quantization parameters covering ``[rmin, rmax]`` (arrays per channel with ``axis``).
 
     The range is first widened to include 0, so that real zero (padding, ReLU
@@ -344,7 +347,7 @@ def choose_qparams(rmin, rmax, *, bits=8, signed=True, scheme="asymmetric", axis
 # calibration
 # --------------------------------------------------------------------------
 
-def kl_threshold(x, *, bins=2048, levels=128):
+def kl_threshold(x: ArrayLike, *, bins: int = 2048, levels: int = 128) -> float:
     """TensorRT entropy calibration: the clipping threshold for ``|x|``.
 
     Histogram ``|x|`` into ``bins`` bins over ``[0, max|x|]``. For each
@@ -422,8 +425,9 @@ def _channel_range(values, method, bits, signed, scheme, percentile, bins):
     return max(lo, -t), min(hi, t)
 
 
-def calibrate(x, *, method="minmax", bits=8, signed=True, scheme="asymmetric", axis=None,
-              percentile=99.99, bins=2048):
+def calibrate(x: ArrayLike, *, method: str = "minmax", bits: int = 8, signed: bool = True,
+              scheme: str = "asymmetric", axis: int | None = None, percentile: float = 99.99,
+              bins: int = 2048) -> QParams:
     """Quantization parameters for data ``x``, per tensor or per channel along ``axis``.
 
     Each method picks a clipping range, then :func:`choose_qparams` applies the
@@ -466,7 +470,8 @@ def calibrate(x, *, method="minmax", bits=8, signed=True, scheme="asymmetric", a
 # integer-only linear layer
 # --------------------------------------------------------------------------
 
-def linear_terms(q_x, q_w, x_zp, w_zp, bias_q):
+def linear_terms(q_x: ArrayLike, q_w: ArrayLike, x_zp: ArrayLike, w_zp: ArrayLike,
+                 bias_q: ArrayLike) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The three requantizer inputs of an integer linear layer ``q_x @ q_w``.
 
     ``q_x`` is (rows, K), ``q_w`` is (K, out). Returns int32-wrapped
@@ -477,29 +482,28 @@ def linear_terms(q_x, q_w, x_zp, w_zp, bias_q):
     zero point stays a run-time term, everything else folds into ``offset``.
     ``w_zp`` is a scalar or per output channel.
     """
-    q_x = np.asarray(q_x, dtype=np.int64)
-    q_w = np.asarray(q_w, dtype=np.int64)
+    q_x, q_w = _int32_values(q_x, "q_x"), _int32_values(q_w, "q_w")
     if q_x.ndim != 2 or q_w.ndim != 2 or q_x.shape[1] != q_w.shape[0]:
         raise ValueError(f"q_x, q_w: must be (rows, K) and (K, out), "
                          f"got {q_x.shape} and {q_w.shape}")
     k = q_x.shape[1]
-    x_zp = np.asarray(x_zp, dtype=np.int64)
-    w_zp = np.asarray(w_zp, dtype=np.int64)
-    acc = wrap_int32(q_x @ q_w)
-    a_sum = wrap_int32(q_x.sum(axis=1))
-    bias_q = np.asarray(bias_q, dtype=np.int64)
-    offset = wrap_int32(bias_q + k * x_zp * w_zp - x_zp * q_w.sum(axis=0))
+    x_zp, w_zp = _int32_values(x_zp, "x_zp"), _int32_values(w_zp, "w_zp")
+    acc = _wrap_int32(q_x @ q_w)
+    a_sum = _wrap_int32(q_x.sum(axis=1))
+    bias_q = _int32_values(bias_q, "bias_q")
+    offset = _wrap_int32(bias_q + k * x_zp * w_zp - x_zp * q_w.sum(axis=0))
     return acc, a_sum, offset
 
 
-def quantize_bias(bias, x_scale, w_scale):
+def quantize_bias(bias: ArrayLike, x_scale: ArrayLike, w_scale: ArrayLike) -> np.ndarray:
     """int32 bias with scale ``x_scale * w_scale`` and zero point 0 (saturating)."""
     steps = np.asarray(bias, dtype=np.float64) / (np.asarray(x_scale) * np.asarray(w_scale))
     return round_half_away(np.clip(steps, INT32_MIN, INT32_MAX)).astype(np.int64)
 
 
-def quantized_linear(q_x, q_w, x_qp: QParams, w_qp: QParams, bias_q, out_qp: QParams, *,
-                     rounding="double", activation="none"):
+def quantized_linear(q_x: ArrayLike, q_w: ArrayLike, x_qp: QParams, w_qp: QParams,
+                     bias_q: ArrayLike, out_qp: QParams, *, rounding: str = "double",
+                     activation: str = "none") -> np.ndarray:
     """Integer-only ``q_x @ q_w + bias`` requantized to ``out_qp``, as the hardware computes it.
 
     ``x_qp`` and ``out_qp`` are per tensor; ``w_qp`` is per tensor or per output
@@ -512,6 +516,8 @@ def quantized_linear(q_x, q_w, x_qp: QParams, w_qp: QParams, bias_q, out_qp: QPa
         raise ValueError("x_qp, out_qp: must be per tensor (axis None)")
     if w_qp.axis not in (None, 1, -1):
         raise ValueError(f"w_qp: per-channel axis must be 1 (output channels), got {w_qp.axis}")
+    q_x = integers(q_x, "q_x", x_qp.qmin, x_qp.qmax, kind="quantized values")
+    q_w = integers(q_w, "q_w", w_qp.qmin, w_qp.qmax, kind="quantized values")
     acc, a_sum, offset = linear_terms(q_x, q_w, x_qp.zero_point, w_qp.zero_point, bias_q)
     multiplier, shift = quantize_multiplier(x_qp.scale * w_qp.scale / out_qp.scale)
     relu6_q = None
@@ -525,7 +531,7 @@ def quantized_linear(q_x, q_w, x_qp: QParams, w_qp: QParams, bias_q, out_qp: QPa
     return np.clip(q, out_qp.qmin, out_qp.qmax)
 
 
-def linear_float(x, w, b):
+def linear_float(x: ArrayLike, w: ArrayLike, b: ArrayLike) -> np.ndarray:
     """The float layer the quantized one approximates: ``x @ w + b``."""
     x, w, b = (np.asarray(v, dtype=np.float64) for v in (x, w, b))
     return x @ w + b

@@ -17,13 +17,16 @@ group into four zeros.
 Arrays: ``values`` ``(..., K/2)``, ``meta`` ``(..., K/4)``, dense vectors
 ``(..., K)``, one result per leading index. Integer dot products take
 integers; the fp16 one takes fp16 bit patterns (and C, the result in
-``acc_fmt`` patterns).
+``acc_fmt`` patterns). Metadata codes are integers in 0..15 (4-bit fields);
+indices 0..3. Anything else, floats where integers belong, or bools, is a
+ValueError naming the argument.
 """
 
 import numpy as np
+from numpy.typing import ArrayLike
 
-from .float import RNE
-from .formats import float_format
+from .checks import bit_patterns, describe, float_fmt, integers, lanes, round_mode
+from .float import RNE, Format, RoundMode
 from .mac import dot
 from .mma import mma
 
@@ -37,23 +40,42 @@ GROUP, KEPT = 4, 2
 VALID_CODES = (0b0100, 0b1000, 0b1100, 0b1001, 0b1101, 0b1110)
 
 
-def meta_code(index0, index1):
-    """The metadata code of a group keeping positions ``index0`` and ``index1``."""
-    index0, index1 = np.asarray(index0, dtype=np.int64), np.asarray(index1, dtype=np.int64)
-    return (index0 & 3) | ((index1 & 3) << 2)
+def _codes(code, name="meta"):
+    return integers(code, name, 0, 15, kind="4-bit metadata codes")
 
 
-def meta_indices(code):
+def meta_code(index0: ArrayLike, index1: ArrayLike) -> np.ndarray:
+    """The metadata code of a group keeping positions ``index0`` and ``index1`` (0..3)."""
+    index0, index1 = (integers(i, name, 0, GROUP - 1, kind="group positions")
+                      for i, name in ((index0, "index0"), (index1, "index1")))
+    return index0 | (index1 << 2)
+
+
+def meta_indices(code: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """``(index0, index1)``: the positions a code selects (also for invalid codes)."""
-    code = np.asarray(code, dtype=np.int64)
+    return _indices(_codes(code, "code"))
+
+
+def _indices(code):
     return code & 3, (code >> 2) & 3
 
 
-def meta_valid(code):
-    """Whether each 4-bit code is a valid 2:4 code (two distinct indices, in order)."""
-    code = np.asarray(code, dtype=np.int64)
-    index0, index1 = meta_indices(code)
-    return (code >= 0) & (code < 16) & (index0 < index1)
+def meta_valid(code: ArrayLike) -> np.ndarray:
+    """Whether each 4-bit code (0..15) is a valid 2:4 code (two distinct indices, in order)."""
+    return _valid(_codes(code, "code"))
+
+
+def _valid(code):
+    index0, index1 = _indices(code)
+    return index0 < index1
+
+
+def _numbers(x, name):
+    """``x`` as an array of integers or floats (the values a 2:4 vector holds)."""
+    arr = np.asarray(x) if not isinstance(x, (str, bytes)) else None
+    if arr is None or arr.dtype.kind not in "iuf" and "float" not in arr.dtype.name:
+        raise ValueError(f"{name}: must be integers or floats, got {describe(x)}")
+    return arr
 
 
 def _length(dense_k, what):
@@ -72,14 +94,16 @@ def _magnitude(dense):
     return np.where(np.isnan(magnitude), np.inf, magnitude)
 
 
-def compress_24(dense):
+def compress_24(dense: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """Magnitude pruning of ``dense`` ``(..., K)`` to 2:4: ``(values, meta)``.
 
     Each group keeps its two largest ``|x|``, ties to the lower index (so a
     group with fewer than two nonzeros still keeps two positions, zeros among
-    them), in index order. ``values`` keeps ``dense``'s dtype.
+    them), in index order. ``values`` keeps ``dense``'s dtype (integers or floats).
     """
-    dense = np.asarray(dense)
+    dense = _numbers(dense, "dense")
+    if dense.ndim == 0:
+        raise ValueError("dense: must be (..., K), got a scalar")
     groups = _length(dense.shape[-1], "dense")
     grouped = dense.reshape(dense.shape[:-1] + (groups, GROUP))
     key = _magnitude(grouped)
@@ -92,7 +116,10 @@ def compress_24(dense):
 
 
 def _check_shapes(values, meta, dense_k=None):
-    values, meta = np.asarray(values), np.asarray(meta, dtype=np.int64)
+    values, meta = _numbers(values, "values"), _codes(meta)
+    if values.ndim == 0 or meta.ndim == 0:
+        raise ValueError(f"values, meta: must be (..., K/2) and (..., K/4), got shapes "
+                         f"{values.shape} and {meta.shape}")
     groups = meta.shape[-1]
     if values.shape[-1] != KEPT * groups or values.shape[:-1] != meta.shape[:-1]:
         raise ValueError(f"values: must be (..., {KEPT * groups}) for meta {meta.shape}, "
@@ -103,34 +130,37 @@ def _check_shapes(values, meta, dense_k=None):
     return values, meta, groups
 
 
-def decompress_24(values, meta):
+def decompress_24(values: ArrayLike, meta: ArrayLike) -> np.ndarray:
     """The dense ``(..., K)`` vector: kept values at their positions, zeros
     elsewhere; a group with an invalid code is all zeros."""
     values, meta, groups = _check_shapes(values, meta)
-    valid = meta_valid(meta)
+    valid = _valid(meta)
     pairs = values.reshape(values.shape[:-1] + (groups, KEPT))
     dense = np.zeros(values.shape[:-1] + (groups, GROUP), dtype=values.dtype)
-    for slot, index in enumerate(meta_indices(meta)):
+    for slot, index in enumerate(_indices(meta)):
         np.put_along_axis(dense, index[..., None], pairs[..., slot, None], axis=-1)
     # An invalid code may name one position twice: such groups are cleared afterwards.
     dense = np.where(valid[..., None], dense, 0).astype(values.dtype)
     return dense.reshape(values.shape[:-1] + (groups * GROUP,))
 
 
-def select_24(values, meta, x):
+def select_24(values: ArrayLike, meta: ArrayLike,
+              x: ArrayLike) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """What the 4:1 muxes feed the dot-product tree: ``(weights, activations,
     meta_error)``. ``weights`` are ``values`` and ``activations`` the ``x``
     each one meets, ``(..., K/2)`` both, zeroed for groups with an invalid
     code; ``meta_error`` per vector says some group's code was invalid."""
-    x = np.asarray(x)
+    x = _numbers(x, "x")
+    if x.ndim == 0:
+        raise ValueError("x: must be (..., K), got a scalar")
     values, meta, groups = _check_shapes(values, meta, x.shape[-1])
     if x.shape[:-1] != meta.shape[:-1]:
         raise ValueError(f"x: must be (..., {GROUP * groups}) like meta {meta.shape}, "
                          f"got {x.shape}")
-    valid = meta_valid(meta)
+    valid = _valid(meta)
     grouped = x.reshape(x.shape[:-1] + (groups, GROUP))
     chosen = np.stack([np.take_along_axis(grouped, index[..., None], axis=-1)[..., 0]
-                       for index in meta_indices(meta)], axis=-1)
+                       for index in _indices(meta)], axis=-1)
     pairs = values.reshape(values.shape[:-1] + (groups, KEPT))
     zero = ~valid[..., None]
     weights = np.where(zero, 0, pairs).astype(values.dtype)
@@ -139,10 +169,15 @@ def select_24(values, meta, x):
     return weights.reshape(flat), activations.reshape(flat), ~valid.all(axis=-1)
 
 
-def dot_24(values, meta, x, c, *, w_width, x_width, acc_width, acc_signed, overflow="wrap"):
+def dot_24(values: ArrayLike, meta: ArrayLike, x: ArrayLike, c: ArrayLike, *, w_width: int,
+           x_width: int, acc_width: int, acc_signed: bool,
+           overflow: str = "wrap") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``c + Σ values_i · x[selected_i]`` per vector, exact, then wrapped or
     saturated to the ``acc_width``-bit accumulator (as :func:`golden.mac.dot`).
-    Returns ``(y, overflowed, meta_error)``, one per vector."""
+    ``values``, ``x``: integers of ``w_width``, ``x_width`` bits (signed or
+    unsigned). Returns ``(y, overflowed, meta_error)``, one per vector."""
+    values = lanes(values, "values", w_width)
+    x = lanes(x, "x", x_width)
     weights, activations, error = select_24(values, meta, x)
     lead = weights.shape[:-1]
     y, ovf = dot(weights.reshape(-1, weights.shape[-1]),
@@ -153,21 +188,31 @@ def dot_24(values, meta, x, c, *, w_width, x_width, acc_width, acc_signed, overf
     return y.reshape(lead), ovf.reshape(lead), error
 
 
-def dot_24_fp16(values, meta, x, c, *, acc_fmt="fp32", rm=RNE):
+def dot_24_fp16(values: ArrayLike, meta: ArrayLike, x: ArrayLike, c: ArrayLike, *,
+                acc_fmt: Format = "fp32",
+                rm: RoundMode = RNE) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The exact ``c + Σ values_i · x[selected_i]`` of fp16 patterns, rounded
-    once to ``acc_fmt`` in RISC-V rounding mode ``rm`` (a code 0..4, one for
-    all vectors or one per vector): the fused MMA golden
-    (:func:`golden.mma.mma`, mode ``fused``) of the selected pairs, flags as it
-    defines them. Returns ``(bits, flags, meta_error)``, one per vector."""
-    weights, activations, error = select_24(np.asarray(values, dtype=np.uint64), meta,
-                                            np.asarray(x, dtype=np.uint64))
+    once to ``acc_fmt`` in rounding mode ``rm`` (a name or code 0..4, or one
+    code per vector): the fused MMA golden (:func:`golden.mma.mma`, mode
+    ``fused``) of the selected pairs, flags as it defines them. ``c``:
+    ``acc_fmt`` patterns. Returns ``(bits, flags, meta_error)``, one per vector."""
+    acc_fmt = float_fmt(acc_fmt, "acc_fmt")
+    fp16 = float_fmt("fp16", "values")
+    weights, activations, error = select_24(bit_patterns(values, "values", fp16), meta,
+                                            bit_patterns(x, "x", fp16))
     lead = weights.shape[:-1]
     n = weights.shape[-1]
     a = weights.reshape(-1, 1, n)
     b = activations.reshape(-1, n, 1)
-    c = np.broadcast_to(np.asarray(c, dtype=np.uint64), lead).reshape(-1, 1, 1)
-    modes = np.broadcast_to(np.asarray(rm), lead).reshape(-1)
-    out = float_format(acc_fmt).name
+    c = bit_patterns(c, "c", acc_fmt)
+    if np.ndim(c) and np.shape(c) != lead:
+        raise ValueError(f"c: must be one value or one per vector {lead}, got shape {c.shape}")
+    c = np.broadcast_to(c, lead).reshape(-1, 1, 1)
+    rm = round_mode(rm, per_element=True)
+    if np.ndim(rm) and np.shape(rm) != lead:
+        raise ValueError(f"rm: must be one mode or one per vector {lead}, got shape {rm.shape}")
+    modes = np.broadcast_to(rm, lead).reshape(-1)
+    out = acc_fmt.name
     bits = np.zeros(len(a), dtype=np.uint64)
     flags = np.zeros(len(a), dtype=np.int64)
     for mode in np.unique(modes):

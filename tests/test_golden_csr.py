@@ -57,7 +57,7 @@ def test_seed_example_cycles_by_hand():
 
 
 def test_encode_all_zero_and_decode():
-    indices, values = csr_encode(np.zeros(7))
+    indices, values = csr_encode(np.zeros(7, dtype=np.int64))
     assert indices.tolist() == [0] and values.tolist() == [0]
     assert csr_decode(indices, values, 7).tolist() == [0] * 7
     assert csr_decode([1, 4], [5, -2], 6).tolist() == [0, 5, 0, 0, -2, 0]

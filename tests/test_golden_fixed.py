@@ -131,7 +131,7 @@ def test_int64_and_python_int_paths_agree():
 
 
 def test_inputs_out_of_range_are_rejected():
-    with pytest.raises(ValueError, match="a: values must be stored integers of int8"):
+    with pytest.raises(ValueError, match=r"a: stored int8 values must be integers in -128\.\.127, got 128"):
         multiply([128], [1], QFormat(8), QFormat(8))
     with pytest.raises(ValueError, match="rounding"):
         narrow([1], QFormat(8), QFormat(4), "nearest", "wrap")

@@ -339,6 +339,11 @@ def test_presets_follow_the_spec_table():
     assert isinstance(GPUS["ada"], TensorCoreParams) and hash(GPUS["ada"])
 
 
+def zeros(shape):
+    """+0 bit patterns (the models take integers only)."""
+    return np.zeros(shape, dtype=np.uint64)
+
+
 @pytest.mark.parametrize("call, message", [
     (lambda: validate("fp16", "fp32", "tensorcore", gpu="t4"), "gpu: must be one of"),
     (lambda: dataclasses.replace(GPUS["a100"], block=0), "block: must be an integer"),
@@ -355,22 +360,22 @@ def test_presets_follow_the_spec_table():
     (lambda: validate("fp17", "fp32", "fused"), "in_fmt: must be one of"),
     (lambda: validate("fp16", "fp32", "tensorcore", gpu="a100", k=12, require_block=True),
      r"K: must be a multiple of the a100 block \(8\), got 12"),
-    (lambda: mma(np.zeros((4, 8)), np.zeros((8, 4)), np.zeros((4, 4)), "fp16", "fp32",
+    (lambda: mma(zeros((4, 8)), zeros((8, 4)), zeros((4, 4)), "fp16", "fp32",
                  "tensorcore", gpu="h100", require_block=True), "K: must be a multiple"),
-    (lambda: mma(np.zeros((4, 4)), np.zeros((5, 4)), np.zeros((4, 4)), "fp16", "fp32", "fused"),
+    (lambda: mma(zeros((4, 4)), zeros((5, 4)), zeros((4, 4)), "fp16", "fp32", "fused"),
      "B: must have K = 4 rows"),
-    (lambda: mma(np.zeros((4, 4)), np.zeros((4, 4)), np.zeros((4, 3)), "fp16", "fp32", "fused"),
+    (lambda: mma(zeros((4, 4)), zeros((4, 4)), zeros((4, 3)), "fp16", "fp32", "fused"),
      "C: must be 4x4"),
-    (lambda: mma(np.zeros(4), np.zeros((4, 4)), np.zeros((4, 4)), "fp16", "fp32", "fused"),
+    (lambda: mma(zeros(4), zeros((4, 4)), zeros((4, 4)), "fp16", "fp32", "fused"),
      "A, B, C: must be"),
-    (lambda: mma(np.zeros((2, 4, 4)), np.zeros((3, 4, 4)), np.zeros((4, 4)), "fp16", "fp32",
+    (lambda: mma(zeros((2, 4, 4)), zeros((3, 4, 4)), zeros((4, 4)), "fp16", "fp32",
                  "fused"), "batch dimensions"),
-    (lambda: gemm(np.zeros((4, 12)), np.zeros((12, 4)), np.zeros((4, 4)), "fp16", "fp32",
+    (lambda: gemm(zeros((4, 12)), zeros((12, 4)), zeros((4, 4)), "fp16", "fp32",
                   "tensorcore", gpu="h100", tile_k=8),
      r"tile_k: must be a multiple of the h100 block \(16\)"),
-    (lambda: gemm(np.zeros((4, 6)), np.zeros((6, 4)), np.zeros((4, 4)), "fp16", "fp32", "fused",
+    (lambda: gemm(zeros((4, 6)), zeros((6, 4)), zeros((4, 4)), "fp16", "fp32", "fused",
                   tile_k=4), r"K: must be a multiple of tile_k \(4\), got 6"),
-    (lambda: block_fma(np.zeros((1, 8)), np.zeros((1, 8)), np.zeros(1), "fp16", "fp32", "v100"),
+    (lambda: block_fma(zeros((1, 8)), zeros((1, 8)), zeros(1), "fp16", "fp32", "v100"),
      "K: a block holds at most 4"),
 ])
 def test_bad_parameters(call, message):

@@ -27,7 +27,9 @@ def test_valid_codes_are_the_anchors_list():
     pairs = [(i, j) for i in range(4) for j in range(4) if i < j]
     assert sorted(int(meta_code(i, j)) for i, j in pairs) == sorted(VALID_CODES)
     assert [c for c in range(16) if meta_valid(c)] == sorted(VALID_CODES)
-    assert not meta_valid(-1) and not meta_valid(16)
+    for outside in (-1, 16):                     # not a 4-bit code at all
+        with pytest.raises(ValueError, match="^code: 4-bit metadata codes"):
+            meta_valid(outside)
 
 
 def test_hand_example():
