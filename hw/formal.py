@@ -20,11 +20,13 @@ import argparse
 import subprocess
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 from amaranth.back import verilog
 
+from ..errors import children_stopped_on_interrupt
+from ..progress import Progress
 from .bitfusion import FusionCore
 from .synth import _tool, yowasp_env
 
@@ -145,16 +147,28 @@ def prove(mode, max_prec=8, min_prec=2, workdir=BUILD, timeout=None, brick="adde
 
 
 def prove_all(max_prec=8, min_prec=2, modes=range(64), jobs=2, workdir=BUILD, timeout=None,
-              report=None):
+              report=None, *, progress=True):
     """``{mode: (status, seconds)}`` for each mode word, ``jobs`` Yosys runs at a
-    time; ``report(mode, status, seconds)`` is called as each one finishes."""
-    def one(mode):
-        status, seconds = prove(mode, max_prec, min_prec, workdir, timeout)
-        if report:
-            report(mode, status, seconds)
-        return mode, (status, seconds)
-    with ThreadPoolExecutor(jobs) as pool:
-        return dict(sorted(pool.map(one, modes)))
+    time; ``report(mode, status, seconds)`` is called as each one finishes.
+    ``progress``: report the modes done on stderr."""
+    modes = list(modes)
+    results = {}
+    with Progress(f"formal {max_prec}/{min_prec}", len(modes), "modes", enabled=progress) as bar, \
+            children_stopped_on_interrupt(), ThreadPoolExecutor(jobs) as pool:
+        futures = {pool.submit(prove, mode, max_prec, min_prec, workdir, timeout): mode
+                   for mode in modes}
+        try:
+            for future in as_completed(futures):
+                mode = futures[future]
+                results[mode] = future.result()
+                if report:
+                    report(mode, *results[mode])
+                bar.advance()
+        except BaseException:
+            # Queued modes must not start while the interrupted ones wind down.
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+    return dict(sorted(results.items()))
 
 
 def describe(mode, max_prec, min_prec):
@@ -173,6 +187,7 @@ def main(argv=None):
     parser.add_argument("--timeout", type=float, default=None, help="seconds per mode")
     parser.add_argument("--modes", type=int, nargs="+", default=list(range(64)),
                         help="mode words to prove (default: all 64)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     args = parser.parse_args(argv)
     start = time.perf_counter()
 
@@ -182,7 +197,7 @@ def main(argv=None):
         print(f"{describe(mode, args.max_prec, args.min_prec):24s} {status:8s} {seconds:6.1f} s"
               f"{split}", flush=True)
     results = prove_all(args.max_prec, args.min_prec, args.modes, args.jobs, timeout=args.timeout,
-                        report=report)
+                        report=report, progress=not args.quiet)
     failed = [mode for mode, (status, _) in results.items() if status != "proved"]
     print(f"{len(results) - len(failed)}/{len(results)} modes proved in "
           f"{time.perf_counter() - start:.1f} s (Fusion Unit {args.max_prec}/{args.min_prec})"

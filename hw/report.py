@@ -1,9 +1,11 @@
 """``make synth``: synthesize every preset (and its listed variants) into one table."""
 
 import json
+import sys
 import time
 from pathlib import Path
 
+from ..progress import Progress
 from .catalogue import PRESETS, build
 from .synth import SynthesisError, synthesize
 
@@ -31,30 +33,37 @@ def _variant_name(overrides):
     return ",".join(f"{k}={v}" for k, v in overrides.items())
 
 
-def synth_report(out_dir, liberty=None, presets=None, log=print):
-    """Synthesize presets (default: all) and their variants; write report.json and report.md."""
+def synth_report(out_dir, liberty=None, presets=None, *, progress=True):
+    """Synthesize presets (default: all) and their variants; write report.json
+    and report.md. ``progress``: report the units done, and each one's tool
+    runs, on stderr. A unit whose synthesis fails gets an error row (and a
+    line on stderr) instead of stopping the report."""
     out_dir = Path(out_dir)
+    runs = [(name, overrides) for name in presets or PRESETS
+            for overrides in ({}, *PRESETS[name].variants)]
     rows = []
-    for name in presets or PRESETS:
-        preset = PRESETS[name]
-        for overrides in ({}, *preset.variants):
+    with Progress("report", len(runs), "units", enabled=progress) as bar:
+        for name, overrides in runs:
             variant = _variant_name(overrides)
-            log(f"synth {name} {variant}".rstrip())
+            label = f"{name} {variant}".rstrip()
+            bar.step(label)
             workdir = out_dir / (name + (f"-{variant.replace('=', '-').replace(',', '_')}"
                                          if variant else ""))
             start = time.monotonic()
             try:
-                result = synthesize(build(name, overrides), name, workdir, liberty=liberty)
+                result = synthesize(build(name, overrides), name, workdir, liberty=liberty,
+                                    progress=progress)
             except SynthesisError as failure:
                 # One unit that does not fit (nextpnr on the ECP5 25k) must not cost the rest.
-                log(str(failure))
-                result = {"error": str(failure).splitlines()[0]}
+                print(f"report: {label}: {failure}", file=sys.stderr)
+                result = {"error": str(failure)}
             rows.append({"preset": name, "variant": variant, **result,
                          "seconds": round(time.monotonic() - start)})
             # Written after every row: big presets take many minutes each, and an
             # interrupted run should still leave what it has measured.
             (out_dir / "report.json").write_text(json.dumps(rows, indent=2) + "\n")
             (out_dir / "report.md").write_text(markdown(rows))
+            bar.advance()
     return rows
 
 

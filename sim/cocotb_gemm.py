@@ -7,7 +7,8 @@ the driver interleaves chains: a pipelined unit of latency L gets a new tile on
 every cycle as long as at least L chains are open, and the driver counts the
 idle cycles: those that carried no tile while tiles were left to issue (the
 drain after the last tile is not idle). At the end the assembled D must equal the golden
-GEMM (``NNARITH_GEMM``: operands, tile shape and expected D) bit for bit.
+GEMM (``NNARITH_GEMM``: operands, tile shape and expected D) bit for bit. The
+count of tiles done goes to ``NNARITH_PROGRESS`` as they come out.
 """
 
 import json
@@ -19,6 +20,8 @@ import cocotb
 import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge, Timer
+
+from ..progress import CountFile
 
 
 def _read(handle):
@@ -87,8 +90,9 @@ async def gemm(dut):
     for name, value in fixed.items():
         getattr(dut, name).value = value
     latency = manifest["latency"]
+    counter = CountFile(os.environ["NNARITH_PROGRESS"])
     start = time.perf_counter()
-    issued = idle = cycles = 0
+    issued = idle = cycles = finished = 0
     if latency == 0:
         while chains.ready:
             tile = chains.ready.popleft()
@@ -97,6 +101,7 @@ async def gemm(dut):
             await Timer(1, unit="ns")
             chains.finish(tile, _read(dut.d))
             issued += 1
+            counter.write(issued)
     else:
         clock = getattr(dut, manifest["clock"])
         in_valid, out_valid = dut.in_valid, dut.out_valid
@@ -110,6 +115,8 @@ async def gemm(dut):
             await FallingEdge(clock)
             if _read(out_valid):
                 chains.finish(in_flight.popleft(), _read(dut.d))
+                finished += 1
+                counter.write(finished)
             if chains.ready:
                 tile = chains.ready.popleft()
                 for name, value in chains.inputs(tile).items():
@@ -124,6 +131,7 @@ async def gemm(dut):
             if cycles > 4 * (issued + latency) + 64:
                 break
     seconds = time.perf_counter() - start
+    counter.write(finished if latency else issued, final=True)
 
     expected = data["expected"]
     bad = np.argwhere(chains.d != expected)

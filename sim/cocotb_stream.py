@@ -13,7 +13,10 @@ Configuration comes through environment variables set by the runner:
 (JSON summary written here), ``NNARITH_BUBBLE_RATE`` (the fraction of
 pipelined cycles without a new input), ``NNARITH_FAILURES`` (CSV of failing vectors) and
 ``NNARITH_OUTPUTS`` (what the unit produced, saved so that a chain of units can
-feed one unit's results to the next).
+feed one unit's results to the next) and ``NNARITH_PROGRESS`` (the count of
+results so far, for the parent's progress report). The report names the
+first failing result (``first_failure``), where the runner's failing window
+ends up.
 
 Units that keep a running sum need nothing special: their state moves only on
 ``in_valid``, so the golden model replays the vectors in order.
@@ -37,7 +40,9 @@ from cocotb.triggers import FallingEdge, Timer
 
 import numpy as np
 
+from ..progress import CountFile
 from ..sim.vectors import load
+
 
 def _read(handle):
     """A port's value as an unsigned int (1-bit ports are ``Logic``, wider ``LogicArray``)."""
@@ -50,7 +55,7 @@ def _data_ports(manifest, direction):
             if p["dir"] == direction and p["kind"] not in ("clock", "reset", "valid", "ready")]
 
 
-async def _run_combinational(dut, inputs, outputs, count):
+async def _run_combinational(dut, inputs, outputs, count, counter):
     got = {name: [] for name in outputs}
     drive = [(getattr(dut, name), inputs[name]) for name in inputs]
     sample = [(getattr(dut, name), got[name]) for name in outputs]
@@ -60,10 +65,11 @@ async def _run_combinational(dut, inputs, outputs, count):
         await Timer(1, unit="ns")
         for handle, values in sample:
             values.append(_read(handle))
-    return got, []
+        counter.write(i + 1)
+    return got, [], None
 
 
-async def _run_pipelined(dut, manifest, inputs, outputs, count, rng, bubble_rate):
+async def _run_pipelined(dut, manifest, inputs, outputs, count, rng, bubble_rate, counter):
     latency = manifest["latency"]
     clock, reset = getattr(dut, manifest["clock"]), getattr(dut, manifest["reset"])
     in_valid = getattr(dut, manifest["valid"]["in"])
@@ -78,7 +84,7 @@ async def _run_pipelined(dut, manifest, inputs, outputs, count, rng, bubble_rate
         await FallingEdge(clock)
     reset.value = 0
 
-    issued_at, errors = [], []
+    issued_at, errors, first_late = [], [], None
     collected, cycle, sent = 0, 0, 0
     limit = 2 * count + latency + 16
     while collected < count and cycle < limit:
@@ -87,9 +93,11 @@ async def _run_pipelined(dut, manifest, inputs, outputs, count, rng, bubble_rate
             if collected < len(issued_at) and cycle - issued_at[collected] != latency:
                 errors.append(f"vector {collected}: out_valid {cycle - issued_at[collected]} "
                               f"cycles after in_valid, manifest says {latency}")
+                first_late = collected if first_late is None else first_late
             for handle, values in sample:
                 values.append(_read(handle))
             collected += 1
+            counter.write(collected)
         # The inputs of the vector about to be sent also go on the wires during
         # bubbles, so that results cannot depend on data without in_valid.
         index = min(sent, count - 1)
@@ -104,16 +112,18 @@ async def _run_pipelined(dut, manifest, inputs, outputs, count, rng, bubble_rate
         cycle += 1
     if collected != count:
         errors.append(f"only {collected} of {count} results came out within {limit} cycles")
-    return got, errors
+        first_late = collected if first_late is None else first_late
+    return got, errors, first_late
 
 
-async def _run_streams(dut, manifest, inputs, result_counts, rng, bubble_rate):
+async def _run_streams(dut, manifest, inputs, result_counts, rng, bubble_rate, counter):
     """A unit with ready/valid streams (``manifest["streams"]``): each input
     stream is fed from its own arrays, one transfer per element, and an offer
     stands until taken; on a ``bubble_rate`` fraction of cycles a stream
     without a standing offer offers nothing, and each output stream refuses
     its result (backpressure). Results are collected in order per output
-    stream; the cycle of every transfer is recorded as ``_cycles_<stream>``."""
+    stream; the cycle of every transfer is recorded as ``_cycles_<stream>``.
+    The count of results so far (the longest stream's) goes to ``counter``."""
     clock, reset = getattr(dut, manifest["clock"]), getattr(dut, manifest["reset"])
     feeds, sinks = [], []
     for stream in manifest["streams"]:
@@ -160,13 +170,15 @@ async def _run_streams(dut, manifest, inputs, result_counts, rng, bubble_rate):
                 for handle, values in sink["sample"].values():
                     values.append(_read(handle))
                 sink["cycles"].append(cycle)
+        counter.write(max(len(s["cycles"]) for s in sinks))
         cycle += 1
+    short = [s for s in sinks if len(s["cycles"]) != s["count"]]
     errors = [f"stream {s['name']}: only {len(s['cycles'])} of {s['count']} results came out "
-              f"within {limit} cycles" for s in sinks if len(s["cycles"]) != s["count"]]
+              f"within {limit} cycles" for s in short]
     got = {n: values for sink in sinks for n, (_, values) in sink["sample"].items()}
     for entry in feeds + sinks:
         got[f"_cycles_{entry['name']}"] = entry["cycles"]
-    return got, errors
+    return got, errors, min((len(s["cycles"]) for s in short), default=None)
 
 
 def _write_failures(path, bad, inputs, expected, got):
@@ -196,19 +208,22 @@ async def stream(dut):
     outputs = _data_ports(manifest, "out")
     counts = {n: len(expected[n]) for n in outputs}
 
+    counter = CountFile(os.environ["NNARITH_PROGRESS"])
     start = time.perf_counter()
     if manifest.get("streams"):
-        got, errors = await _run_streams(dut, manifest, inputs, counts, random.Random(seed),
-                                         float(os.environ["NNARITH_BUBBLE_RATE"]))
+        got, errors, first_late = await _run_streams(
+            dut, manifest, inputs, counts, random.Random(seed),
+            float(os.environ["NNARITH_BUBBLE_RATE"]), counter)
     elif manifest["latency"] == 0:
         count = len(next(iter(inputs.values())))
-        got, errors = await _run_combinational(dut, inputs, outputs, count)
+        got, errors, first_late = await _run_combinational(dut, inputs, outputs, count, counter)
     else:
         count = len(next(iter(inputs.values())))
-        got, errors = await _run_pipelined(dut, manifest, inputs, outputs, count,
-                                           random.Random(seed),
-                                           float(os.environ["NNARITH_BUBBLE_RATE"]))
+        got, errors, first_late = await _run_pipelined(
+            dut, manifest, inputs, outputs, count, random.Random(seed),
+            float(os.environ["NNARITH_BUBBLE_RATE"]), counter)
     seconds = time.perf_counter() - start
+    counter.write(max((len(got[n]) for n in outputs), default=0), final=True)
 
     np.savez(os.environ["NNARITH_OUTPUTS"],
              **{n: np.array(values, dtype=object if len(values) and max(values) >> 63 else np.uint64)
@@ -218,8 +233,10 @@ async def stream(dut):
     bad = [i for i in range(results)
            if any(i < counts[n] and (i >= len(got[n]) or got[n][i] != expected[n][i])
                   for n in outputs)]
+    failing = [i for i in (*bad[:1], first_late) if i is not None]
     report = {"top": manifest["top"], "seed": seed, "vectors": results, "mismatches": len(bad),
-              "errors": errors, "seconds": seconds, "failures": None}
+              "errors": errors, "seconds": seconds, "failures": None,
+              "first_failure": min(failing, default=None)}
     if bad:
         report["failures"] = os.environ["NNARITH_FAILURES"]
         _write_failures(report["failures"], bad, inputs, {n: expected[n] for n in outputs}, got)

@@ -31,6 +31,10 @@ RUN_LIMIT, RUN_SHORT = 600, 64
 
 
 class CSRJoinModel:
+    #: Random entries per side for ``nnarith sim`` without ``--vectors``: seconds
+    #: on Icarus.
+    default_count = 20_000
+
     def __init__(self, unit):
         self.unit = unit
         p = unit.params

@@ -9,7 +9,9 @@ row, and stops with an error if ``out_valid`` is ever low where a result is
 due. Python computes the same row with the family's golden bench model
 (vectorized) and compares them. Shards (``--shard I/N``) split the ``a``
 range, so the same command spreads over cores, machines or a batch
-scheduler; :func:`run_parallel` runs N shards on this machine.
+scheduler; :func:`run_parallel` runs N shards on this machine. Each shard
+counts the pairs it has checked in a small file; the progress report on
+stderr adds them up.
 
     python -m nnarith.sim.exhaustive fp16_mul --rm 0 --shards 2
 """
@@ -24,9 +26,12 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
+from amaranth.hdl import Shape
 
+from ..errors import ToolError, children_stopped_on_interrupt, log_reason
 from ..hw.catalogue import build
 from ..hw.export import export
+from ..progress import CountFile, Progress
 
 from .runner import BUILD_ROOT, MODELS, simulator_env
 
@@ -103,19 +108,28 @@ def _outputs(manifest):
     return [p["name"] for p in manifest["ports"] if p["dir"] == "out" and p["name"] != valid]
 
 
-def build_driver(preset, overrides, sweep=("a", "b"), fixed=("rm",)):
-    """Export ``preset`` and compile it with its sweep driver; return (unit, binary, manifest)."""
-    unit = build(preset, overrides)
+def _workdir(preset, overrides):
+    tag = "-".join([preset] + [f"{k}{v}" for k, v in sorted((overrides or {}).items())])
+    return (BUILD_ROOT / "exhaustive" / tag).resolve()
+
+
+def _shard_name(fixed_values, shard, shards):
+    return f"{'-'.join(map(str, fixed_values))}-{shard}of{shards}"
+
+
+def build_driver(unit, preset, overrides, sweep=("a", "b"), fixed=("rm",)):
+    """Export ``unit`` (preset ``preset`` with ``overrides``) and compile it
+    with its sweep driver; return (binary, manifest). Raises
+    :class:`~nnarith.errors.ToolError` when Verilator fails."""
     if unit.HANDSHAKE:
         raise ValueError(f"{preset}: the exhaustive harness drives units without backpressure")
-    tag = "-".join([preset] + [f"{k}{v}" for k, v in sorted((overrides or {}).items())])
-    workdir = (BUILD_ROOT / "exhaustive" / tag).resolve()
+    workdir = _workdir(preset, overrides)
     workdir.mkdir(parents=True, exist_ok=True)
     # Shards and parallel test workers share the build: one compiles, the others wait.
     with open(workdir / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        v_path, manifest_path = export(unit, "top", workdir, preset=preset)
-        manifest = json.loads(manifest_path.read_text())
+        exported = export(unit, "top", workdir, preset=preset)
+        v_path, manifest = exported.verilog, json.loads(exported.manifest.read_text())
         driver, source = workdir / "driver.cpp", _driver_source(manifest, sweep, fixed)
         if not driver.exists() or driver.read_text() != source:
             driver.write_text(source)
@@ -123,75 +137,134 @@ def build_driver(preset, overrides, sweep=("a", "b"), fixed=("rm",)):
         binary = workdir / "obj" / "sweep"
         newest = max(v_path.stat().st_mtime, driver.stat().st_mtime)
         if not binary.exists() or binary.stat().st_mtime < newest:
-            with open(workdir / "build.log", "w") as log:
-                subprocess.run(["verilator", "--cc", "--exe", "--build", "-O3", "-Wno-fatal",
-                                "--top-module", "top", "-Mdir", str(workdir / "obj"), "-o", "sweep",
-                                str(v_path), str(workdir / "driver.cpp")],
-                               check=True, env=env, stdout=log, stderr=subprocess.STDOUT,
-                               cwd=workdir)
-    return unit, binary, manifest
+            log_path = workdir / "build.log"
+            with open(log_path, "w") as log, children_stopped_on_interrupt():
+                result = subprocess.run(
+                    ["verilator", "--cc", "--exe", "--build", "-O3", "-Wno-fatal",
+                     "--top-module", "top", "-Mdir", str(workdir / "obj"), "-o", "sweep",
+                     str(v_path), str(workdir / "driver.cpp")],
+                    env=env, stdout=log, stderr=subprocess.STDOUT, cwd=workdir)
+            if result.returncode:
+                raise ToolError("verilator build", result.returncode, log_path,
+                                log_reason(log_path))
+    return binary, manifest
 
 
 def check_shard(preset, overrides, fixed_values, shard, shards, sweep=("a", "b"),
-                fixed=("rm",)):
+                fixed=("rm",), *, progress=True):
     """Check every ``b`` for each ``a`` in shard ``shard`` of ``shards`` (0-based).
 
-    Returns ``(pairs_checked, mismatches, failures_path)``.
+    The pairs checked so far are counted in ``progress-<shard>`` beside the
+    build and, with ``progress``, reported on stderr. Returns
+    ``(pairs_checked, mismatches, failures_path)``.
     """
-    unit, binary, manifest = build_driver(preset, overrides, sweep, fixed)
     outer, inner = sweep
-    widths = {p["name"]: p["width"] for p in manifest["ports"]}
-    outputs = _outputs(manifest)
-    total, count = 1 << widths[outer], 1 << widths[inner]
-    first, last = total * shard // shards, total * (shard + 1) // shards
-    model = MODELS[type(unit).__name__](unit)
-    dtypes = {n: np.dtype(f"<u{_ctype(widths[n])[0] // 8}") for n in outputs}
-    row_bytes = sum(dtypes[n].itemsize * count for n in outputs)
-    inner_values = np.arange(count, dtype=np.uint64)
-    fixed_inputs = {n: np.full(count, v, dtype=np.uint64) for n, v in zip(fixed, fixed_values)}
+    unit = build(preset, overrides)
+    first, last, count = _shard_range(unit, sweep, shard, shards)
+    with Progress(f"exhaustive {preset} shard {shard + 1}/{shards}", (last - first) * count,
+                  "pairs", enabled=progress) as bar:
+        bar.step("compiling with verilator")
+        binary, manifest = build_driver(unit, preset, overrides, sweep, fixed)
+        bar.step("checking")
+        widths = {p["name"]: p["width"] for p in manifest["ports"]}
+        outputs = _outputs(manifest)
+        model = MODELS[type(unit).__name__](unit)
+        dtypes = {n: np.dtype(f"<u{_ctype(widths[n])[0] // 8}") for n in outputs}
+        row_bytes = sum(dtypes[n].itemsize * count for n in outputs)
+        inner_values = np.arange(count, dtype=np.uint64)
+        fixed_inputs = {n: np.full(count, v, dtype=np.uint64) for n, v in zip(fixed, fixed_values)}
 
-    failures_path = binary.parent.parent / f"failures-{'-'.join(map(str, fixed_values))}-{shard}of{shards}.csv"
-    failures_path.unlink(missing_ok=True)
-    mismatches = 0
-    process = subprocess.Popen([str(binary), str(first), str(last), *map(str, fixed_values)],
-                               stdout=subprocess.PIPE, bufsize=row_bytes)
-    for x in range(first, last):
-        row = process.stdout.read(row_bytes)
-        if len(row) != row_bytes:
-            process.wait()
-            raise RuntimeError(f"{binary} stopped at {outer}={x:#x} (exit {process.returncode})")
-        inputs = {outer: np.full(count, x, dtype=np.uint64), inner: inner_values, **fixed_inputs}
-        expected = model.expected(inputs)
-        offset, bad = 0, np.zeros(count, dtype=bool)
-        got = {}
-        for name in outputs:
-            size = dtypes[name].itemsize * count
-            got[name] = np.frombuffer(row, dtype=dtypes[name], count=count, offset=offset)
-            offset += size
-            bad |= got[name].astype(np.uint64) != np.asarray(expected[name], dtype=np.uint64)
-        if bad.any():
-            mismatches += int(bad.sum())
-            with open(failures_path, "a") as f:
-                for i in np.nonzero(bad)[0][:100]:
-                    f.write(",".join([f"{outer}={x:#x}", f"{inner}={i:#x}",
-                                      *(f"{n}={v}" for n, v in zip(fixed, fixed_values)),
-                                      *(f"expected_{n}={int(expected[n][i]):#x}" for n in outputs),
-                                      *(f"got_{n}={int(got[n][i]):#x}" for n in outputs)]) + "\n")
-    if process.wait():
-        raise RuntimeError(f"{binary} exited with {process.returncode}")
-    pairs = (last - first) * count
-    return pairs, mismatches, failures_path if mismatches else None
+        name = _shard_name(fixed_values, shard, shards)
+        failures_path = binary.parent.parent / f"failures-{name}.csv"
+        failures_path.unlink(missing_ok=True)
+        counter = CountFile(binary.parent.parent / f"progress-{name}")
+        mismatches = 0
+        with children_stopped_on_interrupt():
+            process = subprocess.Popen(
+                [str(binary), str(first), str(last), *map(str, fixed_values)],
+                stdout=subprocess.PIPE, bufsize=row_bytes)
+            try:
+                for x in range(first, last):
+                    row = process.stdout.read(row_bytes)
+                    if len(row) != row_bytes:
+                        process.wait()
+                        raise RuntimeError(f"{binary} stopped at {outer}={x:#x} "
+                                           f"(exit {process.returncode})")
+                    inputs = {outer: np.full(count, x, dtype=np.uint64), inner: inner_values,
+                              **fixed_inputs}
+                    expected, got, bad = _compare_row(model, inputs, row, dtypes)
+                    if bad.any():
+                        mismatches += int(bad.sum())
+                        _write_failures(failures_path, np.nonzero(bad)[0][:100], sweep, x,
+                                        dict(zip(fixed, fixed_values)), expected, got)
+                    done = (x + 1 - first) * count
+                    counter.write(done, final=x + 1 == last)
+                    bar.update_to(done)
+            except BaseException:
+                process.kill()      # a sweep left running would block on its full pipe
+                process.wait()
+                raise
+        if process.wait():
+            raise RuntimeError(f"{binary} exited with {process.returncode}")
+    return (last - first) * count, mismatches, failures_path if mismatches else None
 
 
-def run_parallel(preset, overrides, fixed_values, shards, jobs, log=print):
-    """Run ``shards`` shards, ``jobs`` at a time on this machine; return a summary dict."""
-    build_driver(preset, overrides)          # compile once before the shards start
-    start = time.perf_counter()
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
-        futures = [pool.submit(check_shard, preset, overrides, fixed_values, i, shards)
-                   for i in range(shards)]
-        results = [future.result() for future in futures]
-    seconds = time.perf_counter() - start
+def _compare_row(model, inputs, row, dtypes):
+    """The golden's outputs for ``inputs``, the sweep's (``row``: each output
+    port's values in turn, as ``dtypes`` says) and where they differ."""
+    expected = model.expected(inputs)
+    count = len(next(iter(inputs.values())))
+    offset, bad, got = 0, np.zeros(count, dtype=bool), {}
+    for port, dtype in dtypes.items():
+        got[port] = np.frombuffer(row, dtype=dtype, count=count, offset=offset)
+        offset += dtype.itemsize * count
+        bad |= got[port].astype(np.uint64) != np.asarray(expected[port], dtype=np.uint64)
+    return expected, got, bad
+
+
+def _shard_range(unit, sweep, shard, shards):
+    """``(first, last, count)``: shard ``shard``'s range of outer values, and
+    the inner values per outer one."""
+    outer, inner = (Shape.cast(unit.signature.members[name].shape).width for name in sweep)
+    return (1 << outer) * shard // shards, (1 << outer) * (shard + 1) // shards, 1 << inner
+
+
+def _write_failures(path, indices, sweep, x, fixed, expected, got):
+    outer, inner = sweep
+    with open(path, "a") as f:
+        for i in indices:
+            f.write(",".join([f"{outer}={x:#x}", f"{inner}={i:#x}",
+                              *(f"{n}={v}" for n, v in fixed.items()),
+                              *(f"expected_{n}={int(expected[n][i]):#x}" for n in got),
+                              *(f"got_{n}={int(got[n][i]):#x}" for n in got)]) + "\n")
+
+
+def run_parallel(preset, overrides, fixed_values, shards, jobs, log=print, *, progress=True):
+    """Run ``shards`` shards, ``jobs`` at a time on this machine; return a
+    summary dict. ``progress``: report the pairs checked over all shards on
+    stderr."""
+    unit = build(preset, overrides)
+    _, rows, count = _shard_range(unit, ("a", "b"), 0, 1)
+    workdir = _workdir(preset, overrides)
+    counters = [CountFile(workdir / f"progress-{_shard_name(fixed_values, i, shards)}")
+                for i in range(shards)]
+    for counter in counters:
+        counter.clear()
+    with Progress(f"exhaustive {preset}", rows * count, "pairs", enabled=progress) as bar:
+        bar.step("compiling with verilator")
+        build_driver(unit, preset, overrides)    # compile once before the shards start
+        bar.step(f"checking in {shards} shards, {jobs} at a time")
+        bar.follow(lambda: sum(counter.read() or 0 for counter in counters))
+        start = time.perf_counter()
+        with children_stopped_on_interrupt(), ProcessPoolExecutor(max_workers=jobs) as pool:
+            futures = [pool.submit(check_shard, preset, overrides, fixed_values, i, shards,
+                                   progress=False) for i in range(shards)]
+            try:
+                results = [future.result() for future in futures]
+            except BaseException:
+                pool.shutdown(wait=False, cancel_futures=True)    # no new shards
+                raise
+        seconds = time.perf_counter() - start
     summary = {"preset": preset, "params": overrides, "fixed": list(fixed_values),
                "pairs": sum(r[0] for r in results), "mismatches": sum(r[1] for r in results),
                "failures": [str(r[2]) for r in results if r[2]], "seconds": round(seconds, 1)}
@@ -207,20 +280,23 @@ def main(argv=None):
     parser.add_argument("--shard", help="run only shard I/N (1-based), e.g. 2/8")
     parser.add_argument("--shards", type=int, default=2, help="shards to run here in parallel")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     args = parser.parse_args(argv)
-    from ..hw.cli import parse_overrides
+    from ..cli import parse_overrides
     overrides = parse_overrides(args.param)
     if args.shard:
         index, total = (int(v) for v in args.shard.split("/"))
         if not 1 <= index <= total:
             raise SystemExit(f"--shard: must be I/N with 1 <= I <= N, got {args.shard}")
         start = time.perf_counter()
-        pairs, mismatches, failures = check_shard(args.preset, overrides, [args.rm], index - 1, total)
+        pairs, mismatches, failures = check_shard(args.preset, overrides, [args.rm], index - 1,
+                                                  total, progress=not args.quiet)
         print(json.dumps({"preset": args.preset, "shard": args.shard, "rm": args.rm, "pairs": pairs,
                           "mismatches": mismatches, "failures": str(failures) if failures else None,
                           "seconds": round(time.perf_counter() - start, 1)}))
     else:
-        summary = run_parallel(args.preset, overrides, [args.rm], args.shards, args.jobs)
+        summary = run_parallel(args.preset, overrides, [args.rm], args.shards, args.jobs,
+                               progress=not args.quiet)
         mismatches = summary["mismatches"]
     return 1 if mismatches else 0
 

@@ -132,6 +132,13 @@ class FloatFMAModel:
         self.widths = {"a": unit.a_fmt.width, "b": unit.b_fmt.width,
                        last: 1 if self.accumulate else unit.c_fmt.width, "rm": 3}
 
+    @property
+    def default_count(self):
+        """``count`` for ``nnarith sim`` without ``--vectors``, about a minute on
+        Icarus (some 2,000 vectors/s): random triples per mode after 30,300
+        directed vectors, or steps of a running sum (one vector each)."""
+        return 20_000 if self.accumulate else 12_000
+
     def stimulus(self, rng, count):
         """Special classes cubed (sampled), TestFloat-style pattern triples and
         the directed triples, each in every mode, then ``count`` random triples

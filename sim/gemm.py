@@ -17,8 +17,10 @@ import numpy as np
 from ..hw.catalogue import build
 from ..hw.export import export
 
+from ..progress import Progress
+
 from .mma import unpack
-from .runner import MODELS, check_simulator, run_cocotb, workdir_for
+from .runner import MODELS, check_simulator, command_line, run_cocotb, workdir_for
 
 __all__ = ["GemmResult", "parse_shape", "simulate_gemm", "tile_chain"]
 
@@ -41,6 +43,8 @@ class GemmResult:
     workdir: Path
     expected: np.ndarray
     finished: bool
+    #: One command line that reproduces the run (None for a rounding mode other than RNE).
+    command: str | None = None
 
     @property
     def ok(self):
@@ -56,6 +60,8 @@ class GemmResult:
                 f"{self.tiles_issued} tiles {timing}")
         if self.failures:
             text += f"\n  failing elements: {self.failures}"
+        if self.command and not self.ok:
+            text += f"\n  reproduce: {self.command}"
         return text
 
 
@@ -98,12 +104,14 @@ def tile_chain(model, a, b, c, fixed):
     return d.reshape(rows, cols, m, n).transpose(0, 2, 1, 3).reshape(c.shape)
 
 
-def simulate_gemm(preset, shape, overrides=None, simulator=None, seed=1, rm=0, tag=None):
+def simulate_gemm(preset, shape, overrides=None, simulator=None, seed=1, rm=0, tag=None, *,
+                  progress=True):
     """An M×K×N GEMM (``shape``) of random operands through preset ``preset``.
 
-    ``rm``: the rounding mode of a fused float unit. Returns a :class:`GemmResult`;
-    raises ``ValueError`` for a unit that is not an MMA or a shape that is not a
-    multiple of its tile.
+    ``rm``: the rounding mode of a fused float unit. ``progress``: report the
+    tiles done on stderr. Returns a :class:`GemmResult`; raises ``ValueError``
+    for a unit that is not an MMA or a shape that is not a multiple of its
+    tile, :class:`~nnarith.errors.ToolError` when the simulator cannot build it.
     """
     simulator = check_simulator(simulator)
     unit = build(preset, overrides)
@@ -119,20 +127,26 @@ def simulate_gemm(preset, shape, overrides=None, simulator=None, seed=1, rm=0, t
     workdir = workdir_for(preset, unit.params, simulator, seed, ["gemm", shape, rm],
                           tag or f"{preset}-gemm")
     workdir.mkdir(parents=True, exist_ok=True)
-    v_path, manifest_path = export(unit, preset, workdir, preset=preset)
+    v_path, manifest_path = export(unit, preset, workdir, preset=preset)[:2]
     p = unit.params
     np.savez(workdir / "gemm.npz", a=a, b=b, c=c, expected=expected,
              tile=np.array([p["m"], p["n"], p["k"]]),
              widths=np.array([model.element_widths[x] for x in "abc"]),
              fixed_names=np.array(list(fixed), dtype=object),
              fixed_values=np.array(list(fixed.values()), dtype=object))
-    run_cocotb("nnarith.sim.cocotb_gemm", preset, v_path, manifest_path, workdir, simulator, seed,
-               {"NNARITH_GEMM": str(workdir / "gemm.npz"),
-                "NNARITH_FAILURES": str(workdir / "failures.csv")})
+    m, k, n = shape
+    tiles = (m // p["m"]) * (n // p["n"]) * (k // p["k"])
+    with Progress(f"sim {preset} GEMM {m}x{k}x{n}", tiles, "tiles", enabled=progress) as bar:
+        run_cocotb("nnarith.sim.cocotb_gemm", preset, v_path, manifest_path, workdir, simulator,
+                   seed, {"NNARITH_GEMM": str(workdir / "gemm.npz"),
+                          "NNARITH_FAILURES": str(workdir / "failures.csv")}, progress=bar)
     report_path = workdir / "report.json"
     report = json.loads(report_path.read_text()) if report_path.exists() else {}
+    # The command line has no rounding mode: it reproduces RNE runs.
+    command = (command_line(preset, overrides, simulator, seed, "--gemm", f"{m}x{k}x{n}")
+               if rm == 0 else None)
     return GemmResult(preset, tuple(shape), simulator, seed, report.get("elements", 0),
                       report.get("mismatches", 0), report.get("tiles_issued", 0),
                       report.get("cycles", 0), report.get("idle_cycles", 0),
                       report.get("seconds", 0.0), report.get("failures"), workdir, expected,
-                      report.get("finished", False))
+                      report.get("finished", False), command)

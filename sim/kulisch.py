@@ -32,6 +32,9 @@ SPECIAL_CLEAR_RATE = 0.3
 
 
 class KulischAccumulatorModel:
+    #: Random steps for ``nnarith sim`` without ``--vectors``: seconds on Icarus.
+    default_count = 20_000
+
     def __init__(self, unit):
         self.unit = unit
         p = unit.params

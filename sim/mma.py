@@ -92,6 +92,12 @@ def _with_specials(rng, shape, fmt):
 
 
 class FloatMMAModel:
+    #: Icarus seconds per MMA, measured on 4x4xK blocks (K from 4 to 16 barely
+    #: matters), and the seconds of random MMAs in ``nnarith sim`` without
+    #: ``--vectors``: with the build, about a minute.
+    SECONDS_PER_MMA = {"fused": 0.028, "tensorcore": 0.020}
+    DEFAULT_SECONDS = 50
+
     def __init__(self, unit):
         self.unit = unit
         p = unit.params
@@ -104,6 +110,13 @@ class FloatMMAModel:
                        "c": p["m"] * p["n"] * unit.acc_fmt.width}
         if "rm" in unit.signature.members:
             self.widths["rm"] = 3
+
+    @property
+    def default_count(self):
+        """Random blocks (per rounding mode where the unit takes one) for
+        ``DEFAULT_SECONDS`` on Icarus."""
+        mmas = int(self.DEFAULT_SECONDS / self.SECONDS_PER_MMA[self.unit.params["mode"]])
+        return mmas // (MODE_COUNT if "rm" in self.widths else 1)
 
     def blocks(self, rng, count):
         """``count`` random (A, B, C) element arrays, a third from each distribution."""
@@ -166,6 +179,9 @@ class FloatMMAModel:
 
 
 class IntMMAModel:
+    #: Random MMAs for ``nnarith sim`` without ``--vectors``: about 20 s on Icarus.
+    default_count = 20_000
+
     def __init__(self, unit):
         self.unit = unit
         p = unit.params

@@ -60,6 +60,10 @@ def transfer_cycles(inputs, matches_per_cycle):
 
 
 class SparseJoinModel:
+    #: Random vector pairs for ``nnarith sim`` without ``--vectors``: under a
+    #: minute on Icarus.
+    default_count = 15_000
+
     def __init__(self, unit):
         self.unit = unit
         p = unit.params

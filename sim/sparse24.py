@@ -28,6 +28,10 @@ CANCEL_RATE = 0.1
 
 
 class Sparse24DotModel:
+    #: Random dot products for ``nnarith sim`` without ``--vectors``: under a
+    #: minute on Icarus.
+    default_count = 20_000
+
     def __init__(self, unit):
         self.unit = unit
         p = unit.params

@@ -39,6 +39,10 @@ def _extremes(prec, is_signed):
 
 
 class TemporalPEModel:
+    #: Random operations per mode word for ``nnarith sim`` without ``--vectors``:
+    #: about 20 s on Icarus.
+    default_count = 20_000
+
     def __init__(self, unit):
         self.unit = unit
         p = unit.params
