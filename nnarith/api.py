@@ -94,24 +94,30 @@ def _check_seed(seed: int) -> None:
         raise ValueError(f"seed: must be an integer in 0..{(1 << 32) - 1}, got {seed!r}")
 
 
-def simulate(preset: str, *, params: Mapping[str, Any] | None = None,
-             simulator: str | None = None, vectors: int | None = None, seed: int = 1,
-             waves: bool = False, progress: bool = True):
-    """Simulate a preset's exported Verilog against its golden model (cocotb).
+def simulate(unit_or_preset: str | type[Unit] | Unit, *,
+             params: Mapping[str, Any] | None = None, simulator: str | None = None,
+             vectors: int | None = None, seed: int = 1, waves: bool = False,
+             progress: bool = True):
+    """Simulate a unit's exported Verilog against its golden model (cocotb).
 
     ``vectors`` random vectors (default: the unit family's own count, about a
     minute on Icarus) are added to the unit's corner cases; ``simulator`` is
     ``"icarus"`` (default, or ``$SIM``) or ``"verilator"``; ``waves`` records
-    an FST waveform of the whole run (a failing run records its failing window
-    anyway). Returns a :class:`nnarith.sim.runner.SimResult` (``.ok``,
-    ``.summary()``, ``.outputs()``).
+    a waveform of the whole run (a failing run records its failing window
+    anyway); ``progress`` reports on stderr. Returns a
+    :class:`nnarith.sim.runner.SimResult` (``.ok``, ``.summary()``,
+    ``.outputs()``, and on a failure ``.failures``, ``.command``,
+    ``.waveform``).
     """
     from .sim.runner import simulate as run
     _check_count("vectors", vectors, MAX_VECTORS)
     _check_seed(seed)
-    get_preset(preset)
-    return run(preset, dict(params or {}), simulator=simulator, count=vectors, seed=seed,
-               waves=waves, progress=progress)
+    options = dict(simulator=simulator, count=vectors, seed=seed, waves=waves, progress=progress)
+    preset = _name_of(unit_or_preset)
+    if preset is not None:
+        return run(preset, dict(params or {}), **options)
+    unit = build(unit_or_preset, **dict(params or {}))
+    return run(type(unit).__name__.lower(), None, unit=unit, **options)
 
 
 def simulate_gemm(preset: str, shape: tuple[int, int, int] | str, *,

@@ -235,7 +235,7 @@ def _stream_vectors(bench, workdir, inputs, expected, *, progress, waveform=None
 
 
 def simulate(preset, overrides=None, simulator=None, count=None, seed=1, tag=None, inputs=None,
-             bubble_rate=BUBBLE_RATE, *, waves=False, progress=True):
+             bubble_rate=BUBBLE_RATE, *, unit=None, waves=False, progress=True):
     """Simulate preset ``preset`` (with parameter ``overrides``) against its golden model.
 
     ``count`` random vectors (default: the bench model's ``default_count``,
@@ -245,7 +245,9 @@ def simulate(preset, overrides=None, simulator=None, count=None, seed=1, tag=Non
     pipelined unit gets no new input on a ``bubble_rate`` fraction of its
     cycles (0: back to back). ``waves``: record a waveform of the whole run
     (FST; VCD from Verilator); without it, a failing run records the failing
-    window in a second run. ``progress``: report on stderr. Returns a
+    window in a second run. ``progress``: report on stderr. ``unit``: a unit
+    built elsewhere (a family with parameters of one's own) to simulate
+    instead of the preset, under the name ``preset``. Returns a
     :class:`SimResult`; raises ``ValueError`` for bad parameters or simulator
     and :class:`~nnarith.errors.ToolError` when the simulator cannot build
     the unit.
@@ -253,7 +255,11 @@ def simulate(preset, overrides=None, simulator=None, count=None, seed=1, tag=Non
     simulator = check_simulator(simulator)
     if count is not None and (not isinstance(count, int) or count < 0):
         raise ValueError(f"vectors: must be a non-negative integer, got {count!r}")
-    unit = build(preset, overrides)
+    from_catalogue = unit is None
+    if from_catalogue:
+        unit = build(preset, overrides)
+    elif overrides:
+        raise ValueError("params: a built unit takes no parameter overrides")
     if not 0 <= bubble_rate < 1:
         raise ValueError(f"bubble_rate: must be in [0, 1), got {bubble_rate!r}")
     model = MODELS[type(unit).__name__](unit)
@@ -264,13 +270,14 @@ def simulate(preset, overrides=None, simulator=None, count=None, seed=1, tag=Non
     workdir = workdir_for(preset, unit.params, simulator, seed, [key, bubble_rate], tag)
     workdir.mkdir(parents=True, exist_ok=True)
     top = preset
-    v_path, manifest_path = export(unit, top, workdir, preset=preset)[:2]
+    v_path, manifest_path = export(unit, top, workdir,
+                                   preset=preset if from_catalogue else None)[:2]
 
     if inputs is None:
         inputs = model.stimulus(np.random.default_rng(seed), count)
         # The command line has no bubble rate: it reproduces runs at the default one.
         command = (command_line(preset, overrides, simulator, seed, "--vectors", str(count))
-                   + " --waves" if bubble_rate == BUBBLE_RATE else None)
+                   + " --waves" if bubble_rate == BUBBLE_RATE and from_catalogue else None)
     else:
         command = None
     expected = model.expected(inputs)
