@@ -317,7 +317,10 @@ def round_float_steps(m, raw, fmt, *, ftz=False, saturate=False, half_normalized
                    Mux(kept[p - 1], candidates[1], candidates[0]))
     field = named(signed(exp_width + 2), chosen(bases), "field")
     over, at_max, zero = (chosen([t[i] for t in tests]) for i in range(3))
-    huge = named(1, over | (at_max & (frac > fmt.max_frac)), "overflow")
+    # Only a format that keeps fractions back at its top exponent (e4m3) can
+    # exceed max_frac there; elsewhere the test would be constant.
+    beyond_max = frac > fmt.max_frac if fmt.max_frac < (1 << fmt.frac_bits) - 1 else Const(0, 1)
+    huge = named(1, over | (at_max & beyond_max), "overflow")
     flush = named(1, Const(int(ftz), 1) & ~is_zero & zero, "flush")
     frac, field, huge, flush, toward_inf, inexact, tiny, is_zero, sign, is_nan, is_inf, invalid, \
         *carried = _in_order((yield cut(

@@ -69,16 +69,20 @@ def _name_of(unit_or_preset: str | type[Unit] | Unit) -> str | None:
 
 def export(unit_or_preset: str | type[Unit] | Unit, out_dir: str | Path, *,
            top: str | None = None, params: Mapping[str, Any] | None = None):
-    """Write the unit's Verilog, JSON manifest and FuseSoC core into ``out_dir``.
+    """Write the unit's Verilog, JSON manifest, FuseSoC core and Verilator
+    lint waivers (``.vlt``) into ``out_dir``.
 
     ``top`` is the Verilog module name (default: the preset name, or the unit
-    family's name in lower case). Returns the written paths
-    (:func:`nnarith.hw.export.export`).
+    family's name in lower case); it must be a plain Verilog identifier and
+    not a keyword, checked before anything is built. Returns the written
+    paths as :class:`nnarith.hw.export.ExportedFiles`.
     """
-    from .hw.export import export as export_unit
+    from .hw.export import check_top, export as export_unit
+    if top is not None:
+        check_top(top)
     preset = _name_of(unit_or_preset)
     unit = build(unit_or_preset, **dict(params or {}))
-    top = top or preset or type(unit).__name__.lower()
+    top = top if top is not None else (preset or type(unit).__name__.lower())
     return export_unit(unit, top, out_dir, preset=preset)
 
 

@@ -2,6 +2,7 @@
 exit status, no traceback, no partial file. Exit status: 0 success, 1 failed
 check / failing tool / filesystem, 2 bad usage, 130 Ctrl-C, 141 closed pipe."""
 
+import fcntl
 import os
 import signal
 import subprocess
@@ -97,10 +98,15 @@ def test_failing_tool_names_it_and_its_log(tmp_path):
 
 
 def test_closed_pipe_is_quiet():
-    reader = subprocess.Popen([*NNARITH, "list", "--json"], stdout=subprocess.PIPE,
+    read_end, write_end = os.pipe()
+    # A one-page pipe: the catalogue (~47 kB) cannot fit before the reader
+    # closes it, whatever the scheduling, so the write really meets EPIPE.
+    fcntl.fcntl(write_end, fcntl.F_SETPIPE_SZ, 4096)
+    reader = subprocess.Popen([*NNARITH, "list", "--json"], stdout=write_end,
                               stderr=subprocess.PIPE)
-    reader.stdout.read(10)
-    reader.stdout.close()                  # like `nnarith list --json | head -c 10`
+    os.close(write_end)
+    assert len(os.read(read_end, 10)) > 0
+    os.close(read_end)                     # like `nnarith list --json | head -c 10`
     stderr = reader.stderr.read().decode()
     assert reader.wait(timeout=60) == 141
     assert stderr == ""

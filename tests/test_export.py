@@ -1,35 +1,80 @@
-"""Export contract: <top>.v + <top>.json, byte-identical for identical parameters,
-and a manifest that describes the ports well enough to drive the unit."""
+"""Export contract: <top>.v (opening with a header that says what it is and how
+to make it again), <top>.json, <top>.vlt and <top>.core, byte-identical for
+identical parameters, written whole or not at all; a manifest that describes
+the ports well enough to drive the unit; ports in a fixed order."""
 
 import json
+import os
+import re
+import shlex
 import subprocess
 import sys
 
 import pytest
+from amaranth.lib.wiring import Flow
 
-from nnarith.hw.catalogue import PRESETS, build
+import nnarith
+from nnarith.hw import export as export_module
+from nnarith.hw.catalogue import build
 from nnarith.hw.export import export, export_preset
 
+SUFFIXES = ("v", "json", "core", "vlt")
 
-def nnarith(*args):
-    return subprocess.run([sys.executable, "-m", "nnarith.cli", *args], capture_output=True, text=True)
+
+def nnarith_cli(*args):
+    return subprocess.run([sys.executable, "-m", "nnarith.cli", *args], capture_output=True,
+                          text=True)
+
+
+def header(path):
+    """The facts, parameters, ports and regenerate command of an export's header."""
+    lines = []
+    for line in path.read_text().splitlines():
+        if not line.startswith("//"):
+            break
+        lines.append(line[3:])
+    command = lines[next(i for i, l in enumerate(lines) if l.startswith("Regenerate")) + 1].strip()
+    facts = dict(re.fullmatch(r"([a-z ]+):\s+(.*)", line).groups() for line in lines
+                 if re.fullmatch(r"[a-z ]+:\s+\S.*", line))
+    start = lines.index("parameters:") + 1
+    params = dict(re.fullmatch(r"\s+(\w+)\s+= (.*)", line).groups()
+                  for line in lines[start:lines.index("", start)])
+    start = next(i for i, l in enumerate(lines) if l.startswith("ports")) + 1
+    table = lines[start:next(i for i in range(start, len(lines)) if lines[i].startswith("---"))]
+    columns = re.split(r"\s{2,}", table[0].strip())
+    ports = [dict(zip(columns, re.split(r"\s{2,}", row.strip(), maxsplit=len(columns) - 1)))
+             for row in table[1:]]
+    return {"command": command, "facts": facts, "params": params, "ports": ports}
+
+
+def module_ports(path, top):
+    return re.search(rf"(?m)^module {top}\((.*)\);$", path.read_text())[1].split(", ")
 
 
 def test_cli_export_is_byte_identical(tmp_path):
     for out in ("one", "two"):
-        result = nnarith("verilog", "int8_mul", "-o", str(tmp_path / out))
+        result = nnarith_cli("verilog", "int8_mul", "-o", str(tmp_path / out))
         assert result.returncode == 0, result.stderr
-        assert result.stdout.split() == [str(tmp_path / out / "int8_mul.v"),
-                                         str(tmp_path / out / "int8_mul.json")]
-    for name in ("int8_mul.v", "int8_mul.json"):
+        assert result.stdout.split() == [str(tmp_path / out / f"int8_mul.{suffix}")
+                                         for suffix in SUFFIXES]
+    for suffix in SUFFIXES:
+        name = f"int8_mul.{suffix}"
         assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes()
-    verilog = (tmp_path / "one" / "int8_mul.v").read_text()
-    assert "module int8_mul(" in verilog and str(tmp_path) not in verilog
+        assert str(tmp_path) not in (tmp_path / "one" / name).read_text()
+    assert "module int8_mul(a, b, y);" in (tmp_path / "one" / "int8_mul.v").read_text()
+
+
+def test_identical_files_are_left_alone(tmp_path):
+    files = export_preset("int8_mul", tmp_path)
+    stamps = [os.stat(path).st_mtime_ns for path in files]
+    os.utime(files.verilog, ns=(1, 1))
+    again = export_preset("int8_mul", tmp_path)
+    assert again == files and os.stat(files.verilog).st_mtime_ns == 1
+    assert [os.stat(path).st_mtime_ns for path in files[1:]] == stamps[1:]
 
 
 def test_manifest_of_a_combinational_unit(tmp_path):
-    _, path = export_preset("int8_mul", tmp_path)
-    m = json.loads(path.read_text())
+    m = json.loads(export_preset("int8_mul", tmp_path).manifest.read_text())
     assert (m["preset"], m["unit"], m["top"]) == ("int8_mul", "FixedMultiplier", "int8_mul")
     assert m["clock"] is None and m["reset"] is None and m["valid"] is None
     assert m["latency"] == 0 and m["initiation_interval"] == 1
@@ -43,27 +88,119 @@ def test_manifest_of_a_combinational_unit(tmp_path):
 
 
 def test_manifest_of_a_pipeline(tmp_path):
-    _, path = export_preset("q8_8_mul", tmp_path, {"stages": 3, "arch": "booth"}, top="qmul")
-    m = json.loads(path.read_text())
-    assert m["top"] == "qmul" and (tmp_path / "qmul.v").exists()
+    files = export_preset("q8_8_mul", tmp_path, overrides={"stages": 3, "arch": "booth"},
+                          top="qmul")
+    m = json.loads(files.manifest.read_text())
+    assert m["top"] == "qmul" and files.verilog == tmp_path / "qmul.v" and files.verilog.exists()
     assert (m["clock"], m["reset"], m["latency"]) == ("clk", "rst", 3)
     assert m["valid"] == {"in": "in_valid", "out": "out_valid"}
     ports = {p["name"]: p for p in m["ports"]}
     assert {"clk", "rst", "in_valid", "out_valid", "a", "b", "y", "ovf"} == set(ports)
     assert ports["a"]["kind"] == "q8.8" and ports["ovf"]["kind"] == "flag"
-    verilog = (tmp_path / "qmul.v").read_text()
+    verilog = files.verilog.read_text()
     for port in ports.values():
-        assert f"{port['dir']}put " in verilog and port["name"] in verilog
+        assert re.search(rf"(?m)^  {port['dir']}put (\[\d+:0\] )?{port['name']};$", verilog)
 
 
-@pytest.mark.parametrize("name", sorted(PRESETS))
-def test_every_preset_exports_its_ports(tmp_path, name):
-    unit = build(name)
-    v, j = export(unit, name, tmp_path)
-    m = json.loads(j.read_text())
-    declared = [p["name"] for p in m["ports"]]
-    clocked = ["clk", "rst"] if unit.latency else []
-    assert declared == clocked + list(unit.signature.members)
-    assert m["latency"] == unit.latency and (m["clock"] == "clk") == bool(unit.latency)
-    assert all(p["doc"] and p["kind"] for p in m["ports"])
-    assert f"module {name}(" in v.read_text()
+@pytest.mark.parametrize("name, overrides, order", [
+    ("int8_mul", {}, ["a", "b", "y"]),
+    ("fp16_mul", {"stages": 2},
+     ["clk", "rst", "a", "b", "rm", "in_valid", "y", "flags", "out_valid"]),
+    ("temporal_pe", {}, None),               # ready/valid: inputs, then outputs
+])
+def test_ports_are_clock_reset_inputs_outputs(tmp_path, name, overrides, order):
+    unit = build(name, overrides)
+    if order is None:
+        members = unit.signature.members
+        order = (["clk", "rst"] + [n for n, m in members.items() if m.flow == Flow.In]
+                 + [n for n, m in members.items() if m.flow == Flow.Out])
+        assert {"in_valid", "out_ready"} < set(order[:order.index("out_valid")])
+    files = export(unit, name, tmp_path, preset=name)
+    assert module_ports(files.verilog, name) == order
+    assert [p["name"] for p in json.loads(files.manifest.read_text())["ports"]] == order
+    assert [p["name"] for p in header(files.verilog)["ports"]] == order
+
+
+def test_header_states_parameters_timing_and_ports(tmp_path):
+    unit = build("fp16_mul", {"stages": 2, "arch": "booth"})
+    files = export(unit, "fmul", tmp_path, preset="fp16_mul")
+    text = files.verilog.read_text()
+    assert text.startswith("// fmul: IEEE binary16 multiplier\n"
+                           f"// Generated by nnarith {nnarith.__version__} ")
+    info = header(files.verilog)
+    assert info["params"] == {name: str(value).lower() if isinstance(value, bool) else str(value)
+                              for name, value in unit.params.items()}
+    facts = info["facts"]
+    assert (facts["preset"], facts["unit"]) == ("fp16_mul", "FloatMultiplier")
+    assert (facts["latency"], facts["initiation interval"]) == ("2 cycles", "1 cycle")
+    assert (facts["clock"], facts["reset"]) == ("clk (rising edge)",
+                                                "rst (synchronous, active high)")
+    manifest = json.loads(files.manifest.read_text())
+    assert [(p["name"], p["dir"], p["kind"], p["doc"]) for p in info["ports"]] == \
+        [(p["name"], p["dir"], p["kind"], p["doc"]) for p in manifest["ports"]]
+    ports = {p["name"]: p for p in info["ports"]}
+    assert ports["a"]["width"] == "16" and ports["a"]["format"].startswith("fp16 (exp_bits=5 ")
+    assert ports["rm"]["format"] == "-" and ports["clk"]["kind"] == "clock"
+    assert "\\" not in text and not re.search(r"\d{4}-\d\d-\d\d", text)
+
+
+def test_regenerate_command_reproduces_the_files(tmp_path):
+    files = export_preset("q8_8_mul", tmp_path / "api", overrides={"stages": 2, "arch": "booth"},
+                          top="qmul")
+    command = header(files.verilog)["command"]
+    assert command == "nnarith verilog q8_8_mul -p arch=booth -p stages=2 --top qmul -o DIR"
+    words = shlex.split(command)
+    result = nnarith_cli(*[str(tmp_path / "cli") if word == "DIR" else word for word in words[1:]])
+    assert result.returncode == 0, result.stderr
+    for path in files:
+        assert (tmp_path / "cli" / path.name).read_bytes() == path.read_bytes()
+
+
+def test_regenerate_statement_of_a_unit_family(tmp_path):
+    files = nnarith.export("FloatMultiplier", tmp_path / "api", top="my_bf16_mul",
+                           params={"a_fmt": "bf16", "stages": 1})
+    statement = header(files.verilog)["command"]
+    assert statement.startswith("import nnarith; nnarith.export('FloatMultiplier', 'DIR', ")
+    result = subprocess.run([sys.executable, "-c",
+                             statement.replace("'DIR'", repr(str(tmp_path / "py")))],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    for path in files:
+        assert (tmp_path / "py" / path.name).read_bytes() == path.read_bytes()
+
+
+@pytest.mark.parametrize("top", ["../x", "1abc", "module", "a b", "", "always_ff", "a$b"])
+def test_illegal_top_is_refused_before_anything_is_built(tmp_path, monkeypatch, top):
+    message = rf"^top: must be a Verilog identifier .*, got {re.escape(repr(top))}$"
+    built = []
+    monkeypatch.setattr(export_module, "build", lambda *args: built.append(args))
+    with pytest.raises(ValueError, match=message):
+        export_preset("int8_mul", tmp_path / "out", top=top)
+    assert built == []
+    monkeypatch.undo()
+    with pytest.raises(ValueError, match=message):
+        export(build("int8_mul"), top, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_cli_refuses_an_illegal_top(tmp_path):
+    result = nnarith_cli("verilog", "int8_mul", "--top", "../x", "-o", str(tmp_path / "out"))
+    assert result.returncode == 2
+    assert "top: must be a Verilog identifier" in result.stderr and "'../x'" in result.stderr
+    assert not (tmp_path / "out").exists() and not (tmp_path / "x.v").exists()
+
+
+def test_an_interrupted_export_leaves_no_partial_file(tmp_path, monkeypatch):
+    before = export_preset("int8_mul", tmp_path)
+    kept = {path.name: path.read_bytes() for path in before}
+
+    def interrupted(source, target):
+        assert os.path.getsize(source) > 0         # the new text is complete beside the target
+        raise KeyboardInterrupt
+    monkeypatch.setattr(export_module.os, "replace", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        export_preset("int8_mul", tmp_path, overrides={"stages": 1})
+    assert {path.name: path.read_bytes() for path in tmp_path.iterdir()} == kept
+    with pytest.raises(KeyboardInterrupt):
+        export_preset("int8_mul", tmp_path / "fresh")
+    assert list((tmp_path / "fresh").iterdir()) == []
