@@ -12,7 +12,11 @@ changes what the circuit computes:
   evaluates them (sign or zero extended as the cell's own signedness says,
   or cut where the dropped bits cannot reach the result), and a right shift
   that feeds a narrower result gets a full-width intermediate; every
-  ``switch`` gets an empty default;
+  ``switch`` gets an empty default. A sign extension is written as an
+  arithmetic shift (``$signed({x, 3'h0}) >>> 3``), not as copies of the top
+  bit (``{x[7], x[7], x[7], x}``): Icarus updates such a concatenation once
+  per part, and the glitches it sends downstream made whole units simulate
+  twice as slowly;
 - in the Verilog, every escaped identifier becomes a plain one (``.`` becomes
   ``__``, any other illegal character ``_``), register initial values move
   from the declaration into an ``initial`` statement, and the top module's
@@ -155,16 +159,17 @@ class _Module:
         # Yosys, like Verilog, extends both operands as signed only if both are.
         both_signed = a_signed and params.get("\\B_SIGNED") == "1"
         if kind in _FIT_A:
-            ports["A"] = _fit(ports["A"], len(ports["Y"]), a_signed)
+            ports["A"] = self.fit(ports["A"], len(ports["Y"]), a_signed, wires)
         elif kind in _FIT_A_B:
-            ports["A"], ports["B"] = (_fit(ports[port], len(ports["Y"]), both_signed)
+            ports["A"], ports["B"] = (self.fit(ports[port], len(ports["Y"]), both_signed, wires)
                                       for port in ("A", "B"))
         elif kind in _COMPARE:
             width = max(len(ports["A"]), len(ports["B"]))
-            ports["A"], ports["B"] = (_fit(ports[port], width, both_signed) for port in ("A", "B"))
+            ports["A"], ports["B"] = (self.fit(ports[port], width, both_signed, wires)
+                                      for port in ("A", "B"))
         elif kind in _RIGHT_SHIFT:
             width = max(len(ports["A"]), len(ports["Y"]))
-            ports["A"] = _fit(ports["A"], width, a_signed)
+            ports["A"] = self.fit(ports["A"], width, a_signed, wires)
             if len(ports["Y"]) < width:
                 # Verilog shifts at the result's width: give the shift a
                 # full-width result and take the low bits from it.
@@ -182,9 +187,33 @@ class _Module:
                 + [f"    connect \\{port} {_text(ports[port])}" for port in order]
                 + [lines[-1]] + connects)
 
-    def new_wire(self, width, wires):
+    def fit(self, bits, width, signed, lines):
+        """``bits`` cut or extended (sign or zero) to ``width``; a sign
+        extension of a signal goes through a new arithmetic-shift cell, whose
+        wire and cell are appended to ``lines``."""
+        if len(bits) >= width:
+            return bits[:width]
+        extra = width - len(bits)
+        if not signed or not bits or isinstance(bits[-1], str):
+            fill = bits[-1] if signed and bits else "0"
+            return bits + [fill] * extra
+        wide = self.new_wire(width, lines, "sext")
+        amount = format(extra, "b")
+        lines += [f"  cell $sshr {wide[0][0]}$cell",
+                  "    parameter \\A_SIGNED 1",
+                  "    parameter \\B_SIGNED 0",
+                  f"    parameter \\A_WIDTH {width}",
+                  f"    parameter \\B_WIDTH {len(amount)}",
+                  f"    parameter \\Y_WIDTH {width}",
+                  f"    connect \\A {_text(['0'] * extra + bits)}",
+                  f"    connect \\B {len(amount)}'{amount}",
+                  f"    connect \\Y {_text(wide)}",
+                  "  end"]
+        return wide
+
+    def new_wire(self, width, wires, kind="wide"):
         self.fresh += 1
-        name = f"$plain$wide${self.fresh}"
+        name = f"$plain${kind}${self.fresh}"
         self.widths[name] = width
         wires.append(f"  wire width {width} {name}")
         return [(name, index) for index in range(width)]
@@ -220,14 +249,6 @@ class _Module:
         if re.fullmatch(r"-?\d+", token):
             return list(reversed(format(int(token) & 0xFFFFFFFF, "032b"))), position + 1
         raise NotImplementedError(f"RTLIL SigSpec token not understood: {token}")
-
-
-def _fit(bits, width, signed):
-    """``bits`` cut or extended (sign or zero) to ``width``."""
-    if len(bits) >= width:
-        return bits[:width]
-    fill = bits[-1] if signed and bits else "0"
-    return bits + [fill] * (width - len(bits))
 
 
 def _text(bits):

@@ -187,7 +187,8 @@ class Unit(wiring.Component):
             members["in_valid"] = In(1)
             members["out_valid"] = Out(1)
             self.port_docs["in_valid"] = ("valid", "inputs on this cycle are a new operation")
-            self.port_docs["out_valid"] = ("valid", f"outputs hold the result issued {self.latency} cycles earlier")
+            self.port_docs["out_valid"] = ("valid", "outputs hold the result issued "
+                                          f"{self.latency} cycle{'s' if self.latency > 1 else ''} earlier")
         if self.HANDSHAKE:
             members["in_ready"] = Out(1)
             members["out_ready"] = In(1)
