@@ -65,6 +65,7 @@ bench: installed
 	$(PY) bench/sparse.py $(if $(wildcard $(LIBERTY)),--liberty $(LIBERTY),)
 	$(PY) bench/timing.py $(if $(wildcard ../shared/anchors/hardfloat),--anchors ../shared/anchors,)
 	$(PY) bench/sim_speed.py
+	$(PY) bench/sim_defaults.py
 	$(PY) bench/golden_speed.py
 
 # Fusion Unit == sum of Yosys $mul, every mode word (hw/formal.py): one SAT proof each,

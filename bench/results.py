@@ -6,6 +6,8 @@ import json
 import math
 from pathlib import Path
 
+from nnarith.progress import Progress
+
 OUT = Path("build/bench")
 
 
@@ -16,6 +18,17 @@ def publish(name, data, lines, out=OUT):
     (out / f"{name}.json").write_text(json.dumps(data, indent=2) + "\n")
     (out / f"{name}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
+
+
+def tracked(items, label, unit="runs", total=None):
+    """Iterate ``items`` reporting on stderr how many are done, of how many
+    (``total``, default ``len(items)``), and the ETA; each run reports its own
+    progress beside."""
+    total = len(items) if total is None else total
+    with Progress(f"bench {label}", total, unit) as progress:
+        for item in items:
+            yield item
+            progress.advance()
 
 
 def parser(doc):

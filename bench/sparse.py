@@ -28,7 +28,7 @@ from nnarith.golden.sparse import bitmask_encode, join_cycles
 from nnarith.hw.catalogue import build
 from nnarith.hw.synth import synthesize
 
-from results import parse, parser, publish, svg_line_plot
+from results import parse, parser, publish, svg_line_plot, tracked
 
 CHUNKS = (16, 32, 64, 128)
 MATCHES = (1, 2, 4, 8)
@@ -65,10 +65,9 @@ def _join(n, p, out, liberty):
 
 def area_table(grid, others, out, liberty):
     """The N x P table (filling in the grid points not synthesized yet) and the others."""
-    for n in CHUNKS:
-        for p in MATCHES:
-            if (n, p) not in grid:
-                grid[n, p] = _join(n, p, out, liberty)
+    missing = [(n, p) for n in CHUNKS for p in MATCHES if (n, p) not in grid]
+    for n, p in tracked(missing, "sparse_join grid"):
+        grid[n, p] = _join(n, p, out, liberty)
     metric = "area_um2" if liberty else "cells"
     lines = [f"`sparse_join` {'NanGate45 µm²' if liberty else 'generic cells'} "
              "(generic cells / levels), chunk N x matches per cycle P:", "",

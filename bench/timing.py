@@ -25,7 +25,7 @@ from amaranth.lib.wiring import In, Out
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from results import parse, parser, publish, svg_line_plot  # noqa: E402
+from results import parse, parser, publish, svg_line_plot, tracked  # noqa: E402
 
 from nnarith.hw.catalogue import build  # noqa: E402
 from nnarith.hw.export import export, timing_estimate  # noqa: E402
@@ -159,7 +159,7 @@ def main():
         anchors = "HardFloat rows skipped (no --anchors)"
     with ProcessPoolExecutor(args.jobs) as pool:
         futures = [pool.submit(function, *job) for function, job in jobs]
-        for future in as_completed(futures):
+        for future in tracked(as_completed(futures), "timing", "points", total=len(futures)):
             print(_row(future.result()), flush=True)
         points = [future.result() for future in futures]
     lines = ["| unit | stages | generic cells | flops | levels | Fmax seed 1 (MHz) "
