@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 from . import __version__, api
-from .errors import ToolError
+from .errors import ToolError, descendants, terminate
 from .hw.catalogue import PRESETS, UNITS, get_preset
 
 __all__ = ["main"]
@@ -216,32 +216,9 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _descendants(pid: int) -> list[int]:
-    """Every living descendant of ``pid`` (from /proc; empty where there is none)."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            stat = entry.read_text()
-        except OSError:
-            continue
-        # the command name may hold spaces and parentheses: the ppid follows the last ')'
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        children.setdefault(ppid, []).append(int(entry.parent.name))
-    found, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
-
-
 def _stop_children() -> None:
     """Simulators and synthesis tools end with us, not after us."""
-    for pid in _descendants(os.getpid()):
-        try:
-            os.kill(pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
+    terminate(descendants(os.getpid()))
 
 
 def _interrupt(signum, frame):

@@ -8,7 +8,7 @@ import threading
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["ToolError", "log_reason", "children_stopped_on_interrupt"]
+__all__ = ["ToolError", "log_reason", "children_stopped_on_interrupt", "descendants", "terminate"]
 
 
 class ToolError(RuntimeError):
@@ -44,7 +44,7 @@ def log_reason(path):
     return reason
 
 
-def _descendants(pid):
+def descendants(pid):
     """Every living process below ``pid`` (from /proc)."""
     children = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
@@ -62,6 +62,15 @@ def _descendants(pid):
     return found
 
 
+def terminate(pids):
+    """SIGTERM to each of ``pids`` that still runs."""
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+
+
 @contextmanager
 def children_stopped_on_interrupt():
     """Inside, an interrupt first terminates every process started inside
@@ -73,15 +82,10 @@ def children_stopped_on_interrupt():
     have been re-parented out of reach.
     """
     me = os.getpid()
-    before = set(_descendants(me))
+    before = set(descendants(me))
 
     def stop():
-        for pid in _descendants(me):
-            if pid not in before:
-                try:
-                    os.kill(pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
+        terminate(pid for pid in descendants(me) if pid not in before)
 
     def on_interrupt(signum, frame):
         stop()

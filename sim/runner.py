@@ -154,7 +154,8 @@ def run_cocotb(test_module, top, v_path, manifest_path, workdir, simulator, seed
     waves = waveform is not None
     # A build with waves has its own folder: Icarus would not rebuild a current one.
     build_dir = workdir / f"sim_build_{simulator}{'_waves' if waves else ''}"
-    # Amaranth's Verilog mixes operand widths on purpose; Verilator may warn, not fail.
+    # Lint is tests/test_lint.py's job (with the waivers); a warning new in some
+    # Verilator release must not stop a simulation.
     build_args = ["-Wno-fatal"] if simulator == "verilator" else []
     test_args, plusargs = [], []
     if waves and simulator == "verilator":

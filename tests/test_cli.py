@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from nnarith.cli import _descendants
+from nnarith.errors import descendants
 
 NNARITH = [sys.executable, "-m", "nnarith.cli"]
 
@@ -132,7 +132,7 @@ def test_ctrl_c_stops_the_simulator_and_exits_130(tmp_path):
     simulator = []
     while time.monotonic() < deadline and not simulator:
         time.sleep(0.5)
-        simulator = [pid for pid in _descendants(run.pid)
+        simulator = [pid for pid in descendants(run.pid)
                      if Path(f"/proc/{pid}/comm").read_text().strip() in ("vvp", "iverilog")]
         assert run.poll() is None, run.communicate()
     assert simulator, "the simulator never started"
