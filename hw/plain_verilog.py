@@ -28,7 +28,7 @@ import re
 from amaranth._toolchain.yosys import find_yosys
 from amaranth.back import rtlil
 
-__all__ = ["plain_verilog", "VERILOG_KEYWORDS"]
+__all__ = ["plain_verilog", "UnexpectedRTLIL", "VERILOG_KEYWORDS"]
 
 #: Verilog-2005 and SystemVerilog-2017 reserved words: never a plain identifier.
 VERILOG_KEYWORDS = frozenset("""
@@ -55,6 +55,11 @@ tri1 triand trior trireg type typedef union unique unique0 unsigned until until_
 use uwire var vectored virtual void wait wait_order wand weak weak0 weak1 while wildcard
 wire with within wor xnor xor
 """.split())
+
+class UnexpectedRTLIL(RuntimeError):
+    """Amaranth's RTLIL held a construct the rewrites below do not parse; the
+    export stops rather than write Verilog it cannot vouch for."""
+
 
 # Operator cells by how their operands meet Verilog's expression widths. In
 # the first two groups a result bit depends only on operand bits at or below
@@ -108,7 +113,7 @@ class _Module:
             words = line.split()
             if words[:1] == ["wire"]:
                 if "offset" in words or "upto" in words:
-                    raise NotImplementedError(f"RTLIL wire with offset/upto: {line.strip()}")
+                    raise UnexpectedRTLIL(f"RTLIL wire with offset/upto: {line.strip()}")
                 self.widths[words[-1]] = int(words[2]) if words[1] == "width" else 1
         self.fresh = 0
 
@@ -120,7 +125,7 @@ class _Module:
             head = words[0] if words else ""
             if head == "cell":
                 if not line.startswith("  cell"):
-                    raise NotImplementedError(f"unexpected RTLIL layout: {line}")
+                    raise UnexpectedRTLIL(f"unexpected RTLIL layout: {line}")
                 end = self.lines.index("  end", i)
                 out += self._cell(self.lines[i:end + 1])
                 i = end + 1
@@ -153,7 +158,7 @@ class _Module:
                 ports[words[1][1:]] = self.bits(words[2])
                 order.append(words[1][1:])
             else:
-                raise NotImplementedError(f"unexpected RTLIL in a cell: {line.strip()}")
+                raise UnexpectedRTLIL(f"unexpected RTLIL in a cell: {line.strip()}")
         wires, connects = [], []
         a_signed = params["\\A_SIGNED"] == "1"
         # Yosys, like Verilog, extends both operands as signed only if both are.
@@ -224,7 +229,7 @@ class _Module:
         tokens = sigspec.split()
         bits, position = self._parse(tokens, 0)
         if position != len(tokens):
-            raise NotImplementedError(f"RTLIL SigSpec not understood: {sigspec}")
+            raise UnexpectedRTLIL(f"RTLIL SigSpec not understood: {sigspec}")
         return bits
 
     def _parse(self, tokens, position):
@@ -248,7 +253,7 @@ class _Module:
             return list(reversed(match[2])), position + 1
         if re.fullmatch(r"-?\d+", token):
             return list(reversed(format(int(token) & 0xFFFFFFFF, "032b"))), position + 1
-        raise NotImplementedError(f"RTLIL SigSpec token not understood: {token}")
+        raise UnexpectedRTLIL(f"RTLIL SigSpec token not understood: {token}")
 
 
 def _text(bits):

@@ -204,3 +204,15 @@ def test_an_interrupted_export_leaves_no_partial_file(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         export_preset("int8_mul", tmp_path / "fresh")
     assert list((tmp_path / "fresh").iterdir()) == []
+
+
+def test_rtlil_the_rewrites_do_not_parse_stops_the_export():
+    from nnarith.hw.plain_verilog import UnexpectedRTLIL, _Module
+    module = _Module("module \\m\n  wire width 2 \\a\nend\n")
+    assert module.bits("{ \\a [1] 1'0 }") == ["0", ("\\a", 1)]
+    with pytest.raises(UnexpectedRTLIL, match="SigSpec not understood"):
+        module.bits("\\a [1:0] \\a")
+    with pytest.raises(UnexpectedRTLIL, match="token not understood"):
+        module.bits("a+b")
+    with pytest.raises(UnexpectedRTLIL, match="offset/upto"):
+        _Module("module \\m\n  wire width 4 offset 2 \\b\nend\n")
