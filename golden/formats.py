@@ -5,10 +5,10 @@ written twice, independently: as NumPy in ``golden`` and as gates in ``hw``.
 """
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 __all__ = ["QFormat", "FIXED_ROUNDING", "OVERFLOW_MODES", "FloatFormat", "FLOAT_FORMATS",
-           "TensorCoreParams", "GPUS",
+           "TensorCoreMode", "TensorCoreParams", "GPUS", "TENSORCORE_PATHS", "FP8",
            "float_format", "ROUND_MODES", "FLAG_NX", "FLAG_UF", "FLAG_OF", "FLAG_DZ", "FLAG_NV"]
 
 #: Rounding modes for narrowing a fixed-point value (dropping fraction bits):
@@ -180,64 +180,162 @@ def float_format(name: str | FloatFormat) -> FloatFormat:
 
 
 
-@dataclass(frozen=True)
-class TensorCoreParams:
-    """One GPU generation's tensor-core block FMA (``tensorcore/SPEC.md`` §1, §4):
-    blocks of ``block`` exact products, aligned with their addend to the largest
-    exponent in a window of ``F = 23 + extra_bits`` fraction bits (magnitudes
-    truncated), summed exactly, normalized and rounded once.
+#: The two datapaths of ``tensorcore/SPEC_fp8_tf32.md`` §3: ``block`` (SPEC.md's block
+#: FMA, TF32 and native FP8 included) and ``pair_split`` (mma.sync FP8 on Hopper and
+#: Blackwell: two fp16 block FMAs on interleaved pairs of products, then c added apart).
+TENSORCORE_PATHS = ("block", "pair_split")
 
-    ``rounding``: ``(out_fmt, rm)`` pairs, the final rounding per output format.
-    ``e_floor``: ``((in_fmt, out_fmt), floor)`` pairs, one per supported mode,
-    the floor of the alignment exponent an int or None. Tuples keep the
-    parameters hashable.
+
+@dataclass(frozen=True)
+class TensorCoreMode:
+    """One tensor-core datapath for one input/output format pair (SPEC.md §3,
+    SPEC_fp8_tf32.md §2-4).
+
+    ``path="block"``: blocks of ``block`` exact products, aligned with their
+    addend to the largest exponent in a window of ``F = 23 + extra_bits``
+    fraction bits (magnitudes truncated), summed exactly, normalized and rounded
+    once in ``rm`` to ``result_bits`` fraction bits (None: the output format's;
+    13 on the native FP8 paths, stored as fp32 with the low bits zero) with the
+    output format's exponent range; each block's result is the next block's c.
+    ``e_floor``: the floor of the alignment exponent, or None.
+
+    ``path="pair_split"``: per ``block`` (32) products, the products with
+    ``k mod 4`` in {0, 1} go through ``inner`` (the GPU's fp16 block FMA) with
+    c = +0, the others through ``inner`` again with the first result as c,
+    then c is added by one IEEE addition rounded to nearest even.
     """
 
-    name: str
     block: int
     extra_bits: int
-    rounding: tuple = (("fp32", ROUND_MODES["RTZ"]), ("fp16", ROUND_MODES["RNE"]))
-    e_floor: tuple = ()
+    rm: int
+    e_floor: int | None = None
+    result_bits: int | None = None
+    path: str = "block"
+    inner: "TensorCoreMode | None" = None
 
     def __post_init__(self):
         # Bounds that keep every window value and sum within int64.
-        if not isinstance(self.block, int) or not 1 <= self.block <= 1024:
+        if not isinstance(self.block, int) or isinstance(self.block, bool) \
+                or not 1 <= self.block <= 1024:
             raise ValueError(f"block: must be an integer 1..1024, got {self.block!r}")
-        if not isinstance(self.extra_bits, int) or not -3 <= self.extra_bits <= 24:
-            raise ValueError(f"extra_bits: must be an integer -3..24, got {self.extra_bits!r}")
+        if not isinstance(self.extra_bits, int) or not -12 <= self.extra_bits <= 24:
+            raise ValueError(f"extra_bits: must be an integer -12..24, got {self.extra_bits!r}")
+        if self.rm not in ROUND_MODES.values() or isinstance(self.rm, bool):
+            raise ValueError(f"rm: must be a rounding-mode code 0..4, got {self.rm!r}")
+        if self.e_floor is not None and (not isinstance(self.e_floor, int)
+                                         or isinstance(self.e_floor, bool)):
+            raise ValueError(f"e_floor: must be an integer or None, got {self.e_floor!r}")
+        if self.result_bits is not None and (not isinstance(self.result_bits, int)
+                                             or isinstance(self.result_bits, bool)
+                                             or not 1 <= self.result_bits <= 23):
+            raise ValueError(f"result_bits: must be an integer 1..23 (at most the output "
+                             f"format's fraction bits) or None, got {self.result_bits!r}")
+        if self.path not in TENSORCORE_PATHS:
+            raise ValueError(f"path: must be one of {', '.join(TENSORCORE_PATHS)}, "
+                             f"got {self.path!r}")
+        if (self.path == "pair_split") != (self.inner is not None):
+            raise ValueError("inner: the pair_split path needs its fp16 block FMA, and only it")
+        if self.path == "pair_split" and self.block % 4:
+            raise ValueError(f"block: a pair split takes groups of 4 products, got {self.block}")
 
     @property
     def frac_bits(self):
         """F: fraction bits of the alignment window."""
         return 23 + self.extra_bits
 
-    def modes(self):
-        """The supported ``(in_fmt, out_fmt)`` pairs."""
-        return tuple(pair for pair, _ in self.e_floor)
 
-    def mode(self, in_fmt, out_fmt):
-        """``(rm, e_floor)`` of one mode; ValueError if the GPU lacks it."""
-        floors = dict(self.e_floor)
-        if (in_fmt, out_fmt) not in floors:
-            supported = ", ".join(f"{i}->{o}" for i, o in floors)
+@dataclass(frozen=True)
+class TensorCoreParams:
+    """One GPU generation's tensor cores: a :class:`TensorCoreMode` per
+    ``(in_fmt, out_fmt, instr)``. ``instr`` is None where the GPU has one
+    datapath for the pair; Hopper's FP8 has two (``wgmma``, the native 13-bit
+    path, and ``mma``, mma.sync's pair split), the first listed being the
+    default. Tuples keep the parameters hashable.
+    """
+
+    name: str
+    modes_: tuple
+
+    def modes(self):
+        """The supported ``(in_fmt, out_fmt)`` pairs, in table order."""
+        return tuple(dict.fromkeys((i, o) for (i, o, _), _ in self.modes_))
+
+    def instructions(self, in_fmt, out_fmt):
+        """The ``instr`` choices of one pair: ``(None,)`` where there is no choice."""
+        return tuple(instr for (i, o, instr), _ in self.modes_ if (i, o) == (in_fmt, out_fmt))
+
+    def key(self, in_fmt, out_fmt, instr=None):
+        """``(in_fmt, out_fmt, instr)`` of the mode asked for, ``instr`` resolved to
+        the default where the GPU has a choice; ValueError if it lacks the mode."""
+        choices = self.instructions(in_fmt, out_fmt)
+        if not choices:
+            supported = ", ".join(f"{i}->{o}" for i, o in self.modes())
             raise ValueError(f"in_fmt/out_fmt: {self.name} tensor cores support {supported}, "
                              f"got {in_fmt}->{out_fmt}")
-        return dict(self.rounding)[out_fmt], floors[(in_fmt, out_fmt)]
+        if choices == (None,):
+            if instr is not None:
+                raise ValueError(f"instr: {self.name} has one {in_fmt}->{out_fmt} datapath; "
+                                 f"instr only chooses on h100/h200 FP8, got {instr!r}")
+        elif instr is None:
+            instr = choices[0]
+        elif instr not in choices:
+            raise ValueError(f"instr: {self.name} {in_fmt}->{out_fmt} runs on "
+                             f"{' or '.join(choices)}, got {instr!r}")
+        return in_fmt, out_fmt, instr
+
+    def mode(self, in_fmt, out_fmt, instr=None):
+        """The :class:`TensorCoreMode` of one pair; ValueError if the GPU lacks it."""
+        return dict(self.modes_)[self.key(in_fmt, out_fmt, instr)]
+
+    def with_mode(self, in_fmt, out_fmt, instr=None, **changes):
+        """A copy with one mode's fields changed (the alternatives the data reject)."""
+        key = self.key(in_fmt, out_fmt, instr)
+        return TensorCoreParams(self.name, tuple(
+            (k, replace(m, **changes) if k == key else m) for k, m in self.modes_))
 
 
-def _tensor_core(name, block, extra_bits, fp16_fp32, fp16_fp16, bf16_fp32):
-    floors = [(("fp16", "fp32"), fp16_fp32), (("fp16", "fp16"), fp16_fp16)]
+_RZ, _RN = ROUND_MODES["RTZ"], ROUND_MODES["RNE"]
+FP8 = ("e4m3", "e5m2")
+
+
+def _tensor_core(name, block, extra_bits, floors, *, tf32=None, fp8_native=None, fp8_split=False):
+    """One GPU of the spec tables. ``floors``: E_floor of fp16->fp32, fp16->fp16,
+    bf16->fp32 ("n/a": no bf16). ``tf32``: (block, extra_bits, floor). ``fp8_native``:
+    the native FP8 block (16 or 32). ``fp8_split``: mma.sync FP8 is the pair split."""
+    fp16_fp32, fp16_fp16, bf16_fp32 = floors
+    modes = [(("fp16", "fp32", None), TensorCoreMode(block, extra_bits, _RZ, fp16_fp32)),
+             (("fp16", "fp16", None), TensorCoreMode(block, extra_bits, _RN, fp16_fp16))]
     if bf16_fp32 != "n/a":
-        floors.append((("bf16", "fp32"), bf16_fp32))
-    return TensorCoreParams(name, block, extra_bits, e_floor=tuple(floors))
+        modes.append((("bf16", "fp32", None), TensorCoreMode(block, extra_bits, _RZ, bf16_fp32)))
+    if tf32:
+        modes.append((("tf32", "fp32", None), TensorCoreMode(tf32[0], tf32[1], _RZ, tf32[2])))
+    # Hopper has both FP8 datapaths: wgmma (native) and mma.sync (pair split).
+    both = fp8_native and fp8_split
+    for fmt in FP8 if (fp8_native or fp8_split) else ():
+        for out, rm, result_bits in (("fp32", _RZ, 13), ("fp16", _RN, None)):
+            if fp8_native and not (both and out == "fp16"):    # wgmma -> fp16: not measured
+                modes.append(((fmt, out, "wgmma" if both else None),
+                              TensorCoreMode(fp8_native, -10, rm, None, result_bits)))
+            if fp8_split:
+                inner = dict(modes)[("fp16", out, None)]
+                modes.append(((fmt, out, "mma" if both else None),
+                              TensorCoreMode(32, inner.extra_bits, _RN, None, path="pair_split",
+                                             inner=inner)))
+    return TensorCoreParams(name, tuple(modes))
 
 
-#: SPEC.md §4: block K, n_e and the E_floor of fp16->fp32, fp16->fp16, bf16->fp32.
-#: Ada and B200 use the published model's parameters; the shared data do not test them.
+_AMPERE = dict(block=8, extra_bits=1, floors=(-132, -20, -132), tf32=(4, 1, -132))
+_HOPPER = dict(block=16, extra_bits=2, floors=(-133, -21, -133), tf32=(8, 2, -133))
+
+#: SPEC.md §4 and SPEC_fp8_tf32.md §4, one entry per GPU with measured data: block K,
+#: n_e and E_floor of every mode, the native FP8 block and which GPUs split FP8 in pairs.
 GPUS = {p.name: p for p in (
-    _tensor_core("v100", 4, 0, None, -19, "n/a"),
-    _tensor_core("a100", 8, 1, -132, -20, -132),
-    _tensor_core("ada", 8, 1, -132, -20, -132),
-    _tensor_core("h100", 16, 2, -133, -21, -133),
-    _tensor_core("b200", 16, 2, -133, -21, -133),
+    _tensor_core("v100", 4, 0, (None, -19, "n/a")),
+    _tensor_core("a100", **_AMPERE),
+    _tensor_core("a2", **_AMPERE),
+    _tensor_core("ada", **_AMPERE, fp8_native=16),
+    _tensor_core("l40s", **_AMPERE, fp8_native=16),
+    _tensor_core("h100", **_HOPPER, fp8_native=32, fp8_split=True),
+    _tensor_core("h200", **_HOPPER, fp8_native=32, fp8_split=True),
+    _tensor_core("b200", **_HOPPER, fp8_split=True),
 )}

@@ -196,7 +196,8 @@ def fma(a: ArrayLike, b: ArrayLike, c: ArrayLike, *, rm: RoundMode = "rne",
 
 def mma(A: ArrayLike, B: ArrayLike, C: ArrayLike | None = None, *, mode: str = "fused",
         gpu: str | None = None, rm: RoundMode | None = None,
-        out_dtype: DTypeLike | None = None, flags: bool = False) -> Result:
+        out_dtype: DTypeLike | None = None, flags: bool = False,
+        instr: str | None = None) -> Result:
     """``D = A·B + C`` in numerics ``mode`` by :func:`nnarith.golden.mma.mma`.
 
     ``A`` ``(..., M, K)`` and ``B`` ``(..., K, N)`` share one dtype (the input
@@ -204,8 +205,9 @@ def mma(A: ArrayLike, B: ArrayLike, C: ArrayLike | None = None, *, mode: str = "
     ``D``'s. Without ``C`` the sum starts from +0 of ``out_dtype`` (default:
     ``A``'s dtype); with ``C``, ``out_dtype`` if given must be ``C``'s dtype.
     ``mode``: ``fused`` (exact sum, one rounding), ``chain`` (one rounded FMA
-    per k) or ``tensorcore`` (with ``gpu``: ``v100``, ``a100``, ``ada``,
-    ``h100``, ``b200``). ``rm`` (fused, chain; RNE by default). Returns ``D``,
+    per k) or ``tensorcore`` (with ``gpu``: a :data:`~nnarith.golden.formats.GPUS`
+    name, and ``instr`` where h100/h200 FP8 has a choice: ``wgmma`` or ``mma``).
+    ``rm`` (fused, chain; RNE by default). Returns ``D``,
     or ``(D, fflags)`` with ``flags`` (``fflags`` None in tensorcore mode).
     """
     a_bits, in_fmt = _floats(A, "A", _BITS_HINT.format("mma.mma"))
@@ -222,5 +224,5 @@ def mma(A: ArrayLike, B: ArrayLike, C: ArrayLike | None = None, *, mode: str = "
             raise ValueError(f"out_dtype: must be C's dtype {C.dtype} (D and C share the "
                              f"accumulator format), got {dtype}")
     d, fflags = bits_mma.mma(a_bits, b_bits, c_bits, in_fmt, _dtype_format(dtype), mode,
-                             gpu=gpu, rm=rm)
+                             gpu=gpu, rm=rm, instr=instr)
     return _finish(d, fflags, dtype, flags)

@@ -1,8 +1,9 @@
 """Loader of the real-GPU tensor-core data (``shared/tensorcore``, see its SOURCE.txt).
 
-Each set holds 5,000 single-block dot products ``d = c + Σ a_k·b_k`` measured on one
-GPU: a and b as fp16/bf16 values widened to fp32 (hex), c as fp32 and d as fp32 or as
-fp16 widened to fp32 (32-character binary strings). The data live outside the
+Each set holds 5,000 dot products ``d = c + Σ a_k·b_k`` measured on one GPU: a and b
+as fp16/bf16/tf32/E4M3/E5M2 values widened to fp32 (hex), c as fp32 and d as fp32 or as
+fp16 widened to fp32 (32-character binary strings). The H100 FP8 -> fp32 sets were
+measured with wgmma and c = +0 (SPEC_fp8_tf32.md §5), their fp16 sets with mma.sync. The data live outside the
 repository; ``NNARITH_TENSORCORE_DATA`` points at a copy.
 """
 
@@ -15,8 +16,8 @@ import numpy as np
 from ..golden.float import RNE, decode, round_pack
 from ..golden.formats import float_format
 
-__all__ = ["ENV_VAR", "GPU_FOLDERS", "SPEC_DIRECTED", "data_root", "available_sets", "load_set",
-           "narrow"]
+__all__ = ["ENV_VAR", "GPU_FOLDERS", "IN_FORMATS", "SPEC_DIRECTED", "data_root", "available_sets",
+           "instruction", "load_set", "narrow"]
 
 ENV_VAR = "NNARITH_TENSORCORE_DATA"
 #: Folder of each GPU that has measured data.
@@ -30,17 +31,22 @@ def data_root():
     return Path(__file__).resolve().parents[2] / "shared" / "tensorcore"
 
 
+#: Input formats of the data sets; the FP8 folders and files are upper case.
+IN_FORMATS = ("fp16", "bf16", "tf32", "e4m3", "e5m2")
+
+
 def _files(gpu, in_fmt, out_fmt):
-    folder = data_root() / GPU_FOLDERS[gpu] / in_fmt
+    label = in_fmt.upper() if in_fmt.startswith("e") else in_fmt
+    folder = data_root() / GPU_FOLDERS[gpu] / label
     name = GPU_FOLDERS[gpu]
-    return {"a": folder / f"a_{name}_{in_fmt}.txt", "b": folder / f"b_{name}_{in_fmt}.txt",
+    return {"a": folder / f"a_{name}_{label}.txt", "b": folder / f"b_{name}_{label}.txt",
             "c": folder / f"c_{name}_fp32.txt", "d": folder / f"d_{name}_{out_fmt}.txt"}
 
 
 def available_sets():
     """``(gpu, in_fmt, out_fmt)`` of every complete set in :func:`data_root`."""
     return [(gpu, in_fmt, out_fmt)
-            for gpu in GPU_FOLDERS for in_fmt in ("fp16", "bf16") for out_fmt in ("fp32", "fp16")
+            for gpu in GPU_FOLDERS for in_fmt in IN_FORMATS for out_fmt in ("fp32", "fp16")
             if all(path.is_file() for path in _files(gpu, in_fmt, out_fmt).values())]
 
 
@@ -66,10 +72,19 @@ def _read(path, base):
                          if line.strip()], dtype=np.uint64)
 
 
+def instruction(gpu, in_fmt, out_fmt):
+    """The instruction a set was measured with where the GPU has a choice (Hopper
+    FP8: wgmma for fp32 output, mma.sync for fp16), else None."""
+    if gpu in ("h100", "h200") and in_fmt in ("e4m3", "e5m2"):
+        return "wgmma" if out_fmt == "fp32" else "mma"
+    return None
+
+
 def load_set(gpu, in_fmt, out_fmt):
     """One data set: ``a``, ``b`` ``(n, K)`` in ``in_fmt``; ``c`` and the measured ``d``
-    ``(n,)`` in ``out_fmt``; ``c_fp32`` as stored. For fp16 outputs ``c`` is the
-    fp32 c rounded to fp16 (RNE), as the harness did before the MMA (SPEC §4).
+    ``(n,)`` in ``out_fmt``; ``c_fp32`` as stored; ``instr`` as :func:`instruction`.
+    For fp16 outputs ``c`` is the fp32 c rounded to fp16 (RNE), as the harness did
+    before the MMA (SPEC §4); the wgmma sets ran with c = +0 whatever the c file holds.
     """
     if gpu not in GPU_FOLDERS:
         raise ValueError(f"gpu: data exist for {', '.join(GPU_FOLDERS)}, got {gpu!r}")
@@ -80,13 +95,16 @@ def load_set(gpu, in_fmt, out_fmt):
                                 f"missing {', '.join(missing)}")
     c_fp32 = _read(files["c"], 2)[:, 0].copy()
     d_fp32 = _read(files["d"], 2)[:, 0]
-    if out_fmt == "fp32":
+    instr = instruction(gpu, in_fmt, out_fmt)
+    if instr == "wgmma":
+        c, d = np.zeros_like(c_fp32), d_fp32.copy()
+    elif out_fmt == "fp32":
         c, d = c_fp32.copy(), d_fp32.copy()
     else:
         dc = decode(c_fp32, "fp32")
         c, _ = round_pack(dc.sign, dc.sig, dc.exp, out_fmt, RNE)
         d = narrow(d_fp32, out_fmt)
-    return {"gpu": gpu, "in_fmt": in_fmt, "out_fmt": out_fmt,
+    return {"gpu": gpu, "in_fmt": in_fmt, "out_fmt": out_fmt, "instr": instr,
             "a": narrow(_read(files["a"], 16), in_fmt), "b": narrow(_read(files["b"], 16), in_fmt),
             "c": c, "c_fp32": c_fp32, "d": d}
 

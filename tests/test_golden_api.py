@@ -11,7 +11,7 @@ from nnarith.golden import bitfusion, csr, fixed, kulisch, mac, quant, sparse, s
 from nnarith.golden.float import (FP64, RDN, RMM, RNE, RTZ, RUP, decode, fma, fma_accumulate,
                                   from_float64, multiply, round_pack, to_float64)
 from nnarith.golden.formats import FLAG_NX, FLOAT_FORMATS, QFormat
-from nnarith.golden.mma import block_fma, gemm, mma
+from nnarith.golden.mma import block_fma, gemm, mma, widen_to_fp16
 
 BF16, E4M3, E5M2 = ml_dtypes.bfloat16, ml_dtypes.float8_e4m3fn, ml_dtypes.float8_e5m2
 UINT = {8: np.uint8, 16: np.uint16, 32: np.uint32, 64: np.uint64}
@@ -87,6 +87,18 @@ def test_fp8_multiply_every_pair_matches_ml_dtypes(dtype):
     a, b = np.meshgrid(every, every)
     with np.errstate(all="ignore"):
         assert_same_floats(values.multiply(a, b), a * b)
+
+
+@pytest.mark.parametrize("dtype", [E4M3, E5M2], ids=["e4m3", "e5m2"])
+def test_widen_to_fp16_every_pattern_matches_ml_dtypes(dtype):
+    """The pair split's exact FP8 -> fp16 widening (subnormals, E4M3's top binade,
+    E5M2's infinities; NaN as NaN)."""
+    every = np.arange(256, dtype=np.uint8)
+    fmt = FLOAT_FORMATS["e4m3" if dtype is E4M3 else "e5m2"]
+    got = widen_to_fp16(every.astype(np.uint64), fmt)
+    assert got.dtype == np.uint64 and got.max() < 1 << 16
+    assert_same_floats(got.astype(np.uint16).view(np.float16), every.view(dtype).astype(np.float16))
+    assert (widen_to_fp16(got, FLOAT_FORMATS["fp16"]) == got).all()
 
 
 @pytest.mark.parametrize("dtype", [np.float16, BF16, E4M3, E5M2], ids=str)
@@ -177,6 +189,30 @@ def test_mma_chain_is_a_loop_of_fmas_and_tensorcore_the_bit_level():
                   "tensorcore", gpu="a100")
     assert flags is None and got.dtype == np.float32
     assert np.array_equal(got.view(np.uint32), bits.astype(np.uint32))
+
+
+@pytest.mark.parametrize("dtype", [E4M3, E5M2], ids=["e4m3", "e5m2"])
+def test_mma_tensorcore_fp8_is_the_bit_level_with_its_instruction(dtype):
+    rng = np.random.default_rng(14)
+    A = (rng.standard_normal((2, 3, 64)) * 2).astype(dtype)
+    B = (rng.standard_normal((2, 64, 4)) * 2).astype(dtype)
+    C = rng.standard_normal((2, 3, 4)).astype(np.float32)
+    fmt = "e4m3" if dtype is E4M3 else "e5m2"
+    results = {}
+    for gpu, instr in (("ada", None), ("h100", None), ("h100", "wgmma"), ("h100", "mma")):
+        got = values.mma(A, B, C, mode="tensorcore", gpu=gpu, instr=instr)
+        bits, _ = mma(values.to_bits(A), values.to_bits(B), values.to_bits(C), fmt, "fp32",
+                      "tensorcore", gpu=gpu, instr=instr)
+        assert got.dtype == np.float32
+        assert np.array_equal(got.view(np.uint32), bits.astype(np.uint32))
+        results[gpu, instr] = bits
+    assert np.array_equal(results["h100", None], results["h100", "wgmma"])     # the default
+    assert not np.array_equal(results["h100", "wgmma"], results["h100", "mma"])
+    half = values.mma(A, B, C.astype(np.float16), mode="tensorcore", gpu="h100")
+    assert half.dtype == np.float16 and np.array_equal(
+        half.view(np.uint16), mma(values.to_bits(A), values.to_bits(B),
+                                  values.to_bits(C.astype(np.float16)), fmt, "fp16",
+                                  "tensorcore", gpu="h100", instr="mma")[0].astype(np.uint16))
 
 
 @pytest.mark.parametrize("fmt", list(values.FORMAT_DTYPES))
@@ -297,6 +333,9 @@ BAD_INPUTS = [
      r"^out_dtype: must be one of"),
     (lambda: values.mma(np.ones((2, 2), np.float16), np.ones((2, 2), BF16)),
      r"^B: must have A's dtype float16"),
+    (lambda: values.mma(np.ones((2, 2), E4M3), np.ones((2, 2), E4M3), np.ones((2, 2), np.float32),
+                        mode="tensorcore", gpu="h100", instr="tcgen05"),
+     r"^instr: h100 e4m3->fp32 runs on wgmma or mma, got 'tcgen05'$"),
     (lambda: values.to_bits(np.arange(3)), r"^x: must be NumPy floats"),
     (lambda: from_float64(np.int64(3), "fp16"), r"^x: must be floats .* got int64 3$"),
     # the other bit-level models
