@@ -21,7 +21,7 @@ Run: make bench (or python bench/mma.py --liberty PATH; --help for the parts).
 
 import time
 
-from nnarith.hw.catalogue import build
+from nnarith.hw.catalogue import build, get_preset
 from nnarith.hw.synth import SynthesisError, synthesize
 
 from results import parse, parser, publish, tracked
@@ -32,6 +32,10 @@ MMAS = [
     ("fp16 4x4x4 V100 tensor-core numerics", "mma_fp16_v100"),
     ("bf16 4x4x8 A100 tensor-core numerics", "mma_bf16"),
     ("int8 4x4x4 -> int32", "mma_int8"),
+    ("tf32 4x4x4 A100 tensor-core numerics", "mma_tf32_a100"),
+    ("e4m3 4x4x32 Ada native (13-bit blocks of 16)", "mma_e4m3_ada"),
+    ("e4m3 4x4x32 H100 wgmma (13-bit block of 32)", "mma_e4m3_h100"),
+    ("e5m2 4x4x32 -> fp16 B200 pair split", "mma_e5m2_b200"),
 ]
 FMA = "fp16_fma32"
 
@@ -44,15 +48,15 @@ def _macs(params):
     return params.get("m", 1) * params.get("n", 1) * params.get("k", 1)
 
 
-def _shape_overrides(per_output):
-    """m = n = 1 (one output element, the full K) or the preset's own block."""
-    return {"m": 1, "n": 1} if per_output else {}
+def _shape_overrides(preset, per_output):
+    """One output element (m = n = 1, the full K) or the preset's own block."""
+    return get_preset(preset).one_output() if per_output else {}
 
 
 def _area(preset, overrides, out, liberty, per_output=False):
     """Area of ``preset``; with ``per_output``, of one output element scaled to the block."""
     targets = ("generic", "asic") if liberty else ("generic",)
-    overrides = {**overrides, **_shape_overrides(per_output)}
+    overrides = {**overrides, **_shape_overrides(preset, per_output)}
     unit = build(preset, overrides)
     start = time.monotonic()
     result = synthesize(unit, preset, out / "synth" / _name(preset, overrides),
@@ -102,7 +106,7 @@ def area_tables(out, liberty, presets, per_output):
 
 def _fpga(preset, per_output, stages, out):
     base = build(preset, {}).params
-    overrides = {**_shape_overrides(per_output), "stages": stages}
+    overrides = {**_shape_overrides(preset, per_output), "stages": stages}
     unit = build(preset, overrides)
     m, n, k = (unit.params[key] for key in "mnk")
     start = time.monotonic()
@@ -162,7 +166,7 @@ def main():
     arguments.add_argument("--skip-area", action="store_true", help="no area tables")
     arguments.add_argument("--skip-fpga", action="store_true", help="no ECP5 LUT/Fmax table")
     arguments.add_argument("--area-presets", nargs="+", default=[p for _, p in MMAS],
-                        help="MMA presets in the area tables (default: all four)")
+                        help="MMA presets in the area tables (default: all)")
     arguments.add_argument("--fpga-presets", nargs="+", default=["mma_fp16", "mma_int8"],
                         help="MMA presets placed on the ECP5")
     arguments.add_argument("--area-block", action="store_true",

@@ -41,6 +41,16 @@ class Preset:
         return {"name": self.name, "unit": self.unit.__name__, "doc": self.doc,
                 "params": self.resolve()}
 
+    @property
+    def is_block(self):
+        """An m×n block of outputs (the MMAs), each with the same datapath."""
+        return {"m", "n"} <= {param.name for param in self.unit.PARAMS}
+
+    def one_output(self):
+        """Overrides that keep one output element of a block (m = n = 1, the whole
+        K): what quick checks and per-element area figures build; {} otherwise."""
+        return {"m": 1, "n": 1} if self.is_block else {}
+
 
 _BOOTH = ({"arch": "booth"},)
 
@@ -96,6 +106,21 @@ PRESETS = {preset.name: preset for preset in (
     Preset("mma_bf16_h100", FloatMMA, {"mode": "tensorcore", "gpu": "h100", "in_fmt": "bf16",
                                        "k": 16},
            "4x4x16 bf16 -> fp32 MMA, bit-compatible with H100 tensor cores"),
+    Preset("mma_tf32_a100", FloatMMA, {"mode": "tensorcore", "gpu": "a100", "in_fmt": "tf32"},
+           "4x4x4 tf32 -> fp32 MMA, bit-compatible with A100 tensor cores (blocks of 4, "
+           "24-bit window, RZ)"),
+    Preset("mma_e4m3_ada", FloatMMA, {"mode": "tensorcore", "gpu": "ada", "in_fmt": "e4m3",
+                                      "k": 32},
+           "4x4x32 FP8 E4M3 -> fp32 MMA, bit-compatible with Ada (RTX 4000, L40S) tensor "
+           "cores: two chained blocks of 16, 13-bit block results"),
+    Preset("mma_e4m3_h100", FloatMMA, {"mode": "tensorcore", "gpu": "h100", "in_fmt": "e4m3",
+                                       "k": 32},
+           "4x4x32 FP8 E4M3 -> fp32 MMA, bit-compatible with H100 wgmma: one block of 32, "
+           "13-bit result"),
+    Preset("mma_e5m2_b200", FloatMMA, {"mode": "tensorcore", "gpu": "b200", "in_fmt": "e5m2",
+                                       "acc_fmt": "fp16", "k": 32},
+           "4x4x32 FP8 E5M2 -> fp16 MMA, bit-compatible with B200 mma.sync: two fp16 MMAs on "
+           "interleaved pairs of products, then c added with RNE"),
     Preset("mma_int8", IntMMA, {}, "4x4x4 int8 -> int32 MMA, one dp4a tree per output, wrapping",
            ({"arch": "booth"},)),
     Preset("requant", Requantizer, {},

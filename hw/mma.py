@@ -21,7 +21,9 @@ index ``i*C + j``, bits ``[index*w, index*w + w)``.
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib.wiring import In, Out
 
-from ..golden.formats import GPUS, OVERFLOW_MODES, QFormat, float_format
+from ..golden.formats import FP8, GPUS, OVERFLOW_MODES, QFormat, float_format
+from ..golden.formats import ROUND_MODES
+from ..golden.mma import FIRST_PAIR, TENSORCORE_INPUTS, result_format
 
 from .float import FLAGS_DOC, ROUND_MODE_DOC, Decoded, decode, decode_delay
 from .float_round import (ENCODE_DELAY, leading_zeros, lzc_delay, prepare_exponent_steps,
@@ -39,6 +41,7 @@ from .unit import STAGES_PARAM, TARGET_MHZ_PARAM, Unit
 __all__ = ["FloatMMA", "IntMMA"]
 
 MODES = ("fused", "tensorcore")
+ROUND_RNE = ROUND_MODES["RNE"]
 
 
 def _shape_params():
@@ -68,6 +71,22 @@ def _max_tree_steps(m, values, name, carried, cuts):
         values = [kept[i] for i in range(len(values))]
         level += 1
     return values[0], carried
+
+
+def _instr_applies(p):
+    return p["mode"] == "tensorcore" and p["gpu"] in ("h100", "h200") and p["in_fmt"] in FP8
+
+
+def _default_instr(p):
+    if not _instr_applies(p):
+        return "none"
+    return "wgmma" if p["acc_fmt"] == "fp32" else "mma"
+
+
+def _core(p):
+    """The :class:`~nnarith.golden.formats.TensorCoreMode` of resolved parameters."""
+    return GPUS[p["gpu"]].mode(p["in_fmt"], p["acc_fmt"],
+                               None if p["instr"] == "none" else p["instr"])
 
 
 _DECODED = ("sign", "exp", "sig", "is_zero", "is_inf", "is_nan", "is_snan")
@@ -127,12 +146,18 @@ class FloatMMA(Unit):
     """
 
     PARAMS = (*_shape_params(),
-              Param("in_fmt", "fp16", "format of A and B", choices=("fp16", "bf16")),
+              Param("in_fmt", "fp16", "format of A and B", choices=TENSORCORE_INPUTS),
               Param("acc_fmt", "fp32", "format of C and D", choices=("fp32", "fp16")),
               Param("mode", "fused", "numerics: fused (exact, one rounding) or tensorcore "
                     "(the gpu's measured tensor-core arithmetic)", choices=MODES),
               Param("gpu", "v100", "tensor-core generation", choices=tuple(GPUS),
                     when=Derived(lambda p: p["mode"] == "tensorcore", "mode=tensorcore")),
+              Param("instr", Derived(_default_instr, "wgmma for fp32 output, else mma"),
+                    "FP8 on h100/h200: wgmma (native, 13-bit block results) or mma "
+                    "(mma.sync: two fp16 MMAs on interleaved pairs, then c added)",
+                    choices=("none", "wgmma", "mma"),
+                    when=Derived(_instr_applies, "mode=tensorcore, gpu h100 or h200 and FP8 "
+                                 "in_fmt")),
               Param("arch", "infer", "significand products: inferred * (one segment) or "
                     "radix-4 Booth trees cut per level", choices=("infer", "booth")),
               STAGES_PARAM, TARGET_MHZ_PARAM)
@@ -141,20 +166,20 @@ class FloatMMA(Unit):
     def resolve_params(cls, given):
         values = super().resolve_params(given)
         if values["mode"] == "tensorcore":
-            core = GPUS[values["gpu"]]
-            core.mode(values["in_fmt"], values["acc_fmt"])
+            core = _core(values)
             if values["k"] % core.block:
-                raise ValueError(f"k: must be a multiple of the {core.name} block "
-                                 f"({core.block}), got {values['k']}")
-        elif values["in_fmt"] == "bf16":
-            raise ValueError("in_fmt: mode fused sums fp16 products exactly; for bf16 the "
-                             "exact window would be 530 bits: use mode=tensorcore, got 'bf16'")
+                raise ValueError(f"k: must be a multiple of the {values['gpu']} "
+                                 f"{values['in_fmt']} block ({core.block}), got {values['k']}")
+        elif values["in_fmt"] in ("bf16", "tf32"):
+            raise ValueError(f"in_fmt: mode fused sums the products exactly, in a window of "
+                             f"530 bits for an 8-bit exponent: use mode=tensorcore, got "
+                             f"{values['in_fmt']!r}")
         return values
 
     def __init__(self, **params):
         p = self.resolve_params(params)
         self.in_fmt, self.acc_fmt = float_format(p["in_fmt"]), float_format(p["acc_fmt"])
-        self.core = GPUS[p["gpu"]] if p["mode"] == "tensorcore" else None
+        self.core = _core(p) if p["mode"] == "tensorcore" else None
         m_, n, k = p["m"], p["n"], p["k"]
         wi, wa = self.in_fmt.width, self.acc_fmt.width
         members = {"a": In(m_ * k * wi), "b": In(k * n * wi), "c": In(m_ * n * wa)}
@@ -181,9 +206,10 @@ class FloatMMA(Unit):
 
     # -- tensorcore -------------------------------------------------------
 
-    def _tensorcore_block(self, m, products, c, name, phase):
-        """One block FMA (SPEC.md §2-3) of ``products`` and the decoded addend
-        ``c`` (fp32 layout: 24-bit significand): the packed result bits. A
+    def _tensorcore_block(self, m, core, products, two_m, c, name, phase):
+        """One block FMA (SPEC.md §2-3) of ``core`` (a TensorCoreMode) on
+        ``products`` (``two_m`` fraction bits) and the decoded addend ``c``
+        (fp32 layout: 24-bit significand): the packed result bits. A
         generator for :meth:`Pipeline.lockstep`, cut after the terms' zero
         tests and present exponents, each level of the largest-exponent tree
         (``<phase>_emax<i>``), the anchor, the alignment distances, each
@@ -191,14 +217,13 @@ class FloatMMA(Unit):
         level of the adder tree (``<phase>_sum<i>``), the absolute value, each
         normalization level (``<phase>_norm_*``) and the exponent
         (``<phase>_exp``), then inside the rounding."""
-        core, fmt_in = self.core, self.in_fmt
-        f = core.frac_bits
-        two_m = 2 * fmt_in.frac_bits
-        rounding, floor = core.mode(fmt_in.name, self.acc_fmt.name)
+        f, rounding, floor = core.frac_bits, core.rm, core.e_floor
         exp_shape = signed(max(len(c.exp), *(len(p.exp) for p in products)) + 2)
         absent = -(1 << (exp_shape.width - 2))           # below every real exponent
+        # On a grid narrower than c's 23 fraction bits (native FP8: 13) c loses
+        # its low bits before the alignment; truncating twice truncates once.
         terms_in = [(p.sign, p.exp, p.sig << (f - two_m)) for p in products] \
-            + [(c.sign, c.exp, c.sig << (f - 23))]
+            + [(c.sign, c.exp, c.sig << (f - 23) if f >= 23 else c.sig >> (23 - f))]
         nan, inf, inf_negative = self._tensorcore_specials(m, products, c, name)
         specials = {"nan": nan, "inf": inf, "inf_negative": inf_negative}
         terms = {f"t{i}_{k}": v for i, term in enumerate(terms_in)
@@ -294,13 +319,16 @@ class FloatMMA(Unit):
                "sticky": Const(0, 1), "is_nan": Const(0, 1), "is_inf": Const(0, 1),
                "invalid": Const(0, 1), "rm": Const(rounding, 3)}
         keep = {k: state[k] for k in ("nan", "inf", "inf_negative")}
-        raw, keep = yield from prepare_exponent_steps(m, raw, self.acc_fmt, keep, f"{name}_round",
+        # Native FP8 rounds to 13 fraction bits in fp32's range; the low bits stay 0.
+        acc = self.acc_fmt
+        result = result_format(acc, core)
+        raw, keep = yield from prepare_exponent_steps(m, raw, result, keep, f"{name}_round",
                                                       f"{phase}_round")
         rounded, flags, (negative, *specials) = yield from round_float_steps(
-            m, raw, self.acc_fmt, carried=(raw["sign"], *keep.values()), name=f"{name}_round",
+            m, raw, result, carried=(raw["sign"], *keep.values()), name=f"{name}_round",
             point=f"{phase}_round")
+        rounded = Cat(Const(0, acc.frac_bits - result.frac_bits), rounded)
         nan, inf, inf_negative = specials
-        acc = self.acc_fmt
         # Overflow gives infinity even when rounding toward zero (SPEC.md §3.9);
         # NaN is 0x7FFFFFFF / 0x7FFF (§2.4).
         bits = Signal(acc.width, name=f"{name}_bits")
@@ -330,24 +358,64 @@ class FloatMMA(Unit):
         return Decoded(dc.sign, dc.exp, wide, dc.is_zero, dc.is_inf, dc.is_nan, dc.is_snan)
 
     def _tensorcore_output(self, m, products, c_bits, name):
-        """A whole dot product through ``k / block`` chained block FMAs, each
-        block's result (an infinity or NaN included) the next one's C; a
-        generator for :meth:`Pipeline.lockstep`. Later blocks' products ride
-        along through the earlier blocks' cut points."""
-        block, count = self.core.block, len(products) // self.core.block
-        c = self._c_layout(m, c_bits, f"{name}_c")
-        for j in range(count):
-            later = products[(j + 1) * block:]
+        """A whole dot product, a generator for :meth:`Pipeline.lockstep`: ``k /
+        block`` chained block FMAs (each block's result, an infinity or NaN
+        included, the next one's C) or pair-split groups. Later blocks'
+        products ride along through the earlier blocks' cut points."""
+        core, bits = self.core, c_bits
+        for j in range(len(products) // core.block):
+            group = products[j * core.block:(j + 1) * core.block]
+            later = products[(j + 1) * core.block:]
+            if core.path == "pair_split":
+                steps = self._pair_split_group(m, group, bits, f"{name}_g{j}", f"tc{j}")
+            else:
+                steps = self._tensorcore_block(m, core, group, 2 * self.in_fmt.frac_bits,
+                                               self._c_layout(m, bits, f"{name}_b{j}_c"),
+                                               f"{name}_b{j}", f"tc{j}")
             bits, later = yield from alongside(
-                self._tensorcore_block(m, products[j * block:(j + 1) * block], c,
-                                       f"{name}_b{j}", f"tc{j}"),
-                {(i, k): getattr(prod, k) for i, prod in enumerate(later) for k in _PRODUCT})
+                steps, {(i, k): getattr(prod, k) for i, prod in enumerate(later) for k in _PRODUCT})
             later = [_Product.of({k: later[i, k] for k in _PRODUCT})
-                     for i in range(len(products) - (j + 1) * block)]
-            products = products[:(j + 1) * block] + later
-            if j + 1 < count:
-                c = self._c_layout(m, bits, f"{name}_b{j}_c")
+                     for i in range(len(products) - (j + 1) * core.block)]
+            products = products[:(j + 1) * core.block] + later
         return bits
+
+    def _pair_split_group(self, m, products, c_bits, name, phase):
+        """SPEC_fp8_tf32.md §3(c) on one group of 32 products (FP8 read as the
+        fp16 values they widen to): the GPU's fp16 block FMA on the pairs with
+        ``k mod 4`` in {0, 1} from c = +0, again on the others from that
+        result, then ``RNE(x2 + c)`` by the fused multiply-add's addition, a
+        NaN as the tensor core's. A generator: the first block's cut points
+        ``<phase>a_*``, the second's ``<phase>b_*``, then ``<phase>_add_*``."""
+        inner, two_m = self.core.inner, 2 * self.in_fmt.frac_bits
+        first = [p for i, p in enumerate(products) if i % 4 in FIRST_PAIR]
+        second = [p for i, p in enumerate(products) if i % 4 not in FIRST_PAIR]
+        acc = self.acc_fmt
+        zero = self._c_layout(m, Const(0, acc.width), f"{name}_zero")
+        carried = {**{(i, k): getattr(p, k) for i, p in enumerate(second) for k in _PRODUCT},
+                   "c": c_bits}
+        x1, carried = yield from alongside(
+            self._tensorcore_block(m, inner, first, two_m, zero, f"{name}_x1", f"{phase}a"),
+            carried)
+        second = [_Product.of({k: carried[i, k] for k in _PRODUCT}) for i in range(len(second))]
+        x2, (c_bits,) = yield from alongside(
+            self._tensorcore_block(m, inner, second, two_m, self._c_layout(m, x1, f"{name}_x1c"),
+                                   f"{name}_x2", f"{phase}b"), (carried["c"],))
+        # x2 + c: x2 as the fused multiply-add's product record (leading one on top).
+        dx = decode(m, x2, acc, False, f"{name}_x2d")
+        dc = decode(m, c_bits, acc, False, f"{name}_cd")
+        state = yield (f"{phase}_add_decode", lzc_delay(acc.frac_bits),
+                       {**{f"x_{k}": v for k, v in zip(_DECODED, dx.signals())},
+                        **{f"c_{k}": v for k, v in zip(_DECODED, dc.signals())}})
+        x = Decoded(*(state[f"x_{k}"] for k in _DECODED))
+        addend = {"sign": x.sign, "exp": x.exp - 1, "sig": x.sig, "zero": x.is_zero,
+                  "nan": x.is_nan, "inf": x.is_inf, "invalid": Const(0, 1)}
+        bits, _ = yield from self._add_round_steps(
+            m, addend, Decoded(*(state[f"c_{k}"] for k in _DECODED)), Const(ROUND_RNE, 3),
+            f"{name}_add", f"{phase}_add")
+        is_nan = bits[acc.frac_bits:-1].all() & bits[:acc.frac_bits].any()
+        result = Signal(acc.width, name=f"{name}_bits")
+        m.d.comb += result.eq(Mux(is_nan, (1 << (acc.width - 1)) - 1, bits))
+        return result
 
     # -- fused --------------------------------------------------------------
 
@@ -427,20 +495,32 @@ class FloatMMA(Unit):
 
         named = {k: state[f"prod_{k}"] for k in named}
         dc = Decoded(*(state[f"c_{k}"] for k in _DECODED))
-        aligned = align_addend(m, named, dc, acc, acc, prefix=f"{name}_align")
-        align = sum((d for _, d in align_steps(m, width, acc, acc, f"{name}_unused")), Delay())
-        state = yield ("fused_aligned", align, {**aligned, "rm": state["rm"]})
+        return (yield from self._add_round_steps(m, named, dc, state["rm"], name, "fused"))
+
+    def _add_round_steps(self, m, prod, dc, rm, name, phase):
+        """``round(prod + c)`` in the accumulator format by the fused
+        multiply-add's two-term alignment, whose far-away operand shrinks to a
+        sticky bit, and :class:`FloatRound`: ``(bits, flags)``. ``prod``: the
+        record :func:`~hw.fma.align_addend` takes (leading one in the top two
+        bits of ``sig``, ``exp`` that of the second bit from the top). A
+        generator: cut points ``<phase>_aligned``, ``<phase>_added`` and
+        ``<phase>_round*``."""
+        acc = self.acc_fmt
+        aligned = align_addend(m, prod, dc, acc, acc, prefix=f"{name}_align")
+        align = sum((d for _, d in align_steps(m, len(prod["sig"]), acc, acc, f"{name}_unused")),
+                    Delay())
+        state = yield (f"{phase}_aligned", align, {**aligned, "rm": rm})
 
         raw = add_aligned(m, state, state["rm"], prefix=f"{name}_add")
         window = len(state["product"])
-        raw = yield ("fused_added", sum_delay(window), {**raw, "rm": state["rm"]})
+        raw = yield (f"{phase}_added", sum_delay(window), {**raw, "rm": state["rm"]})
         raw = {"sign": raw["sign"], "exp": raw["exp"], "sig": raw["sig"], "sticky": Const(0, 1),
                "is_nan": raw["nan"], "is_inf": raw["inf"] & ~raw["nan"],
                "invalid": raw["invalid"], "rm": raw["rm"]}
         raw, _ = yield from prepare_exponent_steps(m, raw, acc, None, f"{name}_round",
-                                                   "fused_round")
+                                                   f"{phase}_round")
         bits, flags, _ = yield from round_float_steps(m, raw, acc, name=f"{name}_round",
-                                                      point="fused_round")
+                                                      point=f"{phase}_round")
         return bits, flags
 
     def elaborate(self, platform):
@@ -452,13 +532,19 @@ class FloatMMA(Unit):
         rm = self.rm if self.core is None else Const(0, 3)
         a, b, c, rm = pipe.cut("in", self.a, self.b, self.c, rm)
 
+        # Operands keep subnormal leading zeros (the window aligns them anyway),
+        # except where the pair split reads E4M3 as the fp16 normals it widens to.
+        normalize = (self.core is not None and self.core.path == "pair_split"
+                     and self.in_fmt.name == "e4m3")
+
         def decoded(value, index, name):
             return decode(m, _element(value, index, wi), self.in_fmt, False, name,
-                          normalize=False)
+                          normalize=normalize)
         da = [decoded(a, i * depth + kk, f"a{i}_{kk}") for i in range(rows) for kk in range(depth)]
         db = [decoded(b, kk * cols + j, f"b{kk}_{j}") for kk in range(depth) for j in range(cols)]
         flat = pipe.cut("decoded", *(v for d in da + db for v in d.signals()), c, rm,
-                        delay=decode_delay(self.in_fmt, False, normalize=False))
+                        delay=decode_delay(self.in_fmt, False, normalize=normalize)
+                        + (lzc_delay(self.in_fmt.frac_bits) if normalize else Delay()))
         *flat, c, rm = flat
         operands = [Decoded(*flat[7 * i:7 * i + 7]) for i in range(len(da) + len(db))]
         da = [operands[i * depth:(i + 1) * depth] for i in range(rows)]

@@ -1,8 +1,9 @@
 """Every export is plain Verilog, ports in the fixed order, and clean under
 ``verilator --lint-only -Wall`` with no waivers but its own ``<top>.vlt``.
 
-The presets as catalogued run in ``make test``; their arch/stages variants
-(:attr:`Preset.variants`, stages 1..3, the Booth tree) in ``make exhaustive``.
+The presets as catalogued run in ``make test`` (MMA blocks as one output element);
+whole MMA blocks and every arch/stages variant (:attr:`Preset.variants`, stages
+1..3, the Booth tree) in ``make exhaustive``.
 """
 
 import json
@@ -42,6 +43,14 @@ def check_export(name, overrides, out):
 
 @pytest.mark.parametrize("name", list(PRESETS))
 def test_every_preset_exports_plain_lint_clean_verilog(tmp_path, name):
+    """MMA blocks as one output element: every element has the same datapath, and a
+    whole FP8 4x4x32 block takes minutes (it runs in the slow set)."""
+    check_export(name, PRESETS[name].one_output(), tmp_path)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", [name for name, preset in PRESETS.items() if preset.is_block])
+def test_whole_mma_blocks_export_plain_lint_clean_verilog(tmp_path, name):
     check_export(name, {}, tmp_path)
 
 

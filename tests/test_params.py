@@ -118,10 +118,17 @@ def valid_float_mma(draw):
     p = {"m": draw(st.integers(1, 2)), "n": draw(st.integers(1, 2)),
          "mode": draw(st.sampled_from(["fused", "tensorcore"])), "stages": draw(st.integers(0, 8))}
     if p["mode"] == "tensorcore":
-        p["gpu"] = draw(st.sampled_from(sorted(GPUS)))
-        p["in_fmt"], p["acc_fmt"] = draw(st.sampled_from(GPUS[p["gpu"]].modes()))
-        p["k"] = GPUS[p["gpu"]].block * draw(st.integers(1, 2))
+        gpu = GPUS[draw(st.sampled_from(sorted(GPUS)))]
+        p["gpu"] = gpu.name
+        p["in_fmt"], p["acc_fmt"] = draw(st.sampled_from(gpu.modes()))
+        instr = draw(st.sampled_from(gpu.instructions(p["in_fmt"], p["acc_fmt"])))
+        if instr is not None:
+            p["instr"] = instr
+        block = gpu.mode(p["in_fmt"], p["acc_fmt"], instr).block
+        # FP8 blocks of 32 products: one block keeps elaboration quick.
+        p["k"] = block * (draw(st.integers(1, 2)) if block <= 16 else 1)
     else:
+        p["in_fmt"] = draw(st.sampled_from(["fp16", "e4m3", "e5m2"]))
         p["acc_fmt"] = draw(st.sampled_from(["fp32", "fp16"]))
         p["k"] = draw(st.integers(1, 4))
     return p

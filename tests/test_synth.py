@@ -18,20 +18,35 @@ def synth_dir(name):
     return Path("build", "test-synth", name)
 
 
-@pytest.mark.parametrize("name", sorted(PRESETS))
-def test_every_preset_is_free_of_latches_and_loops(name):
+#: MMA blocks are checked one output element at a time in ``make test`` (every element
+#: has the same datapath, and a whole FP8 4x4x32 block takes minutes), whole in the slow set.
+MMA_BLOCKS = sorted(name for name, preset in PRESETS.items() if preset.is_block)
+
+
+def check_latches_and_loops(name, shape):
     preset = PRESETS[name]
     stages_param = next((p for p in preset.unit.PARAMS if p.name == "stages"), None)
     # The preset at its fewest ranks and pipelined; its variants pipelined only.
     for overrides in ({}, *preset.variants):
-        runs = [overrides]
+        runs = [{**overrides, **shape}]
         if stages_param is not None:
-            fewest = stages_param.bound(stages_param.lo, preset.resolve(overrides))
+            fewest = stages_param.bound(stages_param.lo, preset.resolve(runs[0]))
             stages = sorted({fewest, max(fewest, 2)}) if not overrides else [max(fewest, 2)]
-            runs = [{**overrides, "stages": n} for n in stages]
+            runs = [{**runs[0], "stages": n} for n in stages]
         for params in runs:
             variant = "-".join(f"{k}-{v}" for k, v in params.items()) or "default"
             lint(build(name, params), name, synth_dir(f"{name}-{variant}"))
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_every_preset_is_free_of_latches_and_loops(name):
+    check_latches_and_loops(name, PRESETS[name].one_output())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", MMA_BLOCKS)
+def test_whole_mma_blocks_are_free_of_latches_and_loops(name):
+    check_latches_and_loops(name, {})
 
 
 @pytest.mark.parametrize("verilog, problem", [
