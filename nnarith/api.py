@@ -126,10 +126,12 @@ def simulate(unit_or_preset: str | type[Unit] | Unit, *,
 
 def simulate_gemm(preset: str, shape: tuple[int, int, int] | str, *,
                   params: Mapping[str, Any] | None = None, simulator: str | None = None,
-                  seed: int = 1, progress: bool = True):
+                  seed: int = 1, promote_every: int | None = None, progress: bool = True):
     """A whole M×K×N GEMM of random operands through an MMA preset, tile by
     tile with D fed back as C, compared with the golden GEMM. ``shape`` is
-    ``(M, K, N)`` or ``"MxKxN"``. Returns a :class:`nnarith.sim.gemm.GemmResult`.
+    ``(M, K, N)`` or ``"MxKxN"``. ``promote_every``: a float MMA's partial
+    sums go to an fp32 accumulator every that many products (C and D fp32).
+    Returns a :class:`nnarith.sim.gemm.GemmResult`.
     """
     from .sim.gemm import parse_shape, simulate_gemm as run
     shape = parse_shape(shape if isinstance(shape, str) else "x".join(map(str, shape)))
@@ -139,7 +141,7 @@ def simulate_gemm(preset: str, shape: tuple[int, int, int] | str, *,
     _check_seed(seed)
     get_preset(preset)
     return run(preset, shape, dict(params or {}), simulator=simulator, seed=seed,
-               progress=progress)
+               promote_every=promote_every, progress=progress)
 
 
 def synthesize(unit_or_preset: str | type[Unit] | Unit, *,

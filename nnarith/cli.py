@@ -110,9 +110,12 @@ def cmd_verilog(args) -> int:
 
 def cmd_sim(args) -> int:
     overrides = _resolve(args)
+    if args.promote_every is not None and not args.gemm:
+        raise UsageError("--promote-every: needs --gemm MxKxN")
     if args.gemm:
         result = api.simulate_gemm(args.preset, args.gemm, params=overrides, simulator=args.sim,
-                                   seed=args.seed, progress=not args.quiet)
+                                   seed=args.seed, promote_every=args.promote_every,
+                                   progress=not args.quiet)
     else:
         result = api.simulate(args.preset, params=overrides, simulator=args.sim,
                               vectors=args.vectors, seed=args.seed, waves=args.waves,
@@ -192,6 +195,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--gemm", metavar="MxKxN",
                    help="MMA presets: multiply random MxK and KxN matrices tile by tile "
                         "(C fed back along K) and compare D with the golden GEMM")
+    p.add_argument("--promote-every", type=int, default=None, metavar="N",
+                   help="with --gemm on a float MMA: restart the tensor-core sum every N "
+                        "products and add each partial into an fp32 accumulator (one RNE "
+                        "fp32 add, through nnarith's FMA), as FP8 training recipes do")
     quiet_arg(p)
     p.set_defaults(func=cmd_sim)
 

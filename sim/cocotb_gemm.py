@@ -1,5 +1,6 @@
 """cocotb GEMM driver: multiplies whole matrices by streaming tiles through
-an MMA unit, each tile's D going back in as the next tile's C.
+an MMA unit, each tile's D going back in as the next tile's C (``out``: the
+port that holds D, ``y`` for a fused multiply-add run as a 1x1x1 MMA).
 
 For an M×K×N GEMM on an m×n×k unit there are (M/m)·(N/n) chains, one per
 output tile, of K/k steps each. A chain's next step needs its previous D, so
@@ -9,6 +10,11 @@ idle cycles: those that carried no tile while tiles were left to issue (the
 drain after the last tile is not idle). At the end the assembled D must equal the golden
 GEMM (``NNARITH_GEMM``: operands, tile shape and expected D) bit for bit. The
 count of tiles done goes to ``NNARITH_PROGRESS`` as they come out.
+
+With promotion (``group_steps`` > 0) a chain restarts from C = +0 every
+``group_steps`` steps and keeps each group's D: those partials must equal the
+golden ones, and go to ``partials.npz`` beside the report for the fp32
+accumulation that follows (:mod:`sim.gemm`).
 """
 
 import json
@@ -51,7 +57,10 @@ class Chains:
         self.widths = {name: int(w) for name, w in zip(("a", "b", "c"), data["widths"])}
         rows, cols = self.c.shape[0] // self.m, self.c.shape[1] // self.n
         self.steps = self.a.shape[1] // self.k
+        self.group_steps = int(data["group_steps"])
         self.d = self.c.copy()
+        groups = self.steps // self.group_steps if self.group_steps else 0
+        self.partials = np.zeros((groups,) + self.c.shape, dtype=np.uint64)
         self.done = {(i, j): 0 for i in range(rows) for j in range(cols)}
         self.ready = deque(self.done)
 
@@ -59,15 +68,21 @@ class Chains:
         i, j = tile
         s = self.done[tile]
         m, n, k = self.m, self.n, self.k
+        restart = self.group_steps and s % self.group_steps == 0
+        c = 0 if restart else _pack(self.d[i * m:(i + 1) * m, j * n:(j + 1) * n], self.widths["c"])
         return {"a": _pack(self.a[i * m:(i + 1) * m, s * k:(s + 1) * k], self.widths["a"]),
                 "b": _pack(self.b[s * k:(s + 1) * k, j * n:(j + 1) * n], self.widths["b"]),
-                "c": _pack(self.d[i * m:(i + 1) * m, j * n:(j + 1) * n], self.widths["c"])}
+                "c": c}
 
     def finish(self, tile, d_value):
         i, j = tile
         m, n = self.m, self.n
         self.d[i * m:(i + 1) * m, j * n:(j + 1) * n] = _unpack(d_value, (m, n), self.widths["c"])
         self.done[tile] += 1
+        if self.group_steps and self.done[tile] % self.group_steps == 0:
+            group = self.done[tile] // self.group_steps - 1
+            self.partials[group, i * m:(i + 1) * m, j * n:(j + 1) * n] = \
+                self.d[i * m:(i + 1) * m, j * n:(j + 1) * n]
         if self.done[tile] < self.steps:
             self.ready.append(tile)
 
@@ -90,6 +105,7 @@ async def gemm(dut):
     for name, value in fixed.items():
         getattr(dut, name).value = value
     latency = manifest["latency"]
+    out = getattr(dut, str(data["out"]))
     counter = CountFile(os.environ["NNARITH_PROGRESS"])
     start = time.perf_counter()
     issued = idle = cycles = finished = 0
@@ -99,7 +115,7 @@ async def gemm(dut):
             for name, value in chains.inputs(tile).items():
                 getattr(dut, name).value = value
             await Timer(1, unit="ns")
-            chains.finish(tile, _read(dut.d))
+            chains.finish(tile, _read(out))
             issued += 1
             counter.write(issued)
     else:
@@ -114,7 +130,7 @@ async def gemm(dut):
         while not chains.finished:
             await FallingEdge(clock)
             if _read(out_valid):
-                chains.finish(in_flight.popleft(), _read(dut.d))
+                chains.finish(in_flight.popleft(), _read(out))
                 finished += 1
                 counter.write(finished)
             if chains.ready:
@@ -133,17 +149,24 @@ async def gemm(dut):
     seconds = time.perf_counter() - start
     counter.write(finished if latency else issued, final=True)
 
-    expected = data["expected"]
-    bad = np.argwhere(chains.d != expected)
+    if chains.group_steps:
+        # Each group's partial D against the golden's, as (group, row, col).
+        expected, got = data["expected_partials"].astype(np.uint64), chains.partials
+        np.savez(os.path.join(os.path.dirname(os.environ["NNARITH_REPORT"]), "partials.npz"),
+                 partials=got)
+    else:
+        expected, got = data["expected"], chains.d
+    bad = np.argwhere(got != expected)
     report = {"top": manifest["top"], "tiles_issued": issued, "cycles": cycles,
-              "idle_cycles": idle, "elements": int(expected.size), "mismatches": int(len(bad)),
+              "idle_cycles": idle, "elements": int(data["expected"].size), "mismatches": int(len(bad)),
               "finished": chains.finished, "seconds": seconds, "failures": None}
     if len(bad):
         report["failures"] = os.environ["NNARITH_FAILURES"]
         with open(report["failures"], "w") as f:
-            f.write("row,col,expected,got\n")
-            for r, c in bad:
-                f.write(f"{r},{c},{int(expected[r, c]):#x},{int(chains.d[r, c]):#x}\n")
+            f.write(("group," if chains.group_steps else "") + "row,col,expected,got\n")
+            for index in bad:
+                at = tuple(index)
+                f.write(",".join(map(str, at)) + f",{int(expected[at]):#x},{int(got[at]):#x}\n")
         dut._log.error("%d of %d elements of D mismatch (seed %s); failing elements in %s",
                        len(bad), expected.size, os.environ["NNARITH_SEED"], report["failures"])
     with open(os.environ["NNARITH_REPORT"], "w") as f:

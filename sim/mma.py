@@ -19,8 +19,8 @@ from ..golden.mma import mma
 from .float import special_values
 from .vectors import from_bits, to_bits
 
-__all__ = ["pack", "unpack", "diagonal_blocks", "diagonal_results", "FloatMMAModel", "IntMMAModel",
-           "MODE_COUNT"]
+__all__ = ["pack", "unpack", "diagonal_blocks", "diagonal_results", "draw_values", "FloatMMAModel",
+           "IntMMAModel", "MODE_COUNT"]
 
 MODE_COUNT = 5
 
@@ -91,6 +91,13 @@ def _with_specials(rng, shape, fmt):
     return np.where(pick, specials[rng.integers(0, len(specials), shape)], values)
 
 
+def draw_values(rng, shape, fmt):
+    """Random ``fmt`` bit patterns for GEMM operands: values near 1, one element
+    in eight from the whole encoding space (specials included)."""
+    wide = rng.random(shape) < 0.125
+    return np.where(wide, _any_bits(rng, shape, fmt), _near_one(rng, shape, fmt))
+
+
 class FloatMMAModel:
     #: Icarus seconds per MMA, measured on 4x4xK blocks (K from 4 to 16 barely
     #: matters), and the seconds of random MMAs in ``nnarith sim`` without
@@ -136,13 +143,10 @@ class FloatMMAModel:
         return a, b, c
 
     def matrices(self, rng, rows, depth, cols):
-        """Random GEMM operands A, B, C (element bit patterns): values near 1,
-        one element in eight from the whole exponent range."""
-        def draw(shape, fmt):
-            wide = rng.random(shape) < 0.125
-            return np.where(wide, _any_bits(rng, shape, fmt), _near_one(rng, shape, fmt))
-        return (draw((rows, depth), self.in_fmt), draw((depth, cols), self.in_fmt),
-                draw((rows, cols), self.acc_fmt))
+        """Random GEMM operands A, B, C (element bit patterns, :func:`draw_values`)."""
+        return (draw_values(rng, (rows, depth), self.in_fmt),
+                draw_values(rng, (depth, cols), self.in_fmt),
+                draw_values(rng, (rows, cols), self.acc_fmt))
 
     def inputs(self, a, b, c, rm=None):
         """Port values for element arrays (and per-MMA rounding modes)."""
@@ -167,7 +171,8 @@ class FloatMMAModel:
         b = unpack(inputs["b"], k, n, self.in_fmt.width)
         c = unpack(inputs["c"], m, n, self.acc_fmt.width)
         if p["mode"] == "tensorcore":
-            d, _ = mma(a, b, c, self.in_fmt.name, self.acc_fmt.name, "tensorcore", gpu=p["gpu"])
+            d, _ = mma(a, b, c, self.in_fmt.name, self.acc_fmt.name, "tensorcore", gpu=p["gpu"],
+                       instr=None if p["instr"] == "none" else p["instr"])
             return {"d": pack(d, self.acc_fmt.width)}
         rm = np.asarray(inputs["rm"], dtype=np.int64)
         d, flags = np.zeros(c.shape, dtype=np.uint64), np.zeros(c.shape, dtype=np.int64)

@@ -33,10 +33,22 @@ DATA_UNITS = {
     ("h100", "bf16", "fp32"): ("mma_bf16_h100", {}),
     ("a100", "fp16", "fp16"): ("mma_fp16_a100", {"acc_fmt": "fp16"}),
     ("h100", "fp16", "fp16"): ("mma_bf16_h100", {"in_fmt": "fp16", "acc_fmt": "fp16"}),
+    # The TF32 and FP8 sets on single output elements (m = n = 1): each output's datapath
+    # is the 4x4 preset's, and none of the simulated work is thrown away. H100's TF32
+    # block is 8 products (the 4-product data are padded with zeros); its FP8 fp32 sets
+    # ran on wgmma, the fp16 ones on mma.sync.
+    ("a100", "tf32", "fp32"): ("mma_tf32_a100", {"m": 1, "n": 1}),
+    ("h100", "tf32", "fp32"): ("mma_tf32_a100", {"m": 1, "n": 1, "gpu": "h100", "k": 8}),
+    ("h100", "e4m3", "fp32"): ("mma_e4m3_h100", {"m": 1, "n": 1}),
+    ("h100", "e4m3", "fp16"): ("mma_e4m3_h100", {"m": 1, "n": 1, "acc_fmt": "fp16"}),
+    ("h100", "e5m2", "fp32"): ("mma_e4m3_h100", {"m": 1, "n": 1, "in_fmt": "e5m2"}),
+    ("h100", "e5m2", "fp16"): ("mma_e4m3_h100", {"m": 1, "n": 1, "in_fmt": "e5m2",
+                                                 "acc_fmt": "fp16"}),
 }
-#: The sets issue 5 names run in CI; the other two run in the slow set.
-#: Run by ``make test``; every set runs in ``make exhaustive``.
-CI_SETS = [("v100", "fp16", "fp32"), ("a100", "bf16", "fp32")]
+#: The sets run in CI (``make test``): one per datapath family, fp16 / bf16 / TF32 blocks,
+#: native FP8 and the FP8 pair split; every set runs in ``make exhaustive``.
+CI_SETS = [("v100", "fp16", "fp32"), ("a100", "bf16", "fp32"), ("a100", "tf32", "fp32"),
+           ("h100", "e4m3", "fp32"), ("h100", "e5m2", "fp16")]
 SLOW_SETS = [s for s in DATA_UNITS if s not in CI_SETS]
 
 DIRECTED = [
@@ -83,11 +95,15 @@ def data_or_skip(gpu, in_fmt, out_fmt):
 def check_data_set(gpu, in_fmt, out_fmt):
     data = data_or_skip(gpu, in_fmt, out_fmt)
     preset, overrides = DATA_UNITS[gpu, in_fmt, out_fmt]
-    model = FloatMMAModel(build(preset, overrides))
+    unit = build(preset, overrides)
+    model = FloatMMAModel(unit)
     m, n, k = model.shape
-    assert data["a"].shape == (DATA_COUNT, k) and m == n
+    assert data["a"].shape[0] == DATA_COUNT and data["a"].shape[1] <= k and m == n
+    assert unit.params["instr"] == (data["instr"] or "none")
+    pad = ((0, 0), (0, k - data["a"].shape[1]))
     result = simulate(preset, overrides, inputs=model.inputs(*diagonal_blocks(
-        data["a"], data["b"], data["c"], m)), tag=f"{preset}-data-{gpu}-{in_fmt}-{out_fmt}")
+        np.pad(data["a"], pad), np.pad(data["b"], pad), data["c"], m)),
+        tag=f"{preset}-data-{gpu}-{in_fmt}-{out_fmt}")
     assert_passes(result)           # the whole of every D against the golden
     got = diagonal_results(d_blocks(result, model), DATA_COUNT)
     wrong = np.flatnonzero(got != data["d"])
@@ -130,6 +146,71 @@ def test_spec_directed_cases(preset, overrides):
     digits = unit.acc_fmt.width // 4
     assert {name: f"{int(d):0{digits}x}" for (name, *_), d in zip(cases, got)} == \
         {name: expected for name, *_, expected in cases}
+
+
+#: SPEC_fp8_tf32.md's rules on single dot products, expected values by hand: (name,
+#: preset, overrides, a, b (k-th products, the rest zero), c, d). E4M3: 0x38 = 1.0,
+#: 0x7E = 448, 0x08 = 2**-6, 0x04 = 2**-7 and 0x01 = 2**-9 (subnormals), 0x7F NaN.
+ADA, H100, B200 = ("mma_e4m3_ada", {}), ("mma_e4m3_h100", {}), ("mma_e5m2_b200", {})
+FP8_DIRECTED = [
+    # c + 0*0 keeps 13 fraction bits, truncated toward zero (§2, measured on Ada).
+    ("c truncated", *ADA, {}, {}, 0x3F800FFF, 0x3F800C00),
+    ("-c truncated", *ADA, {}, {}, 0xBF800FFF, 0xBF800C00),
+    ("c truncated wgmma", *H100, {}, {}, 0x3F800FFF, 0x3F800C00),
+    # Two chained blocks of 16: 1 + 1 + 2**-13 -> 2 (13 bits), then - 1 + 2**-13 on a
+    # grid of 2**-12 -> 1. One block of 32 would give 1 + 2**-12.
+    ("Ada chains blocks of 16", *ADA, {0: (0x38, 0x38), 1: (0x38, 0x38), 2: (0x08, 0x04)},
+     {16: (0xB8, 0x38), 17: (0x08, 0x04)}, 0, 0x3F800000),
+    ("one wgmma block of 32", *H100, {0: (0x38, 0x38), 1: (0x38, 0x38), 2: (0x08, 0x04)},
+     {16: (0xB8, 0x38), 17: (0x08, 0x04)}, 0, 0x3F800800),
+    # Subnormal inputs are exact: 2**-9 * 1 = 2**-9; 2**-9 * 2**-9 = 2**-18.
+    ("subnormal x 1", *ADA, {3: (0x01, 0x38)}, {}, 0, 0x3B000000),
+    ("subnormal x subnormal", *H100, {0: (0x01, 0x01)}, {}, 0, 0x36800000),
+    # E4M3 has no infinity: 448 * 448 = 200704 is finite; 0x7F is NaN.
+    ("448 x 448", *ADA, {5: (0x7E, 0x7E)}, {}, 0, 0x48440000),
+    ("e4m3 NaN", *ADA, {7: (0x7F, 0x38)}, {}, 0, 0x7FFFFFFF),
+    ("e4m3 NaN to fp16", "mma_e4m3_ada", {"acc_fmt": "fp16"}, {7: (0x7F, 0x38)}, {}, 0, 0x7FFF),
+    # The pair split: 448**2 - 448**2 cancel in the first fp16 MMA (k = 0, 1) and
+    # 2**-18 (k = 2) stays whole in the second; any grouping that puts k = 2 with the big
+    # products truncates it away (window 2**-8).
+    ("pair split", "mma_e5m2_b200", {"in_fmt": "e4m3", "acc_fmt": "fp32"},
+     {0: (0x7E, 0x7E), 1: (0x7E, 0xFE), 2: (0x01, 0x01)}, {}, 0, 0x36800000),
+    ("pair split fp16", "mma_e5m2_b200", {"in_fmt": "e4m3"},
+     {0: (0x7E, 0x7E), 1: (0x7E, 0xFE), 2: (0x01, 0x01)}, {}, 0, 0x0040),
+    # c is added last, rounded to nearest even even for fp32 output: 1 + 0.75 ulp
+    # rounds up (inside the block, toward zero, it would stay 1.0).
+    ("c added last, RNE", "mma_e5m2_b200", {"in_fmt": "e4m3", "acc_fmt": "fp32"},
+     {0: (0x38, 0x38)}, {}, 0x33C00000, 0x3F800001),
+    ("pair split on H100 mma", "mma_e4m3_h100", {"instr": "mma"}, {0: (0x38, 0x38)}, {},
+     0x33C00000, 0x3F800001),
+    # E5M2 keeps IEEE specials: inf * 1 = inf, inf * 0 = NaN (0x7C = inf, 0x3C = 1.0).
+    ("e5m2 inf", *H100[:1], {"in_fmt": "e5m2"}, {0: (0x7C, 0x3C)}, {}, 0, 0x7F800000),
+    ("e5m2 inf x 0", *H100[:1], {"in_fmt": "e5m2"}, {0: (0x7C, 0x00)}, {}, 0, 0x7FFFFFFF),
+]
+
+
+@pytest.mark.parametrize("preset, overrides", sorted(
+    {(case[1], tuple(case[2].items())) for case in FP8_DIRECTED}), ids=str)
+def test_fp8_directed_cases(preset, overrides):
+    """Each unit's cases in one run, on a 1x1 element: d against the hand values."""
+    overrides = {**dict(overrides), "m": 1, "n": 1}
+    cases = [case for case in FP8_DIRECTED
+             if (case[1], case[2]) == (preset, {k: v for k, v in overrides.items()
+                                                if k not in "mn"})]
+    model = FloatMMAModel(build(preset, overrides))
+    _, _, k = model.shape
+    a = np.zeros((len(cases), 1, k), dtype=np.uint64)
+    b = np.zeros((len(cases), k, 1), dtype=np.uint64)
+    c = np.zeros((len(cases), 1, 1), dtype=np.uint64)
+    for index, (_, _, _, first, second, addend, _) in enumerate(cases):
+        for kk, (x, y) in {**first, **second}.items():
+            a[index, 0, kk], b[index, kk, 0] = x, y
+        c[index, 0, 0] = addend
+    result = simulate(preset, overrides, inputs=model.inputs(a, b, c), tag=f"{preset}-fp8")
+    assert_passes(result)
+    got = d_blocks(result, model)[:, 0, 0]
+    assert {case[0]: hex(int(d)) for case, d in zip(cases, got)} == \
+        {case[0]: hex(case[-1]) for case in cases}
 
 
 # -- random MMAs --------------------------------------------------------------
@@ -199,7 +280,7 @@ def golden_gemm(result, overrides):
         d, _ = gemm(a, b, c, unit.in_fmt.name, unit.acc_fmt.name, "fused", rm=RNE, tile_k=p["k"])
     else:
         d, _ = gemm(a, b, c, unit.in_fmt.name, unit.acc_fmt.name, "tensorcore", gpu=p["gpu"],
-                    tile_k=p["k"])
+                    instr=None if p["instr"] == "none" else p["instr"], tile_k=p["k"])
     return d, expected
 
 
@@ -212,11 +293,33 @@ def check_gemm(preset, shape, overrides=None, simulator=None, seed=31):
     assert result.elements == shape[0] * shape[2]
 
 
-@pytest.mark.parametrize("preset, shape", [("mma_fp16", (16, 24, 12)),
-                                           ("mma_fp16_v100", (32, 48, 24)),
-                                           ("mma_bf16_h100", (16, 32, 16))], ids=str)
-def test_tiled_gemm_equals_golden(preset, shape):
-    check_gemm(preset, shape)
+@pytest.mark.parametrize("preset, shape, overrides", [
+    ("mma_fp16", (16, 24, 12), {}), ("mma_fp16_v100", (32, 48, 24), {}),
+    ("mma_bf16_h100", (16, 32, 16), {}), ("mma_tf32_a100", (8, 16, 8), {}),
+    ("mma_e4m3_ada", (4, 96, 4), {"m": 2, "n": 2})], ids=str)
+def test_tiled_gemm_equals_golden(preset, shape, overrides):
+    check_gemm(preset, shape, overrides)
+
+
+@pytest.mark.parametrize("preset, overrides, shape, every", [
+    ("mma_e4m3_h100", {"m": 2, "n": 2, "stages": 3}, (4, 128, 4), 64),
+    ("mma_e5m2_b200", {"m": 1, "n": 1}, (2, 96, 2), 32)], ids=str)
+def test_promoted_gemm_equals_golden(preset, overrides, shape, every):
+    """Partials from C = +0 every ``every`` products, each added into fp32 by the FMA's
+    Verilog (fp32 partials through fp32_fma, fp16 ones through fp16_fma32)."""
+    result = simulate_gemm(preset, shape, overrides, seed=34, promote_every=every)
+    assert_passes(result)
+    assert "promoted to fp32 every" in result.summary()
+    unit = build(preset, overrides)
+    p = unit.params
+    with np.load(result.workdir / "gemm.npz", allow_pickle=True) as saved:
+        a, b, c = saved["a"], saved["b"], saved["c"]
+    golden, _ = gemm(a, b, c, unit.in_fmt.name, unit.acc_fmt.name, "tensorcore", gpu=p["gpu"],
+                     instr=None if p["instr"] == "none" else p["instr"], tile_k=p["k"],
+                     promote_every=every)
+    assert (golden == result.expected).all() and result.elements == shape[0] * shape[2]
+    with np.load(result.workdir / "partials.npz") as saved:
+        assert saved["partials"].shape == (shape[1] // every, shape[0], shape[2])
 
 
 @pytest.mark.slow
@@ -263,16 +366,35 @@ def test_cli_gemm():
     assert result.stdout.startswith("PASS mma_int8 GEMM 8x12x16"), result.stdout
 
 
+def test_cli_promoted_gemm():
+    result = nnarith("sim", "mma_tf32_a100", "-p", "m=1", "-p", "n=1", "--gemm", "2x16x2",
+                     "--promote-every", "8")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.startswith("PASS mma_tf32_a100 GEMM 2x16x2, promoted to fp32 every 8 "
+                                    "products"), result.stdout
+
+
 @pytest.mark.parametrize("args, message", [
     (["mma_fp16", "-p", "mode=tensorcore", "-p", "gpu=a100"], "k: must be a multiple"),
     (["mma_fp16", "-p", "mode=tensorcore", "-p", "gpu=t4"], "gpu: must be one of"),
     (["mma_fp16", "-p", "in_fmt=bf16"], "in_fmt: mode fused"),
-    (["mma_fp16", "-p", "in_fmt=e4m3"], "in_fmt: must be one of"),
+    (["mma_fp16", "-p", "in_fmt=tf32"], "in_fmt: mode fused"),
+    (["mma_fp16", "-p", "in_fmt=fp32"], "in_fmt: must be one of"),
     (["mma_fp16_v100", "-p", "in_fmt=bf16"], "in_fmt/out_fmt: v100"),
     (["mma_fp16", "--gemm", "6x8x8"], "gemm: M must be a multiple of the unit's m (4)"),
     (["mma_fp16_a100", "--gemm", "8x12x8"], "gemm: K must be a multiple of the unit's k (8)"),
     (["mma_fp16", "--gemm", "64x96"], "gemm: must be MxKxN"),
     (["dp4a", "--gemm", "4x4x4"], "preset: --gemm needs an MMA preset"),
+    (["mma_e4m3_h100", "--promote-every", "32"], "--promote-every: needs --gemm"),
+    (["mma_e4m3_h100", "--gemm", "4x64x4", "--promote-every", "48"],
+     "promote_every: must be a multiple of the unit's k (32) that divides K (64)"),
+    (["mma_int8", "--gemm", "4x8x4", "--promote-every", "4"], "promote_every: promotes float"),
+    (["mma_e4m3_h100", "-p", "instr=mma", "-p", "acc_fmt=fp16", "-p", "gpu=ada"],
+     "instr: applies only with"),
+    (["mma_e4m3_h100", "-p", "instr=wgmma", "-p", "acc_fmt=fp16"], "instr: h100 e4m3->fp16"),
+    (["mma_tf32_a100", "-p", "acc_fmt=fp16"], "in_fmt/out_fmt: a100"),
+    (["mma_e4m3_ada", "-p", "gpu=a100"], "in_fmt/out_fmt: a100"),
+    (["mma_e4m3_h100", "-p", "k=16"], "k: must be a multiple of the h100 e4m3 block (32)"),
 ], ids=lambda x: " ".join(x) if isinstance(x, list) else None)
 def test_cli_errors_exit_2_with_one_line(args, message):
     result = nnarith("sim", *args)
