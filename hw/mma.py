@@ -10,9 +10,15 @@ exponent in a window of ``23 + n_e`` fraction bits, magnitudes truncated,
 summed exactly, normalized once and rounded by the shared
 :class:`~hw.float_round.FloatRound` (toward zero to fp32, to nearest even to
 fp16). A K longer than the GPU's block chains blocks inside the unit: each
-block's rounded result is the next block's C. ``fused`` mode sums the
-products exactly, adds C with the fused multiply-add's two-term alignment
-and rounds once in the run-time mode ``rm``.
+block's rounded result is the next block's C. TF32 and FP8 follow
+``tensorcore/SPEC_fp8_tf32.md``: TF32 is the bf16 datapath with 10-bit
+fractions; native FP8 (Ada, Hopper ``wgmma``) is a block on a 13-bit grid
+whose result is rounded to 13 fraction bits; ``mma.sync`` FP8 on Hopper and
+Blackwell is the pair split, two passes of the GPU's fp16 block (products
+with ``k mod 4`` in {0, 1} first, from c = +0) and c added last by the fused
+multiply-add's adder, RNE. ``fused`` mode sums the products exactly, adds C
+with the fused multiply-add's two-term alignment and rounds once in the
+run-time mode ``rm``.
 
 Ports are packed row-major: element ``(i, j)`` of an R×C operand sits at
 index ``i*C + j``, bits ``[index*w, index*w + w)``.
@@ -138,11 +144,13 @@ class _Product:
 
 
 class FloatMMA(Unit):
-    """``D = A·B + C``: fp16 or bf16 A (M×K) and B (K×N), fp32 or fp16 C and D (M×N).
+    """``D = A·B + C``: fp16, bf16, tf32, e4m3 or e5m2 A (M×K) and B (K×N), fp32
+    or fp16 C and D (M×N).
 
     ``mode="tensorcore"`` is bit-compatible with the ``gpu``'s tensor cores
-    (K a multiple of its block); ``mode="fused"`` rounds the exact
-    ``C + Σ A·B`` once, in the run-time mode ``rm``, with IEEE flags.
+    (K a multiple of its block; ``instr`` picks Hopper's FP8 datapath);
+    ``mode="fused"`` (fp16, e4m3, e5m2) rounds the exact ``C + Σ A·B`` once, in
+    the run-time mode ``rm``, with IEEE flags.
     """
 
     PARAMS = (*_shape_params(),

@@ -99,10 +99,11 @@ def draw_values(rng, shape, fmt):
 
 
 class FloatMMAModel:
-    #: Icarus seconds per MMA, measured on 4x4xK blocks (K from 4 to 16 barely
-    #: matters), and the seconds of random MMAs in ``nnarith sim`` without
-    #: ``--vectors``: with the build, about a minute.
-    SECONDS_PER_MMA = {"fused": 0.028, "tensorcore": 0.020}
+    #: Icarus seconds per product of an MMA (m·n·k of them), measured with
+    #: ``nnarith sim PRESET --vectors 300``: fused 4x4x4 fp16; tensor-core blocks
+    #: (V100 4x4x4, A100 TF32, Ada's chained FP8 blocks; H100's single block of 32
+    #: runs at half this); the FP8 pair split (two fp16 blocks and an adder per 32).
+    SECONDS_PER_PRODUCT = {"fused": 4.4e-4, "block": 1.2e-4, "pair_split": 1.6e-4}
     DEFAULT_SECONDS = 50
 
     def __init__(self, unit):
@@ -122,7 +123,9 @@ class FloatMMAModel:
     def default_count(self):
         """Random blocks (per rounding mode where the unit takes one) for
         ``DEFAULT_SECONDS`` on Icarus."""
-        mmas = int(self.DEFAULT_SECONDS / self.SECONDS_PER_MMA[self.unit.params["mode"]])
+        path = "fused" if self.unit.core is None else self.unit.core.path
+        m, n, k = self.shape
+        mmas = int(self.DEFAULT_SECONDS / (self.SECONDS_PER_PRODUCT[path] * m * n * k))
         return mmas // (MODE_COUNT if "rm" in self.widths else 1)
 
     def blocks(self, rng, count):

@@ -229,6 +229,16 @@ def test_random_mmas(preset, count):
     assert_passes(result)
 
 
+@pytest.mark.parametrize("overrides", [{"in_fmt": "e4m3"}, {"in_fmt": "e5m2", "acc_fmt": "fp16"}],
+                         ids=str)
+def test_fused_fp8_mmas(overrides):
+    """FP8 in the exact fused mode: every rounding mode, flags, E4M3's NaN and max."""
+    overrides = {**overrides, "m": 2, "n": 2}
+    result = simulate("mma_fp16", overrides, count=90, seed=26)
+    assert result.vectors == blocks_run("mma_fp16", overrides, 90)
+    assert_passes(result)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("preset, overrides", [(p, {}) for p in FLOAT_PRESETS] + [
     ("mma_fp16", {"acc_fmt": "fp16"}), ("mma_fp16_v100", {"acc_fmt": "fp16"}),
@@ -244,10 +254,13 @@ def test_20k_random_mmas_on_verilator(preset, overrides):
 @pytest.mark.parametrize("preset, count, overrides", [
     ("mma_fp16_v100", 600, {"stages": 12}), ("mma_fp16_a100", 150, {"stages": 14}),
     ("mma_fp16_v100", 150, {"stages": 10, "arch": "booth"}),
-    ("mma_fp16", 12, {"stages": 12, "arch": "booth"})], ids=str)
+    ("mma_fp16", 12, {"stages": 12, "arch": "booth"}),
+    ("mma_e4m3_ada", 150, {"m": 1, "n": 1, "stages": 12}),
+    ("mma_e5m2_b200", 150, {"m": 1, "n": 1, "stages": 16})], ids=str)
 def test_back_to_back_mmas(preset, count, overrides):
     """No bubbles: a new MMA every cycle, each result ``stages`` cycles later
-    (deep pipelines; Booth significand trees cut per level)."""
+    (deep pipelines; Booth significand trees cut per level; FP8's chained
+    blocks and pair split)."""
     result = simulate(preset, overrides, count=count, seed=23, bubble_rate=0)
     assert result.vectors == blocks_run(preset, {}, count)
     assert_passes(result)
