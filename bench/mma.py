@@ -149,8 +149,10 @@ def _fpga_lines(rows):
         derived = "" if r["scale"] == 1 else " (derived)"
         gops = " / ".join("n/a" if g is None else f"{g:.1f}"
                           for g in (dsp["gops_full"], lut["gops_full"]))
+        dsp_fmax = ("does not fit: more MULT18 than the 25k's 28" if dsp.get("does_not_fit")
+                    else dsp["fmax_mhz"])
         lines.append(f"| `{r['preset']}` | {r['m']}x{r['n']}x{r['k']} | {r['stages']} | "
-                     f"{dsp['lut4']:,} / {dsp['dsp']} | {dsp['fmax_mhz']} | {lut['lut4']:,} | "
+                     f"{dsp['lut4']:,} / {dsp['dsp']} | {dsp_fmax} | {lut['lut4']:,} | "
                      f"{lut['fmax_mhz']} | {lut['lut4'] * r['scale']:,.0f}{derived} | "
                      f"{gops}{derived} | {r['seconds']} |")
     lines.append("\nECP5 25k (CABGA381), nextpnr seed 1, unit between shift-register pins "

@@ -56,6 +56,11 @@ class SynthesisError(ToolError):
     """Yosys or nextpnr failed."""
 
 
+class DoesNotFit(SynthesisError):
+    """nextpnr found no site left for a cell: the design needs more of a
+    resource (e.g. MULT18X18D) than the device has."""
+
+
 def yowasp_env():
     """Environment for yowasp tools: their compile cache kept under build/."""
     env = dict(os.environ)
@@ -194,7 +199,11 @@ def fmax(unit, workdir, dsp=False, seeds=(1,), reads=""):
              "--log", f"{run}_pnr.log", "--quiet"],
             cwd=workdir, env=yowasp_env(), capture_output=True, text=True)
         if result.returncode:
-            raise _failure("nextpnr-ecp5", result, workdir / f"{run}_pnr.log")
+            failure = _failure("nextpnr-ecp5", result, workdir / f"{run}_pnr.log")
+            if "no BELs remaining" in (failure.reason or ""):
+                raise DoesNotFit(failure.tool, failure.returncode, failure.log_path,
+                                 failure.reason)
+            raise failure
         report = json.loads((workdir / f"{run}_report.json").read_text())
         achieved = [clock["achieved"] for clock in report.get("fmax", {}).values()]
         results[seed] = round(min(achieved), 1) if achieved else None
@@ -261,7 +270,13 @@ def synthesize(unit, top, workdir, targets=TARGETS, liberty=None, fmax=True, syn
             if field is None:
                 results[key] = work()
             else:
-                results[key][field] = work()
+                try:
+                    results[key][field] = work()
+                except DoesNotFit as failure:
+                    # A result, not a crash: e.g. 32 small multipliers mapped to
+                    # the 28 DSP blocks of the 25k; the run without DSPs still counts.
+                    results[key][field] = None
+                    results[key]["does_not_fit"] = failure.reason
             bar.advance()
     if "ecp5" in targets and fmax:
         estimate = timing_estimate(unit)
