@@ -13,6 +13,7 @@ through nnarith's own fused multiply-add (``fp32_fma``, or ``fp16_fma32`` for
 fp16 partials, with b = 1) in its exported Verilog, round after round.
 """
 
+import hashlib
 import json
 import re
 from dataclasses import dataclass
@@ -170,9 +171,11 @@ def _element_width(unit, port):
 
 
 def simulate_gemm(preset, shape, overrides=None, simulator=None, seed=1, rm=0, tag=None, *,
-                  promote_every=None, progress=True):
+                  promote_every=None, operands=None, progress=True):
     """An M×K×N GEMM (``shape``) of random operands through preset ``preset``.
 
+    ``operands``: ``(A, B, C)`` element bit patterns to multiply instead of
+    random ones (``shape`` then None or theirs; a network's layers).
     ``rm``: the rounding mode of a fused float unit. ``promote_every``:
     promote partial sums to an fp32 accumulator every that many products (C
     and D are fp32 then; see the module docs). ``progress``: report the tiles
@@ -186,26 +189,37 @@ def simulate_gemm(preset, shape, overrides=None, simulator=None, seed=1, rm=0, t
     if type(unit).__name__ not in MMA_UNITS:
         raise ValueError(f"preset: --gemm needs an MMA preset, {preset} is a "
                          f"{type(unit).__name__}")
+    if operands is not None:
+        a, b, c = (np.asarray(x, dtype=np.uint64) for x in operands)
+        given = (a.shape[0], a.shape[1], b.shape[1])
+        if shape is not None and tuple(shape) != given or b.shape[0] != a.shape[1] \
+                or c.shape != (a.shape[0], b.shape[1]):
+            raise ValueError(f"operands: must be MxK, KxN and MxN (shape {shape}), got "
+                             f"{a.shape}, {b.shape}, {c.shape}")
+        shape = given
     _check_shape(unit, shape)
     check_promotion(unit, shape, promote_every)
     model = MODELS[type(unit).__name__](unit)
     rng = np.random.default_rng(seed)
-    a, b, c = model.matrices(rng, *shape)
+    if operands is None:
+        a, b, c = model.matrices(rng, *shape)
     fixed = {"rm": rm} if "rm" in unit.signature.members else {}
     m, k, n = shape
-    workdir = workdir_for(preset, unit.params, simulator, seed,
-                          ["gemm", shape, rm] + ([promote_every] if promote_every else []),
-                          tag or f"{preset}-gemm")
+    key = ["gemm", shape, rm] + ([promote_every] if promote_every else [])
+    if operands is not None:
+        key.append(hashlib.sha1(b"".join(x.tobytes() for x in (a, b, c))).hexdigest())
+    workdir = workdir_for(preset, unit.params, simulator, seed, key, tag or f"{preset}-gemm")
     # The command line has no rounding mode: it reproduces RNE runs.
     extra = ["--promote-every", str(promote_every)] if promote_every else []
     command = (command_line(preset, overrides, simulator, seed, "--gemm", f"{m}x{k}x{n}", *extra)
-               if rm == 0 else None)
+               if rm == 0 and operands is None else None)
     if promote_every is None:
         expected = tile_chain(model, a, b, c, fixed)
         report = _run_chains(unit, preset, workdir, (a, b, c), expected, simulator, seed,
                              progress, fixed=fixed)
     else:
-        c = draw_values(rng, c.shape, "fp32")       # the fp32 accumulator's start
+        if operands is None:
+            c = draw_values(rng, c.shape, "fp32")   # the fp32 accumulator's start
         zero = np.zeros(c.shape, dtype=np.uint64)
         partials = np.stack([tile_chain(model, a[:, s:s + promote_every],
                                         b[s:s + promote_every], zero, fixed)
