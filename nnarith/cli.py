@@ -158,6 +158,19 @@ def cmd_report(args) -> int:
     return EXIT_OK
 
 
+def cmd_model(args) -> int:
+    from . import model
+    if args.liberty and not Path(args.liberty).is_file():
+        raise UsageError(f"--liberty: no such file: {args.liberty}")
+    out = _output_dir(args.output)
+    rows = model.run(args.net, args.recipe, images=args.images, simulator=args.sim or "verilator",
+                     rtl=not args.no_rtl, liberty=args.liberty, out=out,
+                     progress=not args.quiet)
+    json_path, md_path = model.write_report(rows, out)
+    print(json_path.read_text() if args.json else md_path.read_text(), end="")
+    return EXIT_OK
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="nnarith", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"nnarith {__version__}")
@@ -220,6 +233,22 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", default="build/synth")
     quiet_arg(p)
     p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("model", help="a network on scikit-learn's digits in each precision, "
+                       "through the RTL: accuracy, cycles, area")
+    p.add_argument("dataset", choices=["digits"])
+    p.add_argument("--net", choices=["mlp", "cnn"], default="mlp")
+    p.add_argument("--recipe", action="append", metavar="NAME",
+                   help="a precision recipe (repeatable; default: one of each family)")
+    p.add_argument("--images", type=int, default=None, help="the first N test images")
+    p.add_argument("--sim", choices=["icarus", "verilator"], default=None,
+                   help="simulator (default: verilator)")
+    p.add_argument("--no-rtl", action="store_true", help="golden only, no Verilog")
+    p.add_argument("--liberty", help="liberty (.lib) for ASIC area")
+    p.add_argument("--json", action="store_true", help="print the rows as JSON")
+    p.add_argument("-o", "--output", default="build/model")
+    quiet_arg(p)
+    p.set_defaults(func=cmd_model)
     return parser
 
 

@@ -1,0 +1,44 @@
+"""``nnarith model digits``: the report's rows from a short run through the RTL,
+the cached network, and one-line errors before anything runs."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+
+def nnarith(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "nnarith.cli", *args], capture_output=True,
+                          text=True, cwd=cwd)
+
+
+def test_model_report_through_the_rtl(tmp_path):
+    out = tmp_path / "model"
+    args = ["model", "digits", "--recipe", "fp32", "--recipe", "int8_sym_tensor_minmax",
+            "--images", "6", "--sim", "icarus", "-q", "-o", str(out)]
+    result = nnarith(*args, "--json")
+    assert result.returncode == 0, result.stderr[-2000:]
+    rows = json.loads((out / "report.json").read_text())
+    assert [r["recipe"] for r in rows] == ["fp32", "int8_sym_tensor_minmax"]
+    fp32, int8 = rows
+    assert fp32["agreement"] == 1 and fp32["rtl_equal"] is None and fp32["cells"] is None
+    assert int8["rtl_equal"] is True and int8["rtl_calls"] == 3          # fc1, its requant, fc2
+    assert int8["units"] == ["mma_int8", "requant"] and int8["cells"] > 0
+    # One tile per clock: fc1 and fc2 on a 4x4x4 unit, 64 requantized outputs per image.
+    assert int8["cycles_per_inference"] >= int8["macs_per_inference"] / 64
+    assert "| mlp | int8" in (out / "report.md").read_text()
+    assert (out / "mlp.npz").is_file()                                   # the cached network
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--recipe", "int3"], "recipe: must be one of"),
+    (["--images", "0"], "images: must be 1..360"),
+    (["--images", "361"], "images: must be 1..360"),
+    (["--liberty", "/nonexistent.lib"], "--liberty: no such file"),
+], ids=str)
+def test_bad_model_arguments_exit_2_with_one_line(tmp_path, args, message):
+    result = nnarith("model", "digits", *args, "-o", str(tmp_path / "m"))
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1, result.stderr
+    assert lines[0].startswith(f"nnarith: error: {message}"), lines[0]
