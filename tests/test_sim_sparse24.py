@@ -28,7 +28,9 @@ PYSIM_CONFIGS = [
     ({}, 400), ({"arch": "booth", "stages": 2}, 300), ({"k": 4, "stages": 1}, 300),
     ({"k": 16, "w_signed": False, "acc_width": 20, "overflow": "saturate"}, 300),
     ({"w_width": 4, "x_width": 8, "x_signed": False, "acc_width": 12}, 300),
-    ({"in_fmt": "fp16", "stages": 2}, 200),
+    # Python simulation of the pipelined fp16 datapath is slow (2,500 vectors of it
+    # run through the Verilog below).
+    ({"in_fmt": "fp16", "stages": 2}, 80),
     ({"in_fmt": "fp16", "acc_fmt": "fp16", "stages": 1}, 200),
     ({"in_fmt": "fp16", "k": 4}, 100),
 ]
