@@ -17,16 +17,6 @@ from nnarith.golden.network import (
 )
 
 
-@pytest.fixture(scope="module")
-def split():
-    return load_digits_split()
-
-
-@pytest.fixture(scope="module")
-def models(split):
-    return {kind: train(kind, split) for kind in ("mlp", "cnn")}
-
-
 # ---------------------------------------------------------------- direct references
 
 def conv_direct(x, w_hwio, b, padding):

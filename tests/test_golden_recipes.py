@@ -13,7 +13,7 @@ import pytest
 from nnarith.golden import recipes as R
 from nnarith.golden.float import RNE, from_float64, to_float64
 from nnarith.golden.mma import gemm, mma, promote
-from nnarith.golden.network import float_gemm, im2col, load_digits_split, train
+from nnarith.golden.network import float_gemm, im2col
 from nnarith.golden.quant import calibrate, quantize, quantize_bias, quantized_linear
 
 FEW = 6
@@ -22,16 +22,6 @@ INT8 = [n for n, r in R.RECIPES.items() if r.family == "int8"]
 TENSOR_16_19 = [n for n in FLOAT if not n.startswith("e4m3")]
 FP8 = [n for n in FLOAT if n.startswith("e4m3")]
 CASES = [(kind, name) for kind in ("mlp", "cnn") for name in R.RECIPES]
-
-
-@pytest.fixture(scope="module")
-def split():
-    return load_digits_split()
-
-
-@pytest.fixture(scope="module")
-def models(split):
-    return {kind: train(kind, split) for kind in ("mlp", "cnn")}
 
 
 class Runs:

@@ -12,8 +12,7 @@ from nnarith.sim.network import RecipeMismatch, replay, replay_all
 
 
 @pytest.fixture(scope="module")
-def mlp():
-    split = network.load_digits_split()
+def mlp(split):
     return network.train("mlp", split), split
 
 
