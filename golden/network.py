@@ -52,6 +52,7 @@ from __future__ import annotations
 
 import json
 import math
+from abc import ABC, abstractmethod
 import os
 import tempfile
 import time
@@ -390,7 +391,7 @@ def float_gemm(layer: Layer, rows: np.ndarray) -> np.ndarray:
 # networks
 # --------------------------------------------------------------------------
 
-class Network:
+class Network(ABC):
     """A trained (or given) network: float32 parameters, its :class:`Layer` list,
     and inference through a pluggable GEMM. Subclasses: :class:`MLP`, :class:`CNN`.
 
@@ -431,9 +432,9 @@ class Network:
                              f"its parameters are {list(self.SHAPES)}")
         return type(self)(**{**self.params, **params}, config=self.config)
 
+    @abstractmethod
     def layers(self) -> list[Layer]:
         """The GEMMs in order, each with the elementwise work that follows it."""
-        raise NotImplementedError
 
     def forward(self, x: ArrayLike, gemm: Gemm | None = None) -> np.ndarray:
         """Logits ``(N, 10)`` of digits ``x`` (``(N, 64)`` or ``(N, 8, 8)``, floats in [0, 1]).
