@@ -57,6 +57,7 @@ import os
 import tempfile
 import time
 from collections.abc import Callable, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -69,7 +70,7 @@ from .checks import count, describe
 __all__ = [
     "NET_KINDS", "DIGITS_IMAGES", "CLASSES", "DigitsSplit", "load_digits_split", "images",
     "im2col", "max_pool2", "Layer", "Network", "MLP", "CNN", "float_gemm", "train",
-    "accuracy", "save", "load",
+    "train_from", "accuracy", "save", "load",
 ]
 
 #: The network kinds :func:`train` builds.
@@ -596,6 +597,60 @@ _GRADS = {"mlp": _mlp_grads, "cnn": _cnn_grads}
 _FAN_IN = {"mlp": {"w1": 64, "w2": 64}, "cnn": {"w1": 9, "w2": 72, "w3": 64}}
 
 
+def _training_split(split: object) -> DigitsSplit:
+    if not isinstance(split, DigitsSplit):
+        raise ValueError(f"split: must be a DigitsSplit (load_digits_split()), "
+                         f"got {describe(split)}")
+    return split
+
+
+def _training_set(split: DigitsSplit, batch_size: object) -> tuple[np.ndarray, np.ndarray, int]:
+    """The training images as float64, their labels, and ``batch_size`` checked."""
+    x = np.asarray(split.x_train, dtype=np.float64)
+    y = _labels(split.y_train, len(x), "split.y_train")
+    batch_size = count(batch_size, "batch_size", 1, max(1, len(x)))
+    if not len(x):
+        raise ValueError("split: has no training images")
+    return x, y, batch_size
+
+
+def _weight_masks(model: Network, masks: object) -> dict[str, np.ndarray]:
+    """``masks`` (weight name -> keep flags of that weight's shape) as bool arrays."""
+    if not isinstance(masks, Mapping):
+        raise ValueError(f"masks: must be a mapping of weight names to bool arrays, "
+                         f"got {describe(masks)}")
+    weights = [name for name in model.SHAPES if name.startswith("w")]
+    unknown = [name for name in masks if name not in weights]
+    if unknown:
+        raise ValueError(f"masks: {type(model).__name__} has no weights {unknown!r}; "
+                         f"its weights are {weights}")
+    checked = {}
+    for name in weights:
+        if name not in masks:
+            continue
+        keep = masks[name]
+        try:
+            arr = None if isinstance(keep, (str, bytes)) else np.asarray(keep)
+        except (ValueError, TypeError):
+            arr = None
+        if arr is None or arr.dtype != bool or arr.shape != model.SHAPES[name]:
+            shape = None if arr is None else arr.shape
+            raise ValueError(f"masks: {name!r} must be a bool array of shape "
+                             f"{model.SHAPES[name]}, got {describe(keep)} of shape {shape}")
+        checked[name] = arr.copy()
+    return checked
+
+
+@contextmanager
+def _one_blas_thread():
+    from threadpoolctl import threadpool_limits   # a scikit-learn dependency
+
+    # One BLAS thread: the GEMMs are tiny, and threads waiting on a busy machine
+    # made training 25x slower; the weights then cannot depend on the thread count.
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
+
+
 def train(net_kind: str, split: DigitsSplit, *, seed: int = 0, epochs: int | None = None,
           lr: float | None = None, batch_size: int | None = None) -> Network:
     """A network of ``net_kind`` (``"mlp"`` or ``"cnn"``) trained on ``split.x_train``.
@@ -612,29 +667,21 @@ def train(net_kind: str, split: DigitsSplit, *, seed: int = 0, epochs: int | Non
     ``seed``: 0..2**32 - 1; ``epochs``: 1..1000; ``lr``: (0, 1];
     ``batch_size``: 1..the training images. The model's ``config`` records
     the settings, the split's arguments and the training time in seconds.
+    :func:`train_from` trains a given model further (pruning's fine-tune).
     """
     net_kind = _net_kind(net_kind)
-    if not isinstance(split, DigitsSplit):
-        raise ValueError(f"split: must be a DigitsSplit (load_digits_split()), "
-                         f"got {describe(split)}")
+    split = _training_split(split)
     seed = _seed(seed)
     defaults = TRAIN_DEFAULTS[net_kind]
     epochs = count(defaults["epochs"] if epochs is None else epochs, "epochs", 1, 1000)
     lr = _real(defaults["lr"] if lr is None else lr, "lr", 0.0, 1.0, lo_open=True)
-    x = np.asarray(split.x_train, dtype=np.float64)
-    y = _labels(split.y_train, len(x), "split.y_train")
-    batch_size = count(defaults["batch_size"] if batch_size is None else batch_size,
-                       "batch_size", 1, max(1, len(x)))
-    if not len(x):
-        raise ValueError("split: has no training images")
+    x, y, batch_size = _training_set(
+        split, defaults["batch_size"] if batch_size is None else batch_size)
 
-    from threadpoolctl import threadpool_limits   # a scikit-learn dependency
-
-    # One BLAS thread: the GEMMs are tiny, and threads waiting on a busy machine
-    # made training 25x slower; the weights then cannot depend on the thread count.
-    with threadpool_limits(limits=1, user_api="blas"):
+    with _one_blas_thread():
         start = time.perf_counter()
-        params = _adam(net_kind, x, y, seed, epochs, lr, batch_size)
+        rng = np.random.default_rng(seed)
+        params = _adam(net_kind, _he_init(net_kind, rng), x, y, rng, epochs, lr, batch_size)
         seconds = time.perf_counter() - start
     config = {"kind": net_kind, "seed": seed, "epochs": epochs, "lr": lr,
               "batch_size": batch_size, "optimizer": "adam", "split": split.config(),
@@ -643,14 +690,61 @@ def train(net_kind: str, split: DigitsSplit, *, seed: int = 0, epochs: int | Non
     return cls(**{name: p.astype(np.float32) for name, p in params.items()}, config=config)
 
 
-def _adam(net_kind: str, x: np.ndarray, y: np.ndarray, seed: int, epochs: int, lr: float,
-          batch_size: int) -> dict[str, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    cls = _CLASSES_BY_KIND[net_kind]
+def train_from(model: Network, split: DigitsSplit, *, epochs: int, lr: float, seed: int = 0,
+               batch_size: int | None = None,
+               masks: Mapping[str, ArrayLike] | None = None) -> dict[str, np.ndarray]:
+    """``model``'s parameters after ``epochs`` more passes of :func:`train`'s Adam.
+
+    The hook under fine-tuning (:func:`nnarith.golden.prune.fine_tune`): the
+    loop of :func:`train` (same loss, Adam constants, batch shuffling drawn
+    from ``default_rng(seed)``, float64 with BLAS on one thread), started from
+    the model's float32 parameters as float64 with fresh Adam moments.
+
+    ``masks``: ``None`` or weight name (``w1``, ...) -> bool array of that
+    weight's shape; a weight not named is not masked. The entries a mask
+    marks False are held at exactly 0.0: zeroed before the first step, their
+    gradient zeroed and the weight multiplied by its mask after every step.
+
+    ``epochs``: 1..1000; ``lr``: (0, 1]; ``seed``: 0..2**32 - 1;
+    ``batch_size``: 1..the training images (default ``TRAIN_DEFAULTS``).
+    Returns the float32 parameters by name (build a model with
+    ``type(model)(**params, config=...)`` or ``model.replace(**params)``).
+    """
+    if not isinstance(model, Network):
+        raise ValueError(f"model: must be an MLP or a CNN, got {describe(model)}")
+    split = _training_split(split)
+    seed = _seed(seed)
+    epochs = count(epochs, "epochs", 1, 1000)
+    lr = _real(lr, "lr", 0.0, 1.0, lo_open=True)
+    defaults = TRAIN_DEFAULTS[model.kind]
+    x, y, batch_size = _training_set(
+        split, defaults["batch_size"] if batch_size is None else batch_size)
+    checked = {} if masks is None else _weight_masks(model, masks)
+
+    params = {name: np.array(p, dtype=np.float64) for name, p in model.params.items()}
+    with _one_blas_thread():
+        rng = np.random.default_rng(seed)
+        params = _adam(model.kind, params, x, y, rng, epochs, lr, batch_size, checked)
+    return {name: p.astype(np.float32) for name, p in params.items()}
+
+
+def _he_init(net_kind: str, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """He-normal weights and zero biases, drawn in ``SHAPES`` order."""
     params: dict[str, np.ndarray] = {}
-    for name, shape in cls.SHAPES.items():
+    for name, shape in _CLASSES_BY_KIND[net_kind].SHAPES.items():
         params[name] = (np.zeros(shape) if name.startswith("b")
                         else _he(rng, _FAN_IN[net_kind][name], shape))
+    return params
+
+
+def _adam(net_kind: str, params: dict[str, np.ndarray], x: np.ndarray, y: np.ndarray,
+          rng: np.random.Generator, epochs: int, lr: float, batch_size: int,
+          masks: Mapping[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+    """Adam from ``params`` (float64, updated in place and returned), batches drawn
+    from ``rng``; a weight in ``masks`` keeps exactly 0.0 where its mask is False."""
+    masks = masks or {}
+    for name, keep in masks.items():
+        params[name] = np.where(keep, params[name], 0.0)
     m = {name: np.zeros_like(p) for name, p in params.items()}
     v = {name: np.zeros_like(p) for name, p in params.items()}
     beta1, beta2, eps = 0.9, 0.999, 1e-8
@@ -664,9 +758,14 @@ def _adam(net_kind: str, x: np.ndarray, y: np.ndarray, seed: int, epochs: int, l
             step += 1
             correction = math.sqrt(1 - beta2 ** step) / (1 - beta1 ** step)
             for name, g in grads.items():
+                keep = masks.get(name)
+                if keep is not None:
+                    g = np.where(keep, g, 0.0)
                 m[name] = beta1 * m[name] + (1 - beta1) * g
                 v[name] = beta2 * v[name] + (1 - beta2) * g * g
                 params[name] -= lr * correction * m[name] / (np.sqrt(v[name]) + eps)
+                if keep is not None:
+                    params[name] = np.where(keep, params[name], 0.0)
     return params
 
 
