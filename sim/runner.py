@@ -11,11 +11,13 @@ the failing window (the first failures and the vectors before them), from a
 second, short run with waves on.
 """
 
+import fcntl
 import hashlib
 import json
 import os
 import re
 import shlex
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -43,7 +45,7 @@ from .sparse24 import Sparse24DotModel
 from .temporal import TemporalPEModel
 
 __all__ = ["MODELS", "SimResult", "simulate", "simulator_env", "run_cocotb", "workdir_for",
-           "command_line", "BUILD_ROOT"]
+           "file_lock", "command_line", "BUILD_ROOT"]
 
 #: Bench model per unit family (unit class name -> model class).
 MODELS = {"FixedMultiplier": FixedMultiplierModel, "FloatMultiplier": FloatMultiplierModel,
@@ -152,8 +154,7 @@ def run_cocotb(test_module, top, v_path, manifest_path, workdir, simulator, seed
     os.environ.update(simulator_env(simulator))
     runner = get_runner(simulator)
     waves = waveform is not None
-    # A build with waves has its own folder: Icarus would not rebuild a current one.
-    build_dir = workdir / f"sim_build_{simulator}{'_waves' if waves else ''}"
+    build_dir, v_path = _shared_build(top, v_path, simulator, waves)
     # Lint is tests/test_lint.py's job (with the waivers); a warning new in some
     # Verilator release must not stop a simulation.
     build_args = ["-Wno-fatal"] if simulator == "verilator" else []
@@ -172,9 +173,10 @@ def run_cocotb(test_module, top, v_path, manifest_path, workdir, simulator, seed
     with children_stopped_on_interrupt():
         progress.step(f"building for {simulator}")
         try:
-            runner.build(sources=[v_path], hdl_toplevel=top, build_dir=build_dir,
-                         build_args=build_args, waves=waves, timescale=("1ns", "1ps"),
-                         log_file=build_log)
+            with file_lock(build_dir.parent / ".lock"):
+                runner.build(sources=[v_path], hdl_toplevel=top, build_dir=build_dir,
+                             build_args=build_args, waves=waves, timescale=("1ns", "1ps"),
+                             log_file=build_log)
         except RuntimeError as failure:     # the runner names only the exit code
             code = re.search(r"-?\d+$", str(failure))
             raise ToolError(f"{simulator} build", code and int(code.group()), build_log,
@@ -190,6 +192,39 @@ def run_cocotb(test_module, top, v_path, manifest_path, workdir, simulator, seed
                         test_args=test_args, plusargs=plusargs)
         except SystemExit:
             pass    # the runner exits on a failed test; the report says what failed
+
+
+def _shared_build(top, v_path, simulator, waves):
+    """Where ``v_path`` is built: one folder per Verilog text, top, simulator and
+    waves (Icarus would not rebuild a current build for waves), shared by every
+    run of the same unit, so that a unit is compiled once whatever its vectors.
+    The Verilog is copied there (rewritten only when it changed: the runner
+    rebuilds when its source is newer than the build). Returns the build
+    folder and the copy."""
+    text = Path(v_path).read_bytes()
+    digest = hashlib.sha1(b"\0".join([text, top.encode(), simulator.encode(),
+                                      b"waves" if waves else b""])).hexdigest()[:12]
+    home = BUILD_ROOT / "sim" / "builds" / f"{top}-{simulator}-{digest}"
+    home.mkdir(parents=True, exist_ok=True)
+    source = home / Path(v_path).name
+    with file_lock(home / ".lock"):
+        if not source.is_file() or source.read_bytes() != text:
+            partial = source.with_name(source.name + f".{os.getpid()}.tmp")
+            partial.write_bytes(text)
+            os.replace(partial, source)
+    return home / "sim_build", source
+
+
+@contextmanager
+def file_lock(path):
+    """An exclusive lock on ``path`` (a file) while the block runs: parallel runs
+    (pytest workers) of one unit build it once, one after the other."""
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def check_simulator(simulator):
