@@ -9,7 +9,7 @@ PRESETS  = $(shell $(NNARITH) list --json 2>/dev/null | $(PY) -c "import json,sy
 # yowasp tools compile themselves on first use (~30 s); keep that cache in the project.
 export YOWASP_CACHE_DIR := $(CURDIR)/build/.yowasp-cache
 
-.PHONY: setup test sim synth verilog bench exhaustive docs examples clean installed
+.PHONY: setup test sim synth verilog bench exhaustive docs examples demo clean installed
 
 # Every target but setup and clean needs the environment `make setup` makes.
 installed:
@@ -79,6 +79,12 @@ formal: installed
 docs: installed
 	$(PY) -m pdoc --docformat restructuredtext -o build/docs nnarith nnarith.golden nnarith.hw nnarith.sim
 	@echo "API reference: build/docs/index.html"
+
+# The digits MLP in the default recipes through the RTL (Verilator), every call bit-exact:
+# build/model/report.{md,json} and build/model/pareto_mlp.{png,svg}.
+demo: installed
+	$(NNARITH) model digits --jobs $(JOBS) -o build/model
+	@echo "plot: build/model/pareto_mlp.png (and .svg)"
 
 # The examples as a user runs them (CI runs them too: tests/test_examples.py).
 examples: installed

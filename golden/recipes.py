@@ -59,13 +59,31 @@ A recipe says how each layer of a :mod:`~nnarith.golden.network` network
   int8 classifier's logits usually are; the argmax needs no requantizer.
   Convolutions im2col the int8 activations with the zero point as padding
   (which is real 0: the float model's zero padding); the float recipes pad
-  with the pattern +0.0.
+  with the pattern +0.0. ``int8_dp4a`` runs the same pipeline on ``dp4a``
+  with symmetric activations (KL) and per-channel weights, all zero points 0:
+  each output element is a chain of K/4 dot products, C the bias.
+* Bit Fusion (family ``"bitfusion"``) on the 4x4 ``fusion_array``: every
+  layer's operands at ``bits`` (``mixed``: the first and the last layer at 8,
+  as the Bit Fusion paper keeps them), activations unsigned (every layer's
+  input is >= 0: pixels, then ReLU outputs; zero point 0), weights signed
+  symmetric per channel, both calibrated by MSE at their bits. The array has
+  no C: the bias goes to the requantizer's ``offset``, whose output is the
+  next layer's uint of its bits (``out_bits``/``out_signed`` overrides).
+* sparse (family ``"sparse"``), quantized as ``int8_dp4a``: the float weights
+  are first pruned (:mod:`~nnarith.golden.prune`: 2:4 along K, or
+  unstructured to ``density`` per tensor, every layer) and fine-tuned or
+  not. ``sparse24*`` run on ``sparse24_dot`` (chains of K/8 dot products of
+  8 on 4 multipliers, C the bias), ``sparten*`` on the SparTen join (one
+  vector pair per output element, the ReLU zeros of the activations and the
+  pruned weights skipped; no C: the bias in the requantizer).
 
 **Records.** :func:`run` returns every call in execution order:
 :class:`GemmCall` (an MMA unit: A (M, K), B (K, N), C (M, N) as element bit
-patterns, uint64, and the expected D) and :class:`VectorCall` (an elementwise
-unit, ``requant``: one array per input port and per output port, bit
-patterns of the port's width); their arrays are read-only. **M, K and N are
+patterns, uint64, and the expected D), :class:`IntGemmCall` (an integer GEMM
+on another unit, unpadded integer values; the simulation maps it onto the
+unit's vectors) and :class:`VectorCall` (an elementwise unit, ``requant``:
+one array of integer values per input port and per output port); their
+arrays are read-only. **For a GemmCall, M, K and N are
 padded with zeros** up to multiples of the unit's m, k and n (K of the call's
 ``promote_every`` when set): A, B and C
 are 0 outside the layer's ``shape``, which the call keeps; the recipe reads D
@@ -93,19 +111,21 @@ from numpy.typing import ArrayLike
 
 from .checks import describe
 from .float import RNE, from_float64, to_float64
+from .formats import FLOAT_FORMATS
 from .mma import gemm as mma_gemm
 from .mma import tensorcore_params, validate
 from .network import CLASSES, DigitsSplit, Layer, Network, _features, float_gemm, im2col
 from .quant import QParams, calibrate, quantize, quantize_bias, quantize_multiplier, requantize
 
 __all__ = [
-    "FAMILIES", "UNIT_PRESETS", "REQUANT_PORTS", "GemmCall", "VectorCall", "Recipe", "RECIPES",
+    "FAMILIES", "UNIT_PRESETS", "GemmCall", "VectorCall", "IntGemmCall", "Recipe", "RECIPES",
     "get_recipe", "unit_params", "Prepared", "RecipeResult", "prepare", "run", "accuracy",
     "agreement", "E4M3_MAX", "PROMOTE_EVERY",
 ]
 
 #: Recipe families.
-FAMILIES = ("fp32", "float", "int8")
+FAMILIES = ("fp32", "float", "int8", "bitfusion", "sparse")
+_INTEGER_FAMILIES = ("int8", "bitfusion", "sparse")
 #: The largest E4M3 magnitude: per-tensor FP8 scales map amax to it.
 E4M3_MAX = 448.0
 #: Products per promotion of ``e4m3_h100_promoted``.
@@ -136,17 +156,24 @@ UNIT_PRESETS: dict[str, dict[str, Any]] = {
                       "acc_fmt": "fp32", "mode": "tensorcore", "gpu": "h100", "instr": None},
     "mma_int8": {"unit": "IntMMA", "m": 4, "n": 4, "k": 4, "in_bits": 8, "a_signed": True,
                  "b_signed": True, "acc_width": 32, "overflow": "wrap"},
+    "dp4a": {"unit": "IntMAC", "lanes": 4, "a_width": 8, "a_signed": True, "b_width": 8,
+             "b_signed": True, "acc_width": 32, "overflow": "wrap", "accumulate": False},
+    "sparse24_dot": {"unit": "Sparse24Dot", "k": 8, "in_fmt": "int", "w_width": 8,
+                     "w_signed": True, "x_width": 8, "x_signed": True, "acc_width": 32,
+                     "overflow": "wrap"},
+    "fusion_array": {"unit": "FusionArray", "rows": 4, "cols": 4, "max_prec": 8, "min_prec": 2,
+                     "acc_width": 32},
+    "sparse_join": {"unit": "SparseJoin", "chunk": 32, "matches": 2, "value_width": 8,
+                    "value_signed": True, "acc_width": 32},
     "requant": {"unit": "Requantizer", "out_bits": 8, "out_signed": True,
                 "rounding": "double", "activation": "none", "correction": True,
                 "fixed_multiplier": 0},
 }
 
-#: ``requant``'s ports (with ``correction`` and run-time multipliers): bits, all
-#: two's complement. :class:`VectorCall` arrays hold patterns of these widths.
-REQUANT_PORTS = {"acc": 32, "a_sum": 32, "w_zp": 9, "offset": 32, "multiplier": 32,
-                 "shift": 6, "out_zp": 9, "q": 8}
-
-_REQUANT_INPUTS = ("acc", "a_sum", "w_zp", "offset", "multiplier", "shift", "out_zp")
+#: Integer GEMM units other than the MMA block: those with a ``c`` input start
+#: each row's accumulation from the layer's offset (the bias); the others from 0.
+_HAS_C = {"IntMMA": True, "IntMAC": True, "Sparse24Dot": True, "FusionArray": False,
+          "SparseJoin": False}
 
 
 # --------------------------------------------------------------------------
@@ -217,9 +244,10 @@ class GemmCall:
 @dataclass(frozen=True, eq=False)
 class VectorCall:
     """Vectors through an elementwise unit (``requant``): ``inputs`` and the
-    expected ``outputs`` by port, each a uint64 array of bit patterns (two's
-    complement, :data:`REQUANT_PORTS` widths), one entry per vector, in the
-    order of the layer's ``(M, N)`` outputs, row-major."""
+    expected ``outputs`` by port, each an int64 array of the port's signed or
+    unsigned integer values (the simulation turns them into bit patterns of
+    the unit's own port widths), one entry per vector, in the order of the
+    layer's ``(M, N)`` outputs, row-major."""
     layer: str
     preset: str
     overrides: dict
@@ -234,13 +262,50 @@ class VectorCall:
         """Vectors (one per output element) sent through the unit."""
         return len(next(iter(self.outputs.values())))
 
-    def value(self, port: str) -> np.ndarray:
-        """The signed integers of one port (input or output)."""
-        if port not in REQUANT_PORTS or not (port in self.inputs or port in self.outputs):
-            raise ValueError(f"port: must be one of {sorted({**self.inputs, **self.outputs})}, "
-                             f"got {describe(port)}")
-        bits = (self.inputs if port in self.inputs else self.outputs)[port]
-        return _from_bits(bits, REQUANT_PORTS[port])
+
+@dataclass(frozen=True, eq=False)
+class IntGemmCall:
+    """An integer GEMM on a unit that is not an MMA block (``dp4a``,
+    ``sparse24_dot``, ``fusion_array``, ``sparse_join``): ``D = A·B (+ C)``,
+    int32 wrapping; the simulation maps it onto the unit's vectors.
+
+    ``a`` (M, K) and ``b`` (K, N) are the integer operands (int64 values of
+    ``a_bits`` / ``b_bits``, signed as said), unpadded; ``c`` the (N,) value
+    every row's accumulation starts from (units with a ``c`` input; None: the
+    unit starts from 0 and the bias goes to the requantizer's ``offset``);
+    ``d`` (M, N) the expected int32 values. ``mults``: the multiplications the
+    unit performs on real data (zero-skipping units: only matched nonzero
+    pairs; 2:4: the kept half).
+    """
+    layer: str
+    preset: str
+    overrides: dict
+    a: np.ndarray
+    b: np.ndarray
+    c: np.ndarray | None
+    d: np.ndarray
+    a_bits: int
+    a_signed: bool
+    b_bits: int
+    b_signed: bool
+    mults: int
+
+    def __post_init__(self):
+        _frozen(*(x for x in (self.a, self.b, self.c, self.d) if x is not None))
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return (self.a.shape[0], self.a.shape[1], self.b.shape[1])
+
+    @property
+    def macs(self) -> int:
+        m, k, n = self.shape
+        return m * k * n
+
+    useful_macs = macs
+
+    def result(self) -> np.ndarray:
+        return self.d
 
 
 def _frozen(*arrays: np.ndarray) -> None:
@@ -252,11 +317,6 @@ def _frozen(*arrays: np.ndarray) -> None:
 def _to_bits(values: np.ndarray, width: int) -> np.ndarray:
     """Signed integers as ``width``-bit two's complement patterns (uint64)."""
     return (np.asarray(values, dtype=np.int64) & ((1 << width) - 1)).astype(np.uint64)
-
-
-def _from_bits(bits: np.ndarray, width: int) -> np.ndarray:
-    v = np.asarray(bits, dtype=np.uint64).astype(np.int64)
-    return np.where(v >= 1 << (width - 1), v - (1 << width), v)
 
 
 # --------------------------------------------------------------------------
@@ -297,12 +357,15 @@ def unit_params(preset: str, overrides: Mapping[str, Any] | None = None) -> dict
                 8, True, True, 32, "wrap"):
             raise ValueError("overrides: the int8 recipes need signed 8-bit A and B and a "
                              "wrapping 32-bit accumulator")
-    else:
-        if p["activation"] not in ("none", "relu") or p["out_bits"] != 8 \
-                or not p["out_signed"] or not p["correction"] or p["fixed_multiplier"]:
-            raise ValueError("overrides: the int8 recipes need requant's int8 output, "
-                             "correction inputs, run-time multipliers and activation none or "
-                             "relu")
+    elif p["unit"] == "Requantizer":
+        if p["activation"] not in ("none", "relu") or not p["correction"] \
+                or p["fixed_multiplier"] or not 2 <= p["out_bits"] <= 16:
+            raise ValueError("overrides: the integer recipes need requant's correction "
+                             "inputs, run-time multipliers and activation none or relu")
+    elif p["acc_width"] != 32 or p.get("overflow", "wrap") != "wrap" \
+            or p.get("in_fmt", "int") != "int" or p.get("accumulate"):
+        raise ValueError(f"overrides: the integer recipes need {preset}'s integer operands "
+                         f"and a wrapping 32-bit accumulator")
     return p
 
 
@@ -334,17 +397,24 @@ def _wrap32(x: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True, eq=False)
 class Recipe:
-    """A precision recipe: its ``name``, a short ``label``, ``family`` (``fp32``,
-    ``float`` or ``int8``), a ``description`` and its settings:
+    """A precision recipe: its ``name``, a short ``label``, ``family`` (one of
+    :data:`FAMILIES`), a ``description`` and its settings:
 
     - ``preset``, ``overrides``: the GEMM unit (``hw.catalogue`` name and
       parameter overrides); ``rm``: the fused unit's rounding-mode port;
     - ``fp8_scaling``: per-tensor FP8 scales (``448 / amax``);
       ``promote_every``: promotion to fp32 every that many products;
-    - int8: ``scheme`` (``symmetric``/``asymmetric``, activations and
-      weights), ``weights`` (``tensor``/``channel``), ``method`` (the
-      activations' calibration), ``requant_preset`` and ``last_layer``
-      (``dequantize``: int32 to float32 logits in software).
+    - integer recipes: ``scheme`` (``symmetric``/``asymmetric``) of the
+      activations and ``weight_scheme`` of the weights (None: the same),
+      ``act_signed`` (activations int or uint), ``weights``
+      (``tensor``/``channel``), ``method`` (the activations' calibration),
+      ``weight_method`` (the weights'), ``bits`` (operand bits of every layer;
+      with ``mixed`` only of the layers between the first and the last, which
+      stay at 8 bits as in Bit Fusion), ``requant_preset`` and ``last_layer``
+      (``dequantize``: int32 to float32 logits in software);
+    - ``pruning`` (``"2:4"`` or ``"unstructured"`` at ``density``) of the
+      float weights before quantization, then ``fine_tune`` or not
+      (:mod:`~nnarith.golden.prune`).
     """
     name: str
     label: str
@@ -356,17 +426,36 @@ class Recipe:
     fp8_scaling: bool = False
     promote_every: int | None = None
     scheme: str | None = None
+    weight_scheme: str | None = None
+    act_signed: bool = True
     weights: str | None = None
     method: str | None = None
+    weight_method: str = "minmax"
+    bits: int = 8
+    mixed: bool = False
     requant_preset: str | None = None
     last_layer: str | None = None
+    pruning: str | None = None
+    density: float | None = None
+    fine_tune: bool = False
 
     def settings(self) -> dict[str, Any]:
         """The settings, JSON-able (None where they do not apply)."""
+        integer = self.family in _INTEGER_FAMILIES
         return {"preset": self.preset, "overrides": dict(self.overrides), "rm": self.rm,
                 "fp8_scaling": self.fp8_scaling, "promote_every": self.promote_every,
-                "scheme": self.scheme, "weights": self.weights, "method": self.method,
-                "requant_preset": self.requant_preset, "last_layer": self.last_layer}
+                "scheme": self.scheme, "weight_scheme": self.weight_scheme or self.scheme,
+                "act_signed": self.act_signed if integer else None, "weights": self.weights,
+                "method": self.method, "weight_method": self.weight_method if integer else None,
+                "bits": self.bits if integer else None, "mixed": self.mixed,
+                "requant_preset": self.requant_preset, "last_layer": self.last_layer,
+                "pruning": self.pruning, "density": self.density, "fine_tune": self.fine_tune}
+
+    def layer_bits(self, index: int, layers: int) -> int:
+        """Operand bits (activations and weights) of layer ``index`` of ``layers``."""
+        if self.mixed and index in (0, layers - 1):
+            return 8
+        return self.bits
 
 
 # name, label, preset, overrides, what the numerics are
@@ -385,6 +474,9 @@ _FLOAT_TABLE = (
      "bf16 inputs, H100 tensor-core numerics (blocks of 16)"),
     ("tf32_a100", "tf32 A100", "mma_tf32_a100", {},
      "tf32 inputs, A100 tensor-core numerics (blocks of 4)"),
+    ("e4m3_fused", "E4M3 fused", "mma_fp16", {"in_fmt": "e4m3"},
+     "FP8 E4M3 with per-tensor scales, exact sum and one RNE rounding to fp32 per tile: "
+     "the yardstick for the GPUs' 13-bit FP8 accumulation"),
     ("e4m3_ada", "E4M3 Ada", "mma_e4m3_ada", {},
      "FP8 E4M3 with per-tensor scales, Ada tensor cores (two blocks of 16, 13-bit results)"),
     ("e4m3_h100", "E4M3 H100", "mma_e4m3_h100", {},
@@ -401,6 +493,30 @@ _INT8_TABLE = (
     ("int8_asym_channel_percentile", "asymmetric", "channel", "percentile"),
     ("int8_asym_channel_mse", "asymmetric", "channel", "mse"),
     ("int8_asym_channel_kl", "asymmetric", "channel", "kl"),
+)
+
+#: Bit Fusion recipes: (bits, mixed). Activations are unsigned (every layer's
+#: input is >= 0: pixels, then ReLU outputs), weights signed; both calibrated by MSE.
+_BITFUSION_TABLE = ((8, False), (4, False), (2, False), (4, True), (2, True))
+
+#: Fine-tuning after pruning: Adam epochs and learning rate.
+FINE_TUNE = {"epochs": 10, "lr": 1e-3}
+
+# name, label, preset, pruning, density, fine-tune, what
+_SPARSE_TABLE = (
+    ("sparse24", "int8 2:4", "sparse24_dot", "2:4", None, False,
+     "2:4 magnitude pruning (no fine-tune) on sparse24_dot: 4 multipliers do a dot of 8"),
+    ("sparse24_ft", "int8 2:4 +ft", "sparse24_dot", "2:4", None, True,
+     "2:4 magnitude pruning, fine-tuned, on sparse24_dot"),
+    ("sparten_d50", "SparTen 50%", "sparse_join", "unstructured", 0.5, False,
+     "unstructured magnitude pruning to 50% density (no fine-tune), ReLU-sparse "
+     "activations, on the SparTen join"),
+    ("sparten_d50_ft", "SparTen 50% +ft", "sparse_join", "unstructured", 0.5, True,
+     "unstructured pruning to 50% density, fine-tuned, on the SparTen join"),
+    ("sparten_d25_ft", "SparTen 25% +ft", "sparse_join", "unstructured", 0.25, True,
+     "unstructured pruning to 25% density, fine-tuned, on the SparTen join"),
+    ("sparten_d10_ft", "SparTen 10% +ft", "sparse_join", "unstructured", 0.1, True,
+     "unstructured pruning to 10% density, fine-tuned, on the SparTen join"),
 )
 
 
@@ -420,6 +536,27 @@ def _build_recipes() -> dict[str, Recipe]:
         recipes.append(Recipe(name, label, "int8", what, preset="mma_int8", scheme=scheme,
                               weights=weights, method=method, requant_preset="requant",
                               last_layer="dequantize"))
+    # The dense baseline of the sparse recipes: the same quantization, zero points 0.
+    dense = dict(scheme="symmetric", weights="channel", method="kl", requant_preset="requant",
+                 last_layer="dequantize")
+    recipes.append(Recipe("int8_dp4a", "int8 dp4a", "int8",
+                          "int8 on dp4a (4 multipliers) + requant: symmetric activations (KL) "
+                          "and per-channel weights, the sparse recipes' dense baseline",
+                          preset="dp4a", **dense))
+    for bits, mixed in _BITFUSION_TABLE:
+        name = f"bitfusion_{'mixed_' if mixed else ''}{bits}"
+        label = f"Bit Fusion 8-{bits}-8" if mixed else f"Bit Fusion {bits}-bit"
+        what = (f"{bits}-bit unsigned activations and signed weights"
+                + (" between a first and a last layer at 8 bits" if mixed else " in every layer")
+                + " on the 4x4 Fusion Unit array + requant (uint output, fused ReLU); "
+                  "MSE calibration, weights per channel")
+        recipes.append(Recipe(name, label, "bitfusion", what, preset="fusion_array",
+                              scheme="asymmetric", weight_scheme="symmetric", act_signed=False,
+                              weights="channel", method="mse", weight_method="mse", bits=bits,
+                              mixed=mixed, requant_preset="requant", last_layer="dequantize"))
+    for name, label, preset, pruning, density, tune, what in _SPARSE_TABLE:
+        recipes.append(Recipe(name, label, "sparse", what + "; int8 as int8_dp4a", preset=preset,
+                              pruning=pruning, density=density, fine_tune=tune, **dense))
     return {r.name: r for r in recipes}
 
 
@@ -454,14 +591,15 @@ class _FloatPlan:
 @dataclass(frozen=True, eq=False)
 class _IntPlan:
     layer: Layer
+    bits: int                     # operand bits of A and B
     x_qp: QParams
     w_qp: QParams
-    q_w: np.ndarray               # (K, N) int8 values
+    q_w: np.ndarray               # (K, N) integer values
     bias_q: np.ndarray            # (N,) int32
-    offset: np.ndarray            # (N,) int32: C of every real row
-    ones: bool                    # B has a column of ones (asymmetric weights)
-    b: np.ndarray                 # (K', N') values (int64), padded
-    c_row: np.ndarray             # (N',) values
+    offset: np.ndarray            # (N,) int32: bias + zero-point terms of the channel
+    ones: bool                    # B has a column of ones (asymmetric weights, MMA only)
+    b: np.ndarray                 # MMA: (K', N') values (int64), padded; else q_w
+    c_row: np.ndarray | None      # the accumulation's start per column (None: from 0)
     w_zp: np.ndarray              # (N,)
     w_scale: np.ndarray           # (N,)
     out_qp: QParams | None        # None: the last layer, dequantized
@@ -475,8 +613,10 @@ class Prepared:
 
     ``unit``: the GEMM unit's resolved parameters (None for fp32); ``plans``:
     one per layer; ``calibration``: the number of calibration images used;
-    ``activation_qparams``: the int8 recipes' per-layer input quantization
-    (an extra last entry: none), ``activation_amax``: FP8's per-layer amax.
+    ``activation_qparams``: the integer recipes' per-layer input quantization
+    (an extra last entry: none), ``activation_amax``: FP8's per-layer amax;
+    ``network``: what the recipe runs, ``model`` itself or, for a pruning
+    recipe, the pruned (and fine-tuned) copy.
     """
     recipe: Recipe
     model: Network
@@ -485,6 +625,7 @@ class Prepared:
     calibration: int
     activation_qparams: tuple = ()
     activation_amax: tuple = ()
+    network: Network | None = None
 
 
 def _layer_inputs(model: Network, x: np.ndarray) -> list[np.ndarray]:
@@ -508,21 +649,37 @@ def _calibration_images(split: object) -> np.ndarray:
 
 def prepare(recipe: str | Recipe, model: Network, split: DigitsSplit | ArrayLike) -> Prepared:
     """Calibrate ``recipe`` for ``model`` on ``split.x_calib`` (or on calibration
-    images given directly) and convert or quantize its weights."""
+    images given directly) and convert or quantize its weights; a pruning
+    recipe first prunes (and fine-tunes on ``split.x_train``: it needs the split)."""
     recipe = get_recipe(recipe)
     if not isinstance(model, Network):
         raise ValueError(f"model: must be an MLP or a CNN, got {describe(model)}")
     calib = _calibration_images(split)
-    needs = recipe.fp8_scaling or recipe.family == "int8"
+    needs = recipe.fp8_scaling or recipe.family in _INTEGER_FAMILIES
     if needs and not len(calib):
         raise ValueError(f"split: recipe {recipe.name} calibrates on images, the split has none")
+    if recipe.fine_tune and not isinstance(split, DigitsSplit):
+        raise ValueError(f"split: recipe {recipe.name} fine-tunes on the training images, "
+                         f"it needs a DigitsSplit, got {describe(split)}")
     if recipe.family == "fp32":
-        return Prepared(recipe, model, None, tuple(), len(calib))
+        return Prepared(recipe, model, None, tuple(), len(calib), network=model)
     p = unit_params(recipe.preset, recipe.overrides)
-    inputs = _layer_inputs(model, calib) if needs else None
+    network = _pruned(recipe, model, split)
+    inputs = _layer_inputs(network, calib) if needs else None
     if recipe.family == "float":
-        return _prepare_float(recipe, model, p, inputs, len(calib))
-    return _prepare_int8(recipe, model, p, inputs, len(calib))
+        return _prepare_float(recipe, network, p, inputs, len(calib), model)
+    return _prepare_int(recipe, network, p, inputs, len(calib), model)
+
+
+def _pruned(recipe: Recipe, model: Network, split: object) -> Network:
+    """The network a recipe runs: ``model``, or its pruned (fine-tuned) copy."""
+    if recipe.pruning is None:
+        return model
+    from .prune import fine_tune, prune
+    pruned, masks = prune(model, structure=recipe.pruning, density=recipe.density)
+    if recipe.fine_tune:
+        pruned = fine_tune(pruned, split, masks, **FINE_TUNE)
+    return pruned
 
 
 def _scale(amax: float) -> np.float32:
@@ -540,7 +697,7 @@ def _promotion(every: int | None, k: int, unit_k: int) -> int | None:
     return min(every, _ceil_to(k, unit_k))
 
 
-def _prepare_float(recipe, model, p, inputs, n_calib):
+def _prepare_float(recipe, model, p, inputs, n_calib, original):
     acc_fmt = "fp32" if recipe.promote_every else p["acc_fmt"]
     plans, amaxes = [], []
     for i, layer in enumerate(model.layers()):
@@ -562,63 +719,95 @@ def _prepare_float(recipe, model, p, inputs, n_calib):
                                             _ceil_to(n, p["n"])),
                                 _pad(c_bits[None, :], 1, _ceil_to(n, p["n"]))[0],
                                 x_scale, w_scale, dequant, promote))
-    return Prepared(recipe, model, p, tuple(plans), n_calib, activation_amax=tuple(amaxes))
+    return Prepared(recipe, original, p, tuple(plans), n_calib, activation_amax=tuple(amaxes),
+                    network=model)
 
 
-def _prepare_int8(recipe, model, p, inputs, n_calib):
-    scheme = recipe.scheme
-    qps = tuple(calibrate(h, method=recipe.method, scheme=scheme) for h in inputs)
+def _prepare_int(recipe, model, p, inputs, n_calib, original):
     layers = model.layers()
+    bits = [recipe.layer_bits(i, len(layers)) for i in range(len(layers))]
+    qps = tuple(calibrate(h, method=recipe.method, scheme=recipe.scheme, bits=bits[i],
+                          signed=recipe.act_signed) for i, h in enumerate(inputs))
+    mma = p["unit"] == "IntMMA"
+    has_c = _HAS_C[p["unit"]]
+    if not mma and any(int(qp.zero_point) for qp in qps):
+        raise ValueError(f"recipe: {recipe.name}'s activations need zero point 0 on "
+                         f"{recipe.preset} (its unit takes no zero-point correction)")
+    w_scheme = recipe.weight_scheme or recipe.scheme
     plans = []
     for i, layer in enumerate(layers):
         k, n = layer.weight.shape
         x_qp = qps[i]
         out_qp = qps[i + 1] if i + 1 < len(layers) else None
-        w_qp = calibrate(layer.weight, method="minmax", scheme=scheme,
-                         axis=1 if recipe.weights == "channel" else None)
+        w_qp = calibrate(layer.weight, method=recipe.weight_method, scheme=w_scheme,
+                         bits=bits[i], axis=1 if recipe.weights == "channel" else None)
         q_w = quantize(layer.weight, w_qp)
         w_zp = np.broadcast_to(w_qp.zero_point, (n,)).astype(np.int64)
+        if not mma and np.any(w_zp):
+            raise ValueError(f"recipe: {recipe.name}'s weights need zero point 0 on "
+                             f"{recipe.preset}")
         w_scale = np.broadcast_to(w_qp.scale, (n,)).astype(np.float64)
         x_zp = int(x_qp.zero_point)
         bias_q = quantize_bias(layer.bias, x_qp.scale, w_scale)
         offset = _wrap32(bias_q + k * x_zp * w_zp - x_zp * q_w.sum(axis=0))
         ones = bool(np.any(w_zp != 0))
-        cols = n + ones
-        b = np.zeros((_ceil_to(k, p["k"]), _ceil_to(cols, p["n"])), dtype=np.int64)
-        b[:k, :n] = q_w
-        if ones:
-            b[:k, n] = 1
-        c_row = np.zeros(b.shape[1], dtype=np.int64)
-        c_row[:n] = offset
+        if mma:
+            cols = n + ones
+            b = np.zeros((_ceil_to(k, p["k"]), _ceil_to(cols, p["n"])), dtype=np.int64)
+            b[:k, :n] = q_w
+            if ones:
+                b[:k, n] = 1
+            c_row = np.zeros(b.shape[1], dtype=np.int64)
+            c_row[:n] = offset
+        else:
+            b, c_row = q_w, offset if has_c else None
         multiplier = shift = None
         if out_qp is not None:
             multiplier, shift = quantize_multiplier(x_qp.scale * w_scale / out_qp.scale)
-        plans.append(_IntPlan(layer, x_qp, w_qp, q_w, bias_q, offset, ones, b, c_row, w_zp,
-                              w_scale, out_qp, multiplier, shift))
-    return Prepared(recipe, model, p, tuple(plans), n_calib, activation_qparams=qps)
+        plans.append(_IntPlan(layer, bits[i], x_qp, w_qp, q_w, bias_q, offset, ones, b, c_row,
+                              w_zp, w_scale, out_qp, multiplier, shift))
+    return Prepared(recipe, original, p, tuple(plans), n_calib, activation_qparams=qps,
+                    network=model)
 
 
 # --------------------------------------------------------------------------
 # running
 # --------------------------------------------------------------------------
 
+#: Bits a value of each float format occupies in memory (tf32 is stored as fp32).
+_STORED_BITS = {"fp32": 32, "tf32": 32, "fp16": 16, "bf16": 16, "e4m3": 8, "e5m2": 8}
+
+
 @dataclass(frozen=True, eq=False)
 class RecipeResult:
     """``logits`` float32 (N, 10), ``predictions`` (argmax, ties to the lower
-    class) and the hardware ``calls`` in execution order."""
+    class), the hardware ``calls`` in execution order and the ``work`` of each
+    layer per inference (averaged over the images where it depends on the
+    data), for an energy estimate (``nnarith.energy.LayerWork``'s fields):
+    ``mults`` multiplications the unit performs on real data (padding
+    excluded; zero-skipping units only matched nonzero pairs, 2:4 the kept
+    half), ``operands`` (``"int"`` or the float format), ``a_bits``,
+    ``w_bits``, ``accumulate`` (``"int32"``/``"fp32"``), ``weight_bits``
+    (stored weights incl. sparse metadata: 2:4 a 4-bit code per group,
+    SparTen a mask bit per element), ``input_bits`` (the layer's input as
+    stored: a mask bit per element and the nonzeros for the SparTen join),
+    ``output_bits`` (what the unit writes, before pooling: the next layer's
+    operand format, int32 or fp32 logits), ``requants`` (outputs through the
+    requantizer)."""
     recipe: str
     logits: np.ndarray
     predictions: np.ndarray
     calls: list
+    work: list = field(default_factory=list)
 
     @property
     def macs(self) -> int:
         """Multiply-accumulates of every GEMM call, padding included."""
-        return sum(c.macs for c in self.calls if isinstance(c, GemmCall))
+        return sum(c.macs for c in self.calls if isinstance(c, (GemmCall, IntGemmCall)))
 
     @property
     def useful_macs(self) -> int:
-        return sum(c.useful_macs for c in self.calls if isinstance(c, GemmCall))
+        return sum(c.useful_macs for c in self.calls if isinstance(c, (GemmCall, IntGemmCall)))
 
     @property
     def vectors(self) -> int:
@@ -636,14 +825,33 @@ def run(prepared: Prepared, x: ArrayLike) -> RecipeResult:
         raise ValueError("x: must hold at least one image")
     family = prepared.recipe.family
     calls: list = []
+    work: list = []
     if family == "fp32":
         logits = prepared.model.forward(x).astype(np.float32)
+        work = _float_work(prepared.model.layers(), "fp32")
     elif family == "float":
         logits = _run_float(prepared, x, calls)
+        work = _float_work([plan.layer for plan in prepared.plans], prepared.unit["in_fmt"])
     else:
-        logits = _run_int8(prepared, x, calls)
+        logits = _run_int(prepared, x, calls, work)
     logits = np.asarray(logits, dtype=np.float32).reshape(len(x), CLASSES)
-    return RecipeResult(prepared.recipe.name, logits, np.argmax(logits, axis=1), calls)
+    return RecipeResult(prepared.recipe.name, logits, np.argmax(logits, axis=1), calls, work)
+
+
+def _float_work(layers: list[Layer], fmt: str) -> list[dict]:
+    """Per-inference work of a float network: every operand in ``fmt``, fp32 sums."""
+    stored, width = _STORED_BITS[fmt], FLOAT_FORMATS[fmt].width
+    work = []
+    for i, layer in enumerate(layers):
+        k, n = layer.weight.shape
+        last = i == len(layers) - 1
+        work.append({"layer": layer.name, "mults": layer.macs(), "operands": fmt,
+                     "a_bits": width, "w_bits": width, "accumulate": "fp32",
+                     "weight_bits": k * n * stored,
+                     "input_bits": int(np.prod(layer.in_shape)) * stored,
+                     "output_bits": layer.rows_per_image * n * (32 if last else stored),
+                     "requants": 0})
+    return work
 
 
 def _run_float(prep: Prepared, x: np.ndarray, calls: list) -> np.ndarray:
@@ -673,12 +881,45 @@ def _run_float(prep: Prepared, x: np.ndarray, calls: list) -> np.ndarray:
     return h
 
 
-def _run_int8(prep: Prepared, x: np.ndarray, calls: list) -> np.ndarray:
+def _mults(unit: str, a: np.ndarray, b: np.ndarray) -> int:
+    """Multiplications ``unit`` performs for ``a @ b`` on real data: the SparTen
+    join only matched nonzero pairs, 2:4 the kept values (two per group of 4,
+    fewer in a short last group), the dense units every product."""
+    (m, k), n = a.shape, b.shape[1]
+    if unit == "SparseJoin":
+        return int(((a != 0).astype(np.int64) @ (b != 0).astype(np.int64)).sum())
+    if unit == "Sparse24Dot":
+        kept = 2 * (k // 4) + min(2, k % 4)
+        return m * kept * n
+    return m * k * n
+
+
+def _weight_bits(unit: str, q_w: np.ndarray, bits: int) -> int:
+    """Stored bits of a layer's weights: dense values; 2:4 the kept values and a
+    4-bit code per group; SparTen a mask bit per element and the nonzero values."""
+    k, n = q_w.shape
+    if unit == "Sparse24Dot":
+        groups = -(-k // 4)
+        return n * (2 * (k // 4) + min(2, k % 4)) * bits + n * groups * 4
+    if unit == "SparseJoin":
+        return k * n + int(np.count_nonzero(q_w)) * bits
+    return k * n * bits
+
+
+def _stored_bits(unit: str, q: np.ndarray, bits: int, n_images: int) -> float:
+    """Stored bits per image of activations ``q``: SparTen a mask bit per element
+    and the nonzeros, other units every value."""
+    if unit == "SparseJoin":
+        return (q.size + np.count_nonzero(q) * bits) / n_images
+    return q.size * bits / n_images
+
+
+def _run_int(prep: Prepared, x: np.ndarray, calls: list, work: list) -> np.ndarray:
     recipe, p = prep.recipe, prep.unit
-    requant_p = unit_params(recipe.requant_preset)
+    unit = p["unit"]
     n = len(x)
     q = quantize(x, prep.plans[0].x_qp)
-    for plan in prep.plans:
+    for i, plan in enumerate(prep.plans):
         layer = plan.layer
         x_zp = int(plan.x_qp.zero_point)
         qh = q.reshape((n,) + layer.in_shape)
@@ -686,33 +927,62 @@ def _run_int8(prep: Prepared, x: np.ndarray, calls: list) -> np.ndarray:
                 else im2col(qh, layer.kernel, layer.padding, pad_value=x_zp))
         m, k = rows.shape
         n_out = layer.weight.shape[1]
-        a = _pad(rows.astype(np.int64), _ceil_to(m, p["m"]), plan.b.shape[0])
-        c = np.zeros((a.shape[0], plan.b.shape[1]), dtype=np.int64)
-        c[:m] = plan.c_row
-        d = _wrap32(a @ plan.b + c)               # exact in int64, then int32 wrapping
-        calls.append(GemmCall(layer.name, recipe.preset, dict(recipe.overrides),
-                              _to_bits(a, 8), _to_bits(plan.b, 8), _to_bits(c, 32),
-                              _to_bits(d, 32), (m, k, n_out + plan.ones),
-                              (p["m"], p["k"], p["n"])))
-        acc = d[:m, :n_out]
-        a_sum = d[:m, n_out] if plan.ones else np.zeros(m, dtype=np.int64)
-        if plan.out_qp is None:                   # the logits: int32 -> float32, no requant
-            exact = _wrap32(acc - plan.w_zp[None, :] * a_sum[:, None])
+        if unit == "IntMMA":
+            a = _pad(rows.astype(np.int64), _ceil_to(m, p["m"]), plan.b.shape[0])
+            c = np.zeros((a.shape[0], plan.b.shape[1]), dtype=np.int64)
+            c[:m] = plan.c_row
+            d = _wrap32(a @ plan.b + c)           # exact in int64, then int32 wrapping
+            calls.append(GemmCall(layer.name, recipe.preset, dict(recipe.overrides),
+                                  _to_bits(a, 8), _to_bits(plan.b, 8), _to_bits(c, 32),
+                                  _to_bits(d, 32), (m, k, n_out + plan.ones),
+                                  (p["m"], p["k"], p["n"])))
+            acc = d[:m, :n_out]
+            a_sum = d[:m, n_out] if plan.ones else np.zeros(m, dtype=np.int64)
+            bias_in_acc = True
+        else:
+            a = rows.astype(np.int64)
+            start = np.zeros(n_out, np.int64) if plan.c_row is None else plan.c_row
+            acc = _wrap32(a @ plan.b + start[None, :])
+            calls.append(IntGemmCall(layer.name, recipe.preset, dict(recipe.overrides), a,
+                                     plan.b, plan.c_row, acc, plan.bits, recipe.act_signed,
+                                     plan.bits, True, _mults(unit, a, plan.b)))
+            a_sum = np.zeros(m, dtype=np.int64)
+            bias_in_acc = plan.c_row is not None
+        last = plan.out_qp is None
+        mults = m * k * n_out if unit == "IntMMA" else calls[-1].mults
+        work.append({"layer": layer.name, "mults": mults / n if mults % n else mults // n,
+                     "operands": "int", "a_bits": plan.bits,
+                     "w_bits": plan.bits, "accumulate": "int32",
+                     "weight_bits": _weight_bits(unit, plan.q_w, plan.bits),
+                     "input_bits": _stored_bits(unit, q, plan.bits, n),
+                     "output_bits": layer.rows_per_image * n_out * (
+                         32 if last else prep.plans[i + 1].bits),
+                     "requants": 0 if last else layer.rows_per_image * n_out})
+        offset = 0 if bias_in_acc else plan.offset
+        if last:                                  # the logits: int32 -> float32, no requant
+            exact = _wrap32(acc - plan.w_zp[None, :] * a_sum[:, None] + offset)
             return (exact * (float(plan.x_qp.scale) * plan.w_scale)[None, :]).astype(np.float32)
         activation = "relu" if layer.relu else "none"
-        overrides = {"activation": activation} if activation != "none" else {}
+        out_bits, out_signed = plan.out_qp.bits, plan.out_qp.signed
+        overrides = {key: value for key, value in (("activation", activation),
+                                                   ("out_bits", out_bits),
+                                                   ("out_signed", out_signed))
+                     if UNIT_PRESETS[recipe.requant_preset][key] != value}
         out_zp = int(plan.out_qp.zero_point)
+        offsets = np.broadcast_to(offset, (n_out,)).astype(np.int64)
         q_out = requantize(acc, plan.multiplier[None, :], plan.shift[None, :], out_zp,
-                           a_sum=a_sum[:, None], w_zp=plan.w_zp[None, :], offset=0,
-                           rounding=requant_p["rounding"], activation=activation)
+                           a_sum=a_sum[:, None], w_zp=plan.w_zp[None, :],
+                           offset=offsets[None, :], out_bits=out_bits, out_signed=out_signed,
+                           rounding=UNIT_PRESETS[recipe.requant_preset]["rounding"],
+                           activation=activation)
         values = {"acc": acc.ravel(), "a_sum": np.repeat(a_sum, n_out),
-                  "w_zp": np.tile(plan.w_zp, m), "offset": np.zeros(m * n_out, np.int64),
+                  "w_zp": np.tile(plan.w_zp, m), "offset": np.tile(offsets, m),
                   "multiplier": np.tile(plan.multiplier, m), "shift": np.tile(plan.shift, m),
                   "out_zp": np.full(m * n_out, out_zp, dtype=np.int64)}
         calls.append(VectorCall(layer.name, recipe.requant_preset, overrides,
-                                {name: _to_bits(values[name], REQUANT_PORTS[name])
-                                 for name in _REQUANT_INPUTS},
-                                {"q": _to_bits(q_out.ravel(), REQUANT_PORTS["q"])}))
+                                {name: np.asarray(v, dtype=np.int64)
+                                 for name, v in values.items()},
+                                {"q": np.asarray(q_out, dtype=np.int64).ravel()}))
         # ReLU and pooling on q - Z_out (>= 0 after a fused ReLU), then back to q.
         q = layer.finish(q_out - out_zp, n) + out_zp
     raise AssertionError("the last layer returns")           # pragma: no cover

@@ -164,10 +164,10 @@ def cmd_model(args) -> int:
         raise UsageError(f"--liberty: no such file: {args.liberty}")
     out = _output_dir(args.output)
     rows = model.run(args.net, args.recipe, images=args.images, simulator=args.sim or "verilator",
-                     rtl=not args.no_rtl, liberty=args.liberty, out=out,
+                     rtl=not args.no_rtl, liberty=args.liberty, out=out, jobs=args.jobs,
                      progress=not args.quiet)
-    json_path, md_path = model.write_report(rows, out)
-    print(json_path.read_text() if args.json else md_path.read_text(), end="")
+    paths = model.write_report(rows, out)
+    print(paths["json" if args.json else "md"].read_text(), end="")
     return EXIT_OK
 
 
@@ -235,15 +235,17 @@ def _parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("model", help="a network on scikit-learn's digits in each precision, "
-                       "through the RTL: accuracy, cycles, area")
+                       "through the RTL: accuracy, cycles, area, energy")
     p.add_argument("dataset", choices=["digits"])
     p.add_argument("--net", choices=["mlp", "cnn"], default="mlp")
     p.add_argument("--recipe", action="append", metavar="NAME",
-                   help="a precision recipe (repeatable; default: one of each family)")
+                   help="a precision recipe (repeatable; 'all': every recipe; default: one of "
+                   "each family and precision step)")
     p.add_argument("--images", type=int, default=None, help="the first N test images")
     p.add_argument("--sim", choices=["icarus", "verilator"], default=None,
                    help="simulator (default: verilator)")
     p.add_argument("--no-rtl", action="store_true", help="golden only, no Verilog")
+    p.add_argument("--jobs", type=int, default=1, help="recipes run at once (default 1)")
     p.add_argument("--liberty", help="liberty (.lib) for ASIC area")
     p.add_argument("--json", action="store_true", help="print the rows as JSON")
     p.add_argument("-o", "--output", default="build/model")

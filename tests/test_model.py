@@ -27,8 +27,18 @@ def test_model_report_through_the_rtl(tmp_path):
     assert int8["units"] == ["mma_int8", "requant"] and int8["cells"] > 0
     # One tile per clock: fc1 and fc2 on a 4x4x4 unit, 64 requantized outputs per image.
     assert int8["cycles_per_inference"] >= int8["macs_per_inference"] / 64
-    assert "| mlp | int8" in (out / "report.md").read_text()
+    report = (out / "report.md").read_text()
+    assert "| mlp | int8" in report
     assert (out / "mlp.npz").is_file()                                   # the cached network
+    # Energy: int8 MACs and bytes are cheaper than fp32's; the formula and its table beside.
+    assert 0 < int8["energy_pj"] < fp32["energy_pj"]
+    assert int8["energy"]["requantize"] > 0 == fp32["energy"]["requantize"]
+    assert "Energy per inference (pJ)" in report and "Horowitz" in report
+    assert int8["array"] == "4x4x4 MMA: 64 MACs/clk + requant: 1 output/clk"
+    assert int8["cycles_per_inference"] == (int8["gemm_cycles_per_inference"]
+                                            + int8["requant_cycles_per_inference"])
+    png, svg = out / "pareto_mlp.png", out / "pareto_mlp.svg"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and b"<svg" in svg.read_bytes()
 
 
 @pytest.mark.parametrize("args, message", [
@@ -36,6 +46,8 @@ def test_model_report_through_the_rtl(tmp_path):
     (["--images", "0"], "images: must be 1..360"),
     (["--images", "361"], "images: must be 1..360"),
     (["--liberty", "/nonexistent.lib"], "--liberty: no such file"),
+    (["--jobs", "0"], "jobs: must be 1..64"),
+    (["--recipe", "all", "--recipe", "fp32"], "recipe: must be one of"),
 ], ids=str)
 def test_bad_model_arguments_exit_2_with_one_line(tmp_path, args, message):
     result = nnarith("model", "digits", *args, "-o", str(tmp_path / "m"))
