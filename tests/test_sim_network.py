@@ -33,7 +33,7 @@ def replayed(mlp, recipe):
 
 
 @pytest.mark.parametrize("recipe", [
-    "fp16_a100", "int8_asym_channel_kl", "bitfusion_4", "sparten_d50_ft",
+    "fp16_v100", "int8_asym_channel_kl", "bitfusion_4", "sparten_d50_ft",
     # A 4x4x32 FP8 unit takes most of a minute to build on Icarus.
     pytest.param("e4m3_h100_promoted", marks=pytest.mark.slow),
     pytest.param("bitfusion_2", marks=pytest.mark.slow)])
