@@ -66,7 +66,6 @@ class Figure:
 #: The figure's numbers, as printed.
 TABLE: tuple[Figure, ...] = (
     Figure("int8_add", 0.03, "8-bit integer add"),
-    Figure("int16_add", 0.05, "16-bit integer add"),
     Figure("int32_add", 0.1, "32-bit integer add"),
     Figure("int8_mult", 0.2, "8-bit integer multiply"),
     Figure("int32_mult", 3.1, "32-bit integer multiply"),
