@@ -913,3 +913,32 @@ def test_metrics(runs, split):
     assert R.agreement(result, result.predictions) == 1.0
     with pytest.raises(ValueError, match=r"^b:"):
         R.agreement(result, result.predictions[:2])
+
+
+TENSORCORE = [n for n in FLOAT if R.RECIPES[n].rm is None]
+
+
+@pytest.mark.parametrize("kind,name", [(k, n) for k in ("mlp", "cnn") for n in TENSORCORE])
+def test_tensor_cores_differ_from_fused_only_by_their_truncation(runs, kind, name):
+    """Each tensor-core GEMM against the fused unit (exact sum, one RNE rounding)
+    on the very same operands: they differ, in many elements, but never by more
+    than the truncated low bits -- 2**-20 of the element's sum of |a*b| and |c|
+    for the 16/19-bit formats (window F >= 24 bits), 2**-10 for FP8's 13-bit
+    results; and the predictions are those of the fused recipe of the same
+    format (fp16, E4M3)."""
+    from nnarith.golden.mma import gemm
+    p = R.unit_params(R.RECIPES[name].preset, R.RECIPES[name].overrides)
+    bound = 2.0 ** (-10 if p["in_fmt"] == "e4m3" else -20)
+    differ = 0
+    for call in runs.few(kind, name).calls:
+        a, b = to_float64(call.a, p["in_fmt"]), to_float64(call.b, p["in_fmt"])
+        c = to_float64(call.c, "fp32")
+        fused = gemm(call.a, call.b, call.c, p["in_fmt"], "fp32", "fused", rm=RNE)[0]
+        gap = np.abs(to_float64(call.d, "fp32") - to_float64(fused, "fp32"))
+        assert np.all(gap <= bound * (np.abs(a) @ np.abs(b) + np.abs(c))), call.layer
+        differ += np.count_nonzero(call.d != fused)
+    assert differ > 0
+    fused_recipe = {"fp16": "fp16_fused", "e4m3": "e4m3_fused"}.get(p["in_fmt"])
+    if fused_recipe:
+        assert np.array_equal(runs.few(kind, name).predictions,
+                              runs.few(kind, fused_recipe).predictions)
