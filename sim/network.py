@@ -238,9 +238,10 @@ def replay(call, *, simulator="verilator", progress=False) -> CallResult:
         kind = "vectors"
         expected = {port: to_bits(values, len(getattr(unit, port)))
                     for port, values in call.outputs.items()}
-    # Back to back, so that the cycles are the unit's own.
-    result = simulate(call.preset, call.overrides, simulator=simulator, inputs=inputs,
-                      bubble_rate=0, tag=f"{call.preset}-layer", progress=progress)
+    # Back to back, so that the cycles are the unit's own; the unit built above
+    # is the one simulated.
+    result = simulate(call.preset, simulator=simulator, inputs=inputs, bubble_rate=0,
+                      unit=unit, tag=f"{call.preset}-layer", progress=progress)
     if not result.ok:
         raise RecipeMismatch(f"layer {call.layer} on {call.preset}: "
                              f"{result.summary().splitlines()[0]}; reproduce: "
