@@ -151,9 +151,13 @@ def plot(rows: Sequence[Mapping], stem: str | os.PathLike, *, x: str = "energy_p
             # rows without a family are "other" next to families, unnamed alone
             name = family if family is not None else ("other" if len(families) > 1 else None)
             ax.scatter(xs, ys, marker=marker, color=colour, zorder=3, label=name)
-        for (px, py), row in zip(points, shown):
-            ax.annotate(row[label], (px, py), xytext=(4, 3), textcoords="offset points",
-                        fontsize=7)
+        # Recipes that land on the same point share one label, not a pile of text.
+        labels: dict[tuple[float, float], list[str]] = {}
+        for point, row in zip(points, shown):
+            labels.setdefault(point, []).append(str(row[label]))
+        for (px, py), names in labels.items():
+            text = names[0] if len(names) == 1 else f"{names[0]} (+{len(names) - 1} same)"
+            ax.annotate(text, (px, py), xytext=(4, 3), textcoords="offset points", fontsize=7)
         best = front(points)
         ax.step([points[i][0] for i in best], [points[i][1] for i in best], where="post",
                 color="gray", linestyle="--", zorder=2, label="Pareto front")
