@@ -87,9 +87,10 @@ def _pack(lanes, width):
 
 def _dot_chain(call, step):
     """A GEMM as chains of dot products of ``step`` along K, one chain per output
-    element (row-major, each chain's links consecutive): ``(x, w, c, last)`` with x
-    ``(M, N, T, step)`` activations, w ``(N, T, step)`` weights, c the value each
-    link starts from (the call's C, then the previous link's result)."""
+    element (row-major, each chain's links consecutive): ``(x, w, c)`` with x
+    ``(M, T, step)`` activations, w ``(N, T, step)`` weights (K zero-padded to
+    T·step) and c ``(M, N, T)`` the value each link starts from (the call's C,
+    then the previous link's result, int32 wrapping)."""
     (m, k), n = call.a.shape, call.b.shape[1]
     t = -(-k // step)
     a = np.zeros((m, t * step), np.int64)
