@@ -136,7 +136,7 @@ def tile_chain(model, a, b, c, fixed):
 
 
 def _run_chains(unit, name, workdir, operands, expected, simulator, seed, progress, *,
-                fixed=None, partials=None, group_steps=0, out="d"):
+                fixed=None, partials=None, group_steps=0, out="d", shared=False):
     """Export ``unit`` into ``workdir`` and stream ``operands`` (A, B, C element
     arrays) through it with :mod:`sim.cocotb_gemm`, each tile's ``out`` fed
     back as the next C; returns the driver's report (empty if it wrote none)."""
@@ -157,7 +157,8 @@ def _run_chains(unit, name, workdir, operands, expected, simulator, seed, progre
     with Progress(f"sim {name} GEMM {m}x{k}x{n}", tiles, "tiles", enabled=progress) as bar:
         run_cocotb("nnarith.sim.cocotb_gemm", name, v_path, manifest_path, workdir, simulator,
                    seed, {"NNARITH_GEMM": str(workdir / "gemm.npz"),
-                          "NNARITH_FAILURES": str(workdir / "failures.csv")}, progress=bar)
+                          "NNARITH_FAILURES": str(workdir / "failures.csv")}, progress=bar,
+                   shared=shared)
     report_path = workdir / "report.json"
     return json.loads(report_path.read_text()) if report_path.exists() else {}
 
@@ -204,6 +205,8 @@ def simulate_gemm(preset, shape, overrides=None, simulator=None, seed=1, rm=0, t
     if operands is None:
         a, b, c = model.matrices(rng, *shape)
     fixed = {"rm": rm} if "rm" in unit.signature.members else {}
+    # Given operands (a network's layers): every run of the unit shares one build.
+    shared = operands is not None
     m, k, n = shape
     key = ["gemm", shape, rm] + ([promote_every] if promote_every else [])
     if operands is not None:
@@ -216,7 +219,7 @@ def simulate_gemm(preset, shape, overrides=None, simulator=None, seed=1, rm=0, t
     if promote_every is None:
         expected = tile_chain(model, a, b, c, fixed)
         report = _run_chains(unit, preset, workdir, (a, b, c), expected, simulator, seed,
-                             progress, fixed=fixed)
+                             progress, fixed=fixed, shared=shared)
     else:
         if operands is None:
             c = draw_values(rng, c.shape, "fp32")   # the fp32 accumulator's start
@@ -229,7 +232,7 @@ def simulate_gemm(preset, shape, overrides=None, simulator=None, seed=1, rm=0, t
             expected, _ = promote(expected, partial, unit.acc_fmt)
         report = _run_chains(unit, preset, workdir, (a, b, c), expected, simulator, seed,
                              progress, fixed=fixed, partials=partials,
-                             group_steps=promote_every // unit.params["k"])
+                             group_steps=promote_every // unit.params["k"], shared=shared)
         if report.get("finished") and not report.get("mismatches"):
             report = _promote_in_rtl(workdir, unit.acc_fmt, c, expected, simulator, seed,
                                      progress, report)

@@ -144,17 +144,23 @@ def workdir_for(preset, params, simulator, seed, count, tag):
 
 
 def run_cocotb(test_module, top, v_path, manifest_path, workdir, simulator, seed, env, *,
-               progress, waveform=None):
+               progress, waveform=None, shared=False):
     """Build ``v_path`` for ``simulator`` and run cocotb module ``test_module``
     on it; the module writes ``workdir/report.json`` and counts its progress in
     ``NNARITH_PROGRESS``, which ``progress`` (a :class:`~nnarith.progress.Progress`)
-    follows. ``waveform``: record the waves there. Raises
-    :class:`~nnarith.errors.ToolError` when the build fails."""
+    follows. ``waveform``: record the waves there. ``shared``: build in the
+    folder every run of the same Verilog shares (:func:`_shared_build`: for many
+    runs of one unit on given vectors, such as a network's layers), else in
+    ``workdir``. Raises :class:`~nnarith.errors.ToolError` when the build fails."""
     from cocotb_tools.runner import get_runner
     os.environ.update(simulator_env(simulator))
     runner = get_runner(simulator)
     waves = waveform is not None
-    build_dir, v_path = _shared_build(top, v_path, simulator, waves)
+    if shared:
+        build_dir, v_path = _shared_build(top, v_path, simulator, waves)
+    else:
+        # A build with waves has its own folder: Icarus would not rebuild a current one.
+        build_dir = workdir / f"sim_build_{simulator}{'_waves' if waves else ''}"
     # Lint is tests/test_lint.py's job (with the waivers); a warning new in some
     # Verilator release must not stop a simulation.
     build_args = ["-Wno-fatal"] if simulator == "verilator" else []
@@ -195,9 +201,10 @@ def run_cocotb(test_module, top, v_path, manifest_path, workdir, simulator, seed
 
 
 def _shared_build(top, v_path, simulator, waves):
-    """Where ``v_path`` is built: one folder per Verilog text, top, simulator and
-    waves (Icarus would not rebuild a current build for waves), shared by every
-    run of the same unit, so that a unit is compiled once whatever its vectors.
+    """Where ``v_path`` is built when shared: one folder per Verilog text, top,
+    simulator and waves (Icarus would not rebuild a current build for waves),
+    so that a unit is compiled once whatever its vectors (Icarus skips a
+    current build; parallel runs wait for one another).
     The Verilog is copied there (rewritten only when it changed: the runner
     rebuilds when its source is newer than the build). Returns the build
     folder and the copy."""
@@ -253,6 +260,7 @@ class _Bench(NamedTuple):
     simulator: str
     seed: int
     bubble_rate: float
+    shared: bool = False        # given vectors: one build for every run of the unit
 
 
 def _stream_vectors(bench, workdir, inputs, expected, *, progress, waveform=None):
@@ -265,7 +273,8 @@ def _stream_vectors(bench, workdir, inputs, expected, *, progress, waveform=None
            "NNARITH_OUTPUTS": str(workdir / "outputs.npz"),
            "NNARITH_BUBBLE_RATE": str(bench.bubble_rate)}
     run_cocotb("nnarith.sim.cocotb_stream", bench.top, bench.v_path, bench.manifest_path, workdir,
-               bench.simulator, bench.seed, env, progress=progress, waveform=waveform)
+               bench.simulator, bench.seed, env, progress=progress, waveform=waveform,
+               shared=bench.shared)
     report_path = workdir / "report.json"
     return json.loads(report_path.read_text()) if report_path.exists() else None
 
@@ -301,7 +310,8 @@ def simulate(preset, overrides=None, simulator=None, count=None, seed=1, tag=Non
     model = MODELS[type(unit).__name__](unit)
     if count is None:
         count = model.default_count
-    key = count if inputs is None else hashlib.sha1(
+    given = inputs is not None
+    key = count if not given else hashlib.sha1(
         repr(sorted((n, np.asarray(v).tolist()) for n, v in inputs.items())).encode()).hexdigest()
     workdir = workdir_for(preset, unit.params, simulator, seed, [key, bubble_rate], tag)
     workdir.mkdir(parents=True, exist_ok=True)
@@ -317,7 +327,7 @@ def simulate(preset, overrides=None, simulator=None, count=None, seed=1, tag=Non
     else:
         command = None
     expected = model.expected(inputs)
-    bench = _Bench(top, v_path, manifest_path, simulator, seed, bubble_rate)
+    bench = _Bench(top, v_path, manifest_path, simulator, seed, bubble_rate, given)
     waveform = workdir / f"{top}{WAVEFORM_SUFFIX[simulator]}" if waves else None
     results = max(len(v) for v in expected.values())
     with Progress(f"sim {preset}", results, "vectors", enabled=progress) as bar:
