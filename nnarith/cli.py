@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import signal
 import sys
 from pathlib import Path
@@ -171,6 +172,59 @@ def cmd_model(args) -> int:
     return EXIT_OK
 
 
+def _values(pairs: list[str] | None) -> dict:
+    """``-p KEY=VALUES`` of a sweep: the text of each key's values, once per key."""
+    params = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key or not value:
+            raise UsageError(f"-p: expected KEY=VALUES (A..B or x,y,z), got {pair!r}")
+        if key in params:
+            raise UsageError(f"-p {key}: given twice (list its values once: {key}=x,y)")
+        params[key] = value
+    return params
+
+
+def _seeds(text: str) -> list[int]:
+    try:
+        return [int(seed) for seed in text.split(",")]
+    except ValueError:
+        raise UsageError(f"--seeds: must be integers separated by commas, got {text!r}") from None
+
+
+def cmd_sweep(args) -> int:
+    from . import sweep
+    if args.report:
+        if args.presets or args.param or args.file:
+            raise UsageError("--report: takes the database only (and -o)")
+        paths = sweep.report(args.report, _output_dir(args.output or "build/sweep/report"))
+        print(paths["md"])
+        return EXIT_OK
+    if args.scheduler and not re.match(r"^(tcp|tls|ws|wss|inproc|ucx)://\S+$", args.scheduler):
+        raise UsageError(f"--scheduler: must be an address such as tcp://HOST:PORT, "
+                         f"got {args.scheduler!r}")
+    options = {}
+    if args.file:
+        if args.presets or args.param:
+            raise UsageError("--file: the file names the points (no presets or -p beside it)")
+        points, options = sweep.load_file(args.file)
+    else:
+        settings = {"targets": args.target, "liberty": args.liberty,
+                    "seeds": _seeds(args.seeds) if args.seeds else None,
+                    "vectors": args.vectors, "seed": args.seed, "simulator": args.sim}
+        points = sweep.grid(args.presets, _values(args.param), args.job,
+                            {k: v for k, v in settings.items() if v is not None})
+    db = args.db or options.get("db") or "build/sweep/sweep.db"
+    _output_dir(str(Path(db).parent))
+    workers = args.workers if args.workers is not None else options.get("workers")
+    counts = sweep.run(points, db, workers=workers,
+                       scheduler=args.scheduler, retries=args.retries, progress=not args.quiet)
+    print(f"sweep: {counts['tasks']} points ({counts['points']} asked), {counts['skipped']} "
+          f"already in {db}, {counts['ran']} run: {counts['done']} done, "
+          f"{counts['mismatch']} mismatch, {counts['failed']} failed")
+    return EXIT_OK if counts["failed"] == counts["mismatch"] == 0 else EXIT_FAILED
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="nnarith", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"nnarith {__version__}")
@@ -233,6 +287,32 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", default="build/synth")
     quiet_arg(p)
     p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("sweep", help="design-space points as tasks on Dask, results in SQLite")
+    p.add_argument("presets", nargs="*", help="presets to sweep (see `nnarith list`)")
+    p.add_argument("-p", "--param", action="append", metavar="KEY=VALUES",
+                   help="a parameter's values: A..B (integers) or x,y,z (repeatable)")
+    p.add_argument("--job", choices=["synth", "fmax", "sim"], default="synth")
+    p.add_argument("--target", action="append", default=None,
+                   choices=["generic", "asic", "ice40", "ecp5", "xilinx"],
+                   help="synth: Yosys target (repeatable; default generic)")
+    p.add_argument("--liberty", help="synth: liberty (.lib) for the asic target")
+    p.add_argument("--seeds", help="fmax: nextpnr placement seeds, e.g. 1,2,3 (default 1)")
+    p.add_argument("--vectors", type=int, default=None, help="sim: vectors per point")
+    p.add_argument("--seed", type=int, default=None, help="sim: random seed (default 1)")
+    p.add_argument("--sim", choices=["icarus", "verilator"], default=None,
+                   help="sim: simulator (default icarus)")
+    p.add_argument("--file", help="a sweep file (TOML): [[points]] tables instead of presets")
+    p.add_argument("--db", help="the SQLite results (default build/sweep/sweep.db)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="local Dask worker processes (default: one per core)")
+    p.add_argument("--scheduler", help="an existing Dask scheduler, tcp://HOST:PORT")
+    p.add_argument("--retries", type=int, default=2, help="reruns of a failing task (default 2)")
+    p.add_argument("--report", metavar="DB", help="write the report of a database and stop")
+    p.add_argument("-o", "--output", default=None,
+                   help="--report's folder (default build/sweep/report)")
+    quiet_arg(p)
+    p.set_defaults(func=cmd_sweep)
 
     p = sub.add_parser("model", help="a network on scikit-learn's digits in each precision, "
                        "through the RTL: accuracy, cycles, area, energy")

