@@ -68,6 +68,7 @@ bench: installed
 	$(PY) bench/sim_speed.py
 	$(PY) bench/sim_defaults.py
 	$(PY) bench/golden_speed.py
+	$(PY) bench/sweep_speedup.py
 
 # Fusion Unit == sum of Yosys $mul, every mode word (hw/formal.py): one SAT proof each,
 # 8 x 2 and 8 x 4 split into 256 constant-weight proofs.
