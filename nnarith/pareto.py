@@ -25,12 +25,13 @@ import math
 import os
 import textwrap
 from collections.abc import Mapping, Sequence
+from contextlib import contextmanager
 from numbers import Real
 from pathlib import Path
 
 from .golden.checks import describe
 
-__all__ = ["FAMILIES", "X_LABEL", "Y_LABEL", "front", "plot"]
+__all__ = ["FAMILIES", "X_LABEL", "Y_LABEL", "front", "plot", "figure"]
 
 #: Recipe families a row may carry, with the marker and colour of each.
 FAMILIES = {
@@ -126,22 +127,10 @@ def plot(rows: Sequence[Mapping], stem: str | os.PathLike, *, x: str = "energy_p
     if not isinstance(title, str):
         raise ValueError(f"title: must be a string, got {describe(title)}")
 
-    import matplotlib
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
     shown = [row for row in rows if row[x] is not None]
     skipped = [row[label] for row in rows if row[x] is None]
     points = [(float(row[x]), 100.0 * float(row[y])) for row in shown]
-    png, svg = Path(f"{os.fspath(stem)}.png"), Path(f"{os.fspath(stem)}.svg")
-    png.parent.mkdir(parents=True, exist_ok=True)
-    # Matplotlib's own defaults, not the user's matplotlibrc: the same rows
-    # give the same picture on every machine.
-    with matplotlib.rc_context():
-        matplotlib.rcdefaults()
-        matplotlib.rcParams["svg.hashsalt"] = _SALT
-        fig = Figure(figsize=(8, 5.5), layout="constrained")
-        FigureCanvasAgg(fig)
+    with figure(stem) as fig:
         ax = fig.add_subplot()
         families = sorted({row.get("family") for row in shown},
                           key=lambda f: -1 if f is None else list(FAMILIES).index(f))
@@ -171,6 +160,25 @@ def plot(rows: Sequence[Mapping], stem: str | os.PathLike, *, x: str = "energy_p
         if skipped:
             note = "Not plotted (no energy estimate): " + ", ".join(skipped)
             fig.supxlabel(textwrap.fill(note, 110), fontsize=7, x=0.01, ha="left")
+    return Path(f"{os.fspath(stem)}.png"), Path(f"{os.fspath(stem)}.svg")
+
+
+@contextmanager
+def figure(stem: str | os.PathLike):
+    """A matplotlib figure (Agg, 8 x 5.5 in) to draw on; written to
+    ``<stem>.png`` and ``<stem>.svg`` (folders made) when the block ends.
+    Matplotlib's own defaults, not the user's matplotlibrc, and a fixed SVG
+    salt: the same drawing gives the same bytes on every machine."""
+    import matplotlib
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    png, svg = Path(f"{os.fspath(stem)}.png"), Path(f"{os.fspath(stem)}.svg")
+    png.parent.mkdir(parents=True, exist_ok=True)
+    with matplotlib.rc_context():
+        matplotlib.rcdefaults()
+        matplotlib.rcParams["svg.hashsalt"] = _SALT
+        fig = Figure(figsize=(8, 5.5), layout="constrained")
+        FigureCanvasAgg(fig)
+        yield fig
         fig.savefig(png, dpi=150, metadata={"Software": None})
         fig.savefig(svg, metadata={"Date": None})
-    return png, svg

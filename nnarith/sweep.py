@@ -492,7 +492,7 @@ COLUMNS = {
 
 
 def _params_text(params):
-    return ", ".join(f"{k}={v}" for k, v in sorted(params.items())) or "-"
+    return ", ".join(f"{k}={v}" for k, v in sorted(params.items()))
 
 
 def _markdown(rows):
@@ -509,7 +509,7 @@ def _markdown(rows):
                   "|---|---|---|" + "---:|" * (len(columns) + 1)]
         for r in mine:
             cells = [r["metrics"].get(key) for _, key in columns]
-            lines.append(f"| {r['preset']} | {_params_text(r['params'])} | {r['status']} | "
+            lines.append(f"| {r['preset']} | {_params_text(r['params']) or '-'} | {r['status']} | "
                          + " | ".join("" if v is None else str(v) for v in cells)
                          + f" | {r['seconds'] if r['seconds'] is not None else ''} |")
         failed = [r for r in mine if r["error"]]
@@ -520,30 +520,12 @@ def _markdown(rows):
     return "\n".join(lines)
 
 
-def _figure():
-    import matplotlib
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-    matplotlib.rcdefaults()
-    matplotlib.rcParams["svg.hashsalt"] = "nnarith.sweep"
-    fig = Figure(figsize=(8, 5.5), layout="constrained")
-    FigureCanvasAgg(fig)
-    return fig
-
-
-def _save(fig, stem):
-    png, svg = Path(f"{stem}.png"), Path(f"{stem}.svg")
-    fig.savefig(png, dpi=150, metadata={"Software": None})
-    fig.savefig(svg, metadata={"Date": None})
-    return [png, svg]
-
-
 def _series(rows, axis):
     """Rows grouped by preset and every parameter but ``axis``."""
     groups = {}
     for r in rows:
         rest = {k: v for k, v in r["params"].items() if k != axis}
-        groups.setdefault(f"{r['preset']} {_params_text(rest)}".replace(" -", ""), []).append(r)
+        groups.setdefault(f"{r['preset']} {_params_text(rest)}".rstrip(), []).append(r)
     return groups
 
 
@@ -551,25 +533,23 @@ def _plots(rows, out):
     """Fmax against ECP5 LUT4 (each preset a series, the Pareto front dashed)
     and, for every integer parameter a synth sweep varies, generic cells
     against it."""
-    import matplotlib
     from matplotlib.ticker import MaxNLocator
 
-    from .pareto import front
+    from .pareto import figure, front
     paths = []
     # LUTs without DSP blocks: with them a multiplier's area hides in the DSPs.
     area, speed = "ecp5_nodsp_lut", "fmax_nodsp_mhz"
     timed = [r for r in rows if r["job"] == "fmax" and r["status"] == "done"
              and r["metrics"].get(area) is not None and r["metrics"].get(speed) is not None]
     if timed:
-        with matplotlib.rc_context():
-            fig = _figure()
+        with figure(out / "fmax_vs_area") as fig:
             ax = fig.add_subplot()
             for preset in sorted({r["preset"] for r in timed}):
                 group = [r for r in timed if r["preset"] == preset]
                 ax.scatter([r["metrics"][area] for r in group],
                            [r["metrics"][speed] for r in group], label=preset, zorder=3)
                 for r in group:
-                    ax.annotate(_params_text(r["params"]).replace("-", ""),
+                    ax.annotate(_params_text(r["params"]),
                                 (r["metrics"][area], r["metrics"][speed]),
                                 xytext=(4, 3), textcoords="offset points", fontsize=6)
             points = [(r["metrics"][area], r["metrics"][speed]) for r in timed]
@@ -581,7 +561,7 @@ def _plots(rows, out):
             ax.set_title("Fmax against area")
             ax.grid(True, alpha=0.3)
             ax.legend(fontsize=7)
-            paths += _save(fig, out / "fmax_vs_area")
+        paths += [out / "fmax_vs_area.png", out / "fmax_vs_area.svg"]
     synth = [r for r in rows if r["job"] == "synth" and r["status"] == "done"
              and r["metrics"].get("cells") is not None]
     axes = sorted({k for r in synth for k, v in r["params"].items()
@@ -592,8 +572,7 @@ def _plots(rows, out):
                   if len({r["params"][axis] for r in g}) > 1}
         if not groups:
             continue
-        with matplotlib.rc_context():
-            fig = _figure()
+        with figure(out / f"cells_vs_{axis}") as fig:
             ax = fig.add_subplot()
             for name, group in sorted(groups.items()):
                 group = sorted(group, key=lambda r: r["params"][axis])
@@ -605,7 +584,7 @@ def _plots(rows, out):
             ax.set_title(f"Area against {axis}")
             ax.grid(True, alpha=0.3)
             ax.legend(fontsize=7)
-            paths += _save(fig, out / f"cells_vs_{axis}")
+        paths += [out / f"cells_vs_{axis}.png", out / f"cells_vs_{axis}.svg"]
     return paths
 
 
