@@ -268,9 +268,7 @@ def synthesize(unit, top, workdir, targets=TARGETS, liberty=None, fmax=True, syn
     ``generic`` and ``asic`` targets. ``progress``: report each tool run on
     stderr. Raises :class:`SynthesisError` when a tool fails.
     """
-    for target in targets:
-        if target not in TARGETS:
-            raise ValueError(f"target: must be one of {', '.join(TARGETS)}, got {target!r}")
+    _check_targets(targets)
     if liberty is not None and not Path(liberty).is_file():
         raise ValueError(f"liberty: no such file {liberty}")
     workdir = Path(workdir).resolve()
@@ -291,11 +289,15 @@ def synthesize_exported(top, workdir, targets=TARGETS, liberty=None, synth_optio
                         progress=False):
     """:func:`synthesize` (without Fmax) of the Verilog already exported to
     ``workdir/<top>.v``: what a sweep's worker runs, needing only the tools."""
+    _check_targets(targets)
+    workdir = Path(workdir).resolve()
+    return _run_steps(_steps(top, workdir, targets, liberty, None, synth_options), top, progress)
+
+
+def _check_targets(targets):
     for target in targets:
         if target not in TARGETS:
             raise ValueError(f"target: must be one of {', '.join(TARGETS)}, got {target!r}")
-    workdir = Path(workdir).resolve()
-    return _run_steps(_steps(top, workdir, targets, liberty, None, synth_options), top, progress)
 
 
 def _run_steps(steps, top, progress):
