@@ -73,8 +73,7 @@ class Point:
     settings: dict = field(default_factory=dict)
 
     def label(self) -> str:
-        params = ",".join(f"{k}={v}" for k, v in self.params.items())
-        return f"{self.job} {self.preset}{f' {params}' if params else ''}"
+        return f"{self.job} {self.preset} {_params_text(self.params)}".rstrip()
 
 
 def parse_values(key: str, text) -> list:
