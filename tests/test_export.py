@@ -3,12 +3,14 @@ to make it again), <top>.json, <top>.vlt and <top>.core, byte-identical for
 identical parameters, written whole or not at all; a manifest that describes
 the ports well enough to drive the unit; ports in a fixed order."""
 
+import gc
 import json
 import os
 import re
 import shlex
 import subprocess
 import sys
+import warnings
 
 import pytest
 from amaranth.lib.wiring import Flow
@@ -216,3 +218,37 @@ def test_rtlil_the_rewrites_do_not_parse_stops_the_export():
         module.bits("a+b")
     with pytest.raises(UnexpectedRTLIL, match="offset/upto"):
         _Module("module \\m\n  wire width 4 offset 2 \\b\nend\n")
+
+
+def test_a_cached_export_is_the_export_made_once(tmp_path, monkeypatch):
+    from nnarith.hw import cache
+    monkeypatch.setattr(cache, "BUILD_ROOT", tmp_path / "build")
+    unit = build("q8_8_mul", {"stages": 2})
+    fresh = export(unit, "qmul", tmp_path / "fresh", preset="q8_8_mul")
+    first = export(unit, "qmul", tmp_path / "first", preset="q8_8_mul", cache=True)
+    # A second export of an equal unit takes the files from the cache: no elaboration.
+    monkeypatch.setattr(export_module, "plain_verilog", lambda *args: pytest.fail("elaborated"))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")         # and no "created but never used" for it
+        again = export(build("q8_8_mul", {"stages": 2}), "qmul", tmp_path / "again",
+                       preset="q8_8_mul", cache=True)
+        gc.collect()
+    assert not caught
+    for files in (first, again):
+        assert [p.read_bytes() for p in files] == [p.read_bytes() for p in fresh]
+    assert len(list((tmp_path / "build" / "cache" / "export").glob("*.json"))) == 1
+
+
+def test_the_export_cache_key_names_everything_the_files_depend_on():
+    from nnarith.hw.export import cache_key
+    unit = build("q8_8_mul", {"stages": 2})
+    family, params = type(unit), unit.params
+    key = cache_key(family, params, "qmul", "q8_8_mul")
+    assert key == cache_key(family, build("q8_8_mul", {"stages": 2}).params, "qmul", "q8_8_mul")
+    others = [cache_key(family, build("q8_8_mul", {"stages": 1}).params, "qmul", "q8_8_mul"),
+              cache_key(family, params, "other", "q8_8_mul"), cache_key(family, params, "qmul")]
+    assert len({key, *others}) == 4
+
+    class Outside(family):              # its source is not in the key: never cached
+        pass
+    assert cache_key(Outside, params, "qmul") is None

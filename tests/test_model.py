@@ -54,3 +54,23 @@ def test_bad_model_arguments_exit_2_with_one_line(tmp_path, args, message):
     lines = result.stderr.strip().splitlines()
     assert result.returncode == 2 and len(lines) == 1, result.stderr
     assert lines[0].startswith(f"nnarith: error: {message}"), lines[0]
+
+
+def test_a_units_area_is_synthesized_once_for_every_output_folder(tmp_path, monkeypatch):
+    from nnarith import model
+    from nnarith.hw import cache, synth
+    monkeypatch.setattr(cache, "BUILD_ROOT", tmp_path / "build")
+    synthesized = []
+    real = synth.synthesize
+
+    def counting(unit, top, *args, **kwargs):
+        synthesized.append(top)
+        return real(unit, top, *args, **kwargs)
+    monkeypatch.setattr(synth, "synthesize", counting)
+    first = model._area("int8_mul", {}, tmp_path / "one", None)
+    assert model._area("int8_mul", {}, tmp_path / "two", None) == first
+    assert synthesized == ["int8_mul"] and first["cells"] > 0 and not first["derived"]
+    block = model._area("mma_int8", {}, tmp_path / "two", None)    # one element x m*n
+    assert block["derived"] and block["cells"] % 16 == 0
+    assert model._area("int8_mul", {"stages": 1}, tmp_path / "one", None) != first
+    assert synthesized == ["int8_mul", "mma_int8", "int8_mul"]
