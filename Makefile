@@ -30,18 +30,13 @@ test: installed
 
 # Every fp16 x fp16 and bf16 x bf16 pair (2**32 each) in RNE and RDN through the
 # exported Verilog (Verilator batch harness, sim/exhaustive.py), combinational and
-# through the 18-rank Booth pipeline that target_mhz=250 picks (one vector per clock), then the
-# slow pytest sweeps. A run is PRESET:MODE[:KEY=VALUE,...].
-DEEPEST = stages=18,arch=booth
-EXHAUSTIVE_RUNS = fp16_mul:0 fp16_mul:2 bf16_mul:0 bf16_mul:2 \
-                  fp16_mul:0:$(DEEPEST) fp16_mul:2:$(DEEPEST) bf16_mul:0:$(DEEPEST) bf16_mul:2:$(DEEPEST)
+# through the 18-rank Booth pipeline that target_mhz=250 picks: the sweep
+# sweeps/exhaustive.toml (resumable; build/exhaustive/report/sweep.md), then the
+# slow pytest sweeps.
 exhaustive: installed
-	@mkdir -p build/exhaustive
-	@for run in $(EXHAUSTIVE_RUNS); do \
-	  set -- $$(echo $$run | tr ':' ' '); \
-	  $(PY) -m nnarith.sim.exhaustive $$1 --rm $$2 $$(echo "$${3:-}" | tr ',' '\n' | sed -n 's/^./-p &/p') \
-	    --shards $(JOBS) --jobs $(JOBS) | tee -a build/exhaustive/summary.jsonl || exit 1; \
-	done
+	$(NNARITH) sweep --file sweeps/exhaustive.toml --workers $(JOBS); status=$$?; \
+	  $(NNARITH) sweep --report build/exhaustive/exhaustive.db -o build/exhaustive/report \
+	  && exit $$status
 	$(PY) -m pytest -n $(JOBS) -q -m slow tests
 
 sim: installed
@@ -71,10 +66,12 @@ bench: installed
 	$(PY) bench/sweep_speedup.py
 
 # Fusion Unit == sum of Yosys $mul, every mode word (hw/formal.py): one SAT proof each,
-# 8 x 2 and 8 x 4 split into 256 constant-weight proofs.
+# 8 x 2 and 8 x 4 split into 256 constant-weight proofs; the sweep sweeps/formal.toml
+# (resumable; build/formal/report/sweep.md).
 .PHONY: formal
 formal: installed
-	$(PY) -m nnarith.hw.formal --jobs $(JOBS) --timeout 3600
+	$(NNARITH) sweep --file sweeps/formal.toml --workers $(JOBS); status=$$?; \
+	  $(NNARITH) sweep --report build/formal/formal.db -o build/formal/report && exit $$status
 
 # The API reference (pdoc) from the docstrings: build/docs/index.html.
 docs: installed

@@ -293,3 +293,14 @@ def test_a_mismatch_and_a_failed_proof_are_finished_results(here, monkeypatch):
     row = sweep.run_task(task)
     assert row["status"] == "mismatch" and row["metrics"]["proof"] == "failed"
     assert "model found: FAIL" in Path(row["result"]["log"]).read_text()
+
+
+def test_the_make_targets_sweep_files_name_every_point():
+    files = Path(__file__).parent.parent / "sweeps"
+    formal, options = sweep.load_file(files / "formal.toml")
+    assert sorted(p.settings["mode"] for p in formal) == list(range(64))
+    assert options["db"] == "build/formal/formal.db" and {p.preset for p in formal} == {"fusion_unit"}
+    exhaustive, options = sweep.load_file(files / "exhaustive.toml")
+    runs = {(p.preset, json.dumps(p.params), p.settings["rm"]) for p in exhaustive}
+    assert len(runs) == 8 and len(exhaustive) == 8 * 16
+    assert {p.preset for p in exhaustive} == {"fp16_mul", "bf16_mul"}
