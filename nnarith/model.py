@@ -10,8 +10,9 @@ recipe of :mod:`nnarith.golden.recipes` on the test images (or the first
 exported Verilog (:mod:`nnarith.sim.network`; a mismatch stops the run with
 the layer and a repro); the units' area from the synthesis flow, one output
 element of an MMA block synthesized and scaled by m·n as ``bench/mma.py``
-does (cached per unit under ``<out>/synth``); energy per inference from the
-recipe's work per layer and Horowitz's 45 nm table (:mod:`nnarith.energy`).
+does (kept in the build cache, :mod:`nnarith.hw.cache`, for every output
+folder and later run); energy per inference from the recipe's work per
+layer and Horowitz's 45 nm table (:mod:`nnarith.energy`).
 
 **The array.** Cycles are the RTL's, measured in the simulation, for ONE
 instance of each unit a recipe names (``array`` in the report says what that
