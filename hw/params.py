@@ -14,7 +14,18 @@ rather than silently ignored.
 from dataclasses import dataclass
 from typing import Any, Callable
 
-__all__ = ["Param", "Derived", "resolve"]
+__all__ = ["Param", "Derived", "resolve", "parse_value"]
+
+
+def parse_value(text: str):
+    """A parameter value written as text (``-p``, sweep ranges): int (any base
+    Python reads), bool (true/false) or string."""
+    if text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    try:
+        return int(text, 0)
+    except ValueError:
+        return text
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from pathlib import Path
 from . import __version__, api
 from .errors import ToolError, descendants, terminate
 from .hw.catalogue import PRESETS, UNITS, get_preset
+from .hw.params import parse_value
 
 __all__ = ["main"]
 
@@ -35,16 +36,6 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message):
         raise UsageError(f"{message} (see `{self.prog} --help`)")
-
-
-def parse_value(text: str):
-    """``-p`` values: int, bool (true/false) or string."""
-    if text.lower() in ("true", "false"):
-        return text.lower() == "true"
-    try:
-        return int(text, 0)
-    except ValueError:
-        return text
 
 
 def parse_overrides(pairs: list[str] | None) -> dict:

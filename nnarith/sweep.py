@@ -47,6 +47,7 @@ from pathlib import Path
 
 from .errors import ToolError
 from .hw.cache import digest, source_digest, versions
+from .hw.params import parse_value
 from .progress import Progress
 
 __all__ = ["JOBS", "SETTINGS", "Point", "grid", "parse_values", "load_file", "prepare",
@@ -98,7 +99,6 @@ def parse_values(key: str, text) -> list:
     """A parameter's values: ``A..B`` (integers, both ends included), ``x,y,z``
     or one value (ints, true/false and strings as ``-p`` takes them); a list
     (from a sweep file) is taken as it is."""
-    from .cli import parse_value
     if isinstance(text, list):
         if not text:
             raise ValueError(f"-p {key}: no values")
