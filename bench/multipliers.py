@@ -5,37 +5,34 @@ NanGate45 µm² (abc -liberty) of
   * nnarith arch=booth   (our radix-4 Booth + Dadda tree, as gates)
   * Yosys synth -booth   (Yosys's Booth pass on the inferred `$mul`)
   * Yosys synth          (Yosys's default `$mul` mapping)
-Writes build/bench/multipliers.{json,md}. Run: make bench (or python bench/multipliers.py).
+Each is a synth point of the sweep database build/bench/bench.db (a rerun
+synthesizes only what changed); writes build/bench/multipliers.{json,md} and
+the README's table. Run: make bench (or python bench/multipliers.py).
 """
 
+from nnarith import sweep
 
-from nnarith.hw.catalogue import build
-from nnarith.hw.synth import synthesize
+from results import parse, parser, publish, synthesized
 
-from results import parse, parser, publish, tracked
-
-FLOWS = [("nnarith booth", {"arch": "booth"}, ""),
-         ("yosys synth -booth", {"arch": "infer"}, "-booth"),
-         ("yosys synth", {"arch": "infer"}, "")]
+FLOWS = [("nnarith booth", "booth", ""),
+         ("yosys synth -booth", "infer", "-booth"),
+         ("yosys synth", "infer", "")]
 
 
 def main():
     arguments = parser(__doc__)
     arguments.add_argument("--widths", type=int, nargs="*", default=[8, 16, 32])
     args = parse(arguments)
-    targets = ("generic", "asic") if args.liberty else ("generic",)
-    out = args.output
-    rows = []
-    for width, (flow, overrides, options) in tracked(
-            [(width, flow) for width in args.widths for flow in FLOWS], "multipliers"):
-        unit = build("int8_mul", {"a_width": width, "b_width": width, **overrides})
-        name = f"mul{width}_{flow.replace(' ', '_').replace('-', '')}"
-        result = synthesize(unit, "mul", out / name, targets=targets, liberty=args.liberty,
-                            synth_options=options)
-        rows.append({"width": width, "flow": flow, "cells": result["generic"]["cells"],
-                     "levels": result["generic"]["levels"],
-                     "area_um2": result.get("asic", {}).get("area_um2")})
-        print(rows[-1], flush=True)
+    targets = ["generic", "asic"] if args.liberty else ["generic"]
+    runs = [(width, flow) for width in args.widths for flow in FLOWS]
+    points = [point for width, (_, arch, options) in runs
+              for point in sweep.grid("int8_mul", {"a_width": [width], "b_width": [width],
+                                                   "arch": [arch]}, "synth",
+                                      {"targets": targets, "liberty": args.liberty,
+                                       "synth_options": options})]
+    rows = [{"width": width, "flow": flow, "cells": metrics["cells"], "levels": metrics["levels"],
+             "area_um2": metrics.get("um2")}
+            for (width, (flow, _, _)), metrics in zip(runs, synthesized(points, args.output))]
     lines = ["| signed | flow | generic cells | levels | NanGate45 µm² | µm² vs synth -booth | µm² vs synth |",
              "|---|---|---|---|---|---|---|"]
     for row in rows:
@@ -47,7 +44,7 @@ def main():
         lines.append(f"| {row['width']}x{row['width']} | {row['flow']} | {row['cells']} | "
                      f"{row['levels']} | {row['area_um2'] or 'n/a'} | "
                      f"{ratio('yosys synth -booth')} | {ratio('yosys synth')} |")
-    publish("multipliers", rows, lines, out)
+    publish("multipliers", rows, lines, args.output)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,8 @@
 """What every benchmark shares: its command line (a liberty for µm², an output
-folder) and where it leaves its figures, build/bench/<name>.json and .md."""
+folder), where it leaves its figures (build/bench/<name>.json and .md), the
+sweep database its synthesis points land in (build/bench/bench.db), and the
+README table it regenerates (between ``<!-- bench:<name> -->`` and
+``<!-- /bench:<name> -->``)."""
 
 import argparse
 import json
@@ -9,15 +12,46 @@ from pathlib import Path
 from nnarith.progress import Progress
 
 OUT = Path("build/bench")
+README = Path(__file__).resolve().parent.parent / "README.md"
 
 
 def publish(name, data, lines, out=OUT):
-    """Write ``data`` as JSON and the Markdown table ``lines``, and print the table."""
+    """Write ``data`` as JSON and the Markdown table ``lines``, print the
+    table, and put it in the README where markers for ``name`` hold its place."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     (out / f"{name}.json").write_text(json.dumps(data, indent=2) + "\n")
     (out / f"{name}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
+    if readme_table(name, lines):
+        print(f"README.md: table {name} regenerated")
+
+
+def readme_table(name, lines, readme=README):
+    """Replace what stands between ``<!-- bench:name -->`` and
+    ``<!-- /bench:name -->`` in ``readme`` with ``lines``; False without markers."""
+    text = readme.read_text(encoding="utf-8")
+    start, end = f"<!-- bench:{name} -->\n", f"<!-- /bench:{name} -->"
+    if start not in text or end not in text:
+        return False
+    head, rest = text.split(start, 1)
+    readme.write_text(head + start + "\n".join(lines) + "\n" + end + rest.split(end, 1)[1],
+                      encoding="utf-8")
+    return True
+
+
+def synthesized(points, out=OUT, workers=None):
+    """Run the synth ``points`` (:mod:`nnarith.sweep`) into ``out/bench.db``,
+    skipping those it already holds, and return each point's metrics."""
+    from nnarith import sweep
+    db = Path(out) / "bench.db"
+    sweep.run(points, db, workers=workers, root=Path(out) / "sweep")
+    rows = sweep.collect(points, db, root=Path(out) / "sweep")
+    failed = [point.label() for point, row in zip(points, rows)
+              if row is None or row["status"] != "done"]
+    if failed:
+        raise SystemExit(f"bench: not synthesized: {', '.join(failed)} (see {db})")
+    return [row["metrics"] for row in rows]
 
 
 def tracked(items, label, unit="runs", total=None):

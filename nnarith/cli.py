@@ -209,6 +209,7 @@ def cmd_sweep(args) -> int:
         points, options = sweep.load_file(args.file)
     else:
         settings = {"targets": args.target, "liberty": args.liberty,
+                    "synth_options": args.synth_options,
                     "seeds": _integers("seeds", args.seeds),
                     "vectors": args.vectors, "seed": args.seed, "simulator": args.sim,
                     "rm": _integers("rm", args.rm), "shards": args.shards,
@@ -299,6 +300,8 @@ def _parser() -> argparse.ArgumentParser:
                    choices=["generic", "asic", "ice40", "ecp5", "xilinx"],
                    help="synth: Yosys target (repeatable; default generic)")
     p.add_argument("--liberty", help="synth: liberty (.lib) for the asic target")
+    p.add_argument("--synth-options", default=None,
+                   help="synth: flags for Yosys's synth, e.g. -booth (Yosys's own Booth mapping)")
     p.add_argument("--seeds", help="fmax: nextpnr placement seeds, e.g. 1,2,3 (default 1)")
     p.add_argument("--vectors", type=int, default=None, help="sim: vectors per point")
     p.add_argument("--seed", type=int, default=None, help="sim: random seed (default 1)")

@@ -3,7 +3,9 @@ their results in one SQLite file.
 
 A point is a preset, parameter overrides and a job:
 
-- ``synth``: Yosys area for ``targets`` (generic, asic, ice40, ecp5, xilinx);
+- ``synth``: Yosys area for ``targets`` (generic, asic, ice40, ecp5, xilinx),
+  with ``synth_options`` for Yosys's ``synth`` (``-booth``: Yosys's own Booth
+  mapping, an anchor beside ours);
 - ``fmax``: ECP5 LUT4/FF/DSP and the Fmax nextpnr reaches, per placement
   ``seeds``, with and without DSP blocks;
 - ``sim``: the exported Verilog against the golden model (``vectors``,
@@ -35,6 +37,7 @@ import itertools
 import json
 import logging
 import os
+import re
 import socket
 import sqlite3
 import subprocess
@@ -51,11 +54,11 @@ from .hw.params import parse_value
 from .progress import Progress
 
 __all__ = ["JOBS", "SETTINGS", "Point", "grid", "parse_values", "load_file", "prepare",
-           "run_task", "Results", "run", "report"]
+           "run_task", "Results", "run", "collect", "report"]
 
 #: Each job's settings and their defaults.
 SETTINGS = {
-    "synth": {"targets": ("generic",), "liberty": None},
+    "synth": {"targets": ("generic",), "liberty": None, "synth_options": ""},
     "fmax": {"seeds": (1,)},
     "sim": {"vectors": None, "seed": 1, "simulator": "icarus"},
     "exhaustive": {"rm": (0,), "shards": 1},
@@ -142,6 +145,10 @@ def _settings(job: str, given: dict) -> dict:
         if settings["liberty"] and not Path(settings["liberty"]).is_file():
             raise ValueError(f"liberty: no such file {settings['liberty']}")
         settings["targets"] = list(dict.fromkeys(targets))
+        options = settings["synth_options"]
+        if not isinstance(options, str) or not re.fullmatch(r"(\s*-[\w-]+)*\s*", options):
+            raise ValueError(f"synth_options: must be Yosys synth flags such as -booth, "
+                             f"got {options!r}")
     elif job == "fmax":
         seeds = settings["seeds"]
         if (isinstance(seeds, (str, bool)) or not seeds
@@ -347,6 +354,17 @@ def prepare(points, root="build/sweep") -> list[dict]:
     return tasks
 
 
+def collect(points, db, root="build/sweep") -> list[dict | None]:
+    """The database's row for each of ``points`` (None where it has none):
+    the rows of exactly these points' keys, whatever else ``db`` holds."""
+    store = Results(db)
+    try:
+        rows = {row["key"]: row for row in store.rows()}
+    finally:
+        store.close()
+    return [rows.get(task["key"]) for task in prepare(points, root)]
+
+
 def _liberty_digest(path):
     return digest(Path(path).read_bytes()) if path else None
 
@@ -356,7 +374,8 @@ def _liberty_digest(path):
 def _synth(task, workdir):
     from .hw.synth import synthesize_exported
     settings = task["settings"]
-    result = synthesize_exported(task["top"], workdir, settings["targets"], settings["liberty"])
+    result = synthesize_exported(task["top"], workdir, settings["targets"], settings["liberty"],
+                                 settings["synth_options"])
     metrics = {}
     if "generic" in result:
         metrics.update(cells=result["generic"]["cells"], levels=result["generic"]["levels"],

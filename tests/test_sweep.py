@@ -5,6 +5,7 @@ every point exactly once; bad specs exit 2 with one line before any task."""
 
 import json
 import os
+import re
 import shutil
 import signal
 import sqlite3
@@ -265,6 +266,7 @@ def test_formal_points_prove_one_mode_word_each(here):
                     for r in rows(db))
     assert proofs == [(0, "proved", "done"), (3, "proved", "done"), (48, "proved", "done")]
     report = nnarith("sweep", "--report", db, "-o", here / "report")
+    assert report.returncode == 0, report.stderr
     text = (here / "report" / "sweep.md").read_text()
     assert "| fusion_unit | - | done | 48 | s2 x s2 | 1 | proved |" in text
     assert "| fusion_unit | - | 3/3 | 0 | 0 |" in text
@@ -304,3 +306,36 @@ def test_the_make_targets_sweep_files_name_every_point():
     runs = {(p.preset, json.dumps(p.params), p.settings["rm"]) for p in exhaustive}
     assert len(runs) == 8 and len(exhaustive) == 8 * 16
     assert {p.preset for p in exhaustive} == {"fp16_mul", "bf16_mul"}
+
+
+def test_yosys_options_make_an_anchor_point_and_collect_finds_each_points_row(here):
+    points = [p for options in ("", "-booth") for p in sweep.grid(
+        "int8_mul", {"arch": ["infer"]}, "synth", {"synth_options": options})]
+    db = here / "anchors.db"
+    sweep.run(points, db, workers=1, root=here, progress=False)
+    ours, yosys_booth = sweep.collect(points, db, root=here)
+    assert ours["status"] == yosys_booth["status"] == "done"
+    assert ours["key"] != yosys_booth["key"]
+    assert ours["metrics"]["cells"] != yosys_booth["metrics"]["cells"]   # a different mapping
+    more = sweep.grid("int8_mul", {"arch": ["booth"]}, "synth")
+    assert sweep.collect(more, db, root=here) == [None]                # not run: no row
+    with pytest.raises(ValueError, match="synth_options: must be Yosys synth flags"):
+        sweep.grid("int8_mul", {}, "synth", {"synth_options": "-booth; shell rm"})
+
+
+def test_a_bench_table_replaces_its_readme_region(tmp_path):
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        "bench_results", Path(__file__).parent.parent / "bench" / "results.py")
+    results = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(results)
+    readme = tmp_path / "README.md"
+    readme.write_text("# x\n<!-- bench:t -->\n| old |\n<!-- /bench:t -->\ntail\n")
+    assert results.readme_table("t", ["| a |", "|---|", "| 1 |"], readme)
+    assert readme.read_text() == "# x\n<!-- bench:t -->\n| a |\n|---|\n| 1 |\n<!-- /bench:t -->\ntail\n"
+    assert not results.readme_table("other", ["| b |"], readme)
+    # The README's own regions are well formed: each opens once and closes after.
+    text = results.README.read_text()
+    for name in set(re.findall(r"<!-- bench:(\w+) -->", text)):
+        assert text.count(f"<!-- bench:{name} -->") == text.count(f"<!-- /bench:{name} -->") == 1
+        assert text.index(f"<!-- bench:{name} -->") < text.index(f"<!-- /bench:{name} -->")
