@@ -8,7 +8,9 @@
    exact sum: a chain of fp16 FMAs (fp16 accumulator), a chain of fp16->fp32
    FMAs, and the Kulisch accumulator read out once to fp32 and to fp16.
 
-Writes build/bench/mac_area.{json,md} and mac_accuracy.{json,md}.
+The areas are synth points of the sweep database build/bench/bench.db.
+Writes build/bench/mac_acc_width.{json,md}, mac_units.{json,md} and
+mac_accuracy.{json,md}, and the README's tables.
 Run: make bench (or python bench/mac.py --liberty PATH).
 """
 
@@ -19,10 +21,9 @@ import numpy as np
 from nnarith.golden.float import RNE, decode, fma_accumulate, to_float64
 from nnarith.golden.formats import float_format
 from nnarith.golden.kulisch import kulisch_accumulate
-from nnarith.hw.catalogue import build
-from nnarith.hw.synth import synthesize
+from nnarith import sweep
 
-from results import parse, parser, publish, tracked
+from results import parse, parser, publish, synthesized
 
 #: Horowitz, ISSCC 2014, 45 nm: µm² of the operations each unit contains.
 HOROWITZ = {"8b mult + 32b add": 282 + 137, "16b FP mult + 32b FP add": 1640 + 4184}
@@ -30,46 +31,38 @@ HOROWITZ = {"8b mult + 32b add": 282 + 137, "16b FP mult + 32b FP add": 1640 + 4
 UNITS = [
     ("int8 MAC, 32-bit acc", "int8_mac", {}, "8b mult + 32b add"),
     ("dp4a (4 int8 products + c)", "dp4a", {}, None),
-    ("fp16 x fp16 + fp32 fused MAC", "fp16_mac32", {}, "16b FP mult + 32b FP add"),
+    ("fp16 × fp16 + fp32 fused MAC", "fp16_mac32", {}, "16b FP mult + 32b FP add"),
     ("fp16 Kulisch, fp32 read-out", "kulisch_fp16", {}, None),
-    ("requantizer int32 -> int8", "requant", {}, None),
+    ("requantizer int32 → int8", "requant", {}, None),
 ]
 ACC_WIDTHS = (16, 24, 32, 48)
 LENGTHS = (64, 1024, 16384)
 TRIALS = 20
 
 
-def _area(preset, overrides, out, liberty):
-    targets = ("generic", "asic") if liberty else ("generic",)
-    unit = build(preset, overrides)
-    name = preset + "".join(f"_{k}{v}" for k, v in overrides.items())
-    result = synthesize(unit, preset, out / "synth" / name, targets=targets, liberty=liberty)
-    return {"cells": result["generic"]["cells"], "levels": result["generic"]["levels"],
-            "area_um2": result.get("asic", {}).get("area_um2")}
-
-
 def area_tables(out, liberty):
-    rows = []
-    for width in tracked(ACC_WIDTHS, "mac accumulators"):
-        rows.append({"table": "acc_width", "acc_width": width,
-                     **_area("int8_mac", {"acc_width": width}, out, liberty)})
-        print(rows[-1], flush=True)
-    for label, preset, overrides, horowitz in tracked(UNITS, "mac units"):
-        rows.append({"table": "units", "unit": label, "preset": preset,
-                     "horowitz_um2": HOROWITZ.get(horowitz), "horowitz_ops": horowitz,
-                     **_area(preset, overrides, out, liberty)})
-        print(rows[-1], flush=True)
+    settings = {"targets": ["generic", "asic"] if liberty else ["generic"], "liberty": liberty}
+    runs = [("int8_mac", {"acc_width": width}) for width in ACC_WIDTHS]
+    runs += [(preset, overrides) for _, preset, overrides, _ in UNITS]
+    points = [sweep.grid(preset, {k: [v] for k, v in overrides.items()}, "synth", settings)[0]
+              for preset, overrides in runs]
+    areas = [{"cells": m["cells"], "levels": m["levels"], "area_um2": m.get("um2")}
+             for m in synthesized(points, out)]
+    widths = [{"acc_width": width, **area} for width, area in zip(ACC_WIDTHS, areas)]
+    units = [{"unit": label, "preset": preset, "horowitz_um2": HOROWITZ.get(horowitz),
+              "horowitz_ops": horowitz, **area}
+             for (label, preset, _, horowitz), area in zip(UNITS, areas[len(ACC_WIDTHS):])]
     lines = ["| int8 MAC accumulator | generic cells | levels | NanGate45 µm² |", "|---|---|---|---|"]
     lines += [f"| {r['acc_width']} bits | {r['cells']} | {r['levels']} | {r['area_um2'] or 'n/a'} |"
-              for r in rows if r["table"] == "acc_width"]
-    lines += ["", "| unit | preset | generic cells | levels | NanGate45 µm² | Horowitz 45 nm µm² |",
-              "|---|---|---|---|---|---|"]
-    for r in rows:
-        if r["table"] == "units":
-            horowitz = f"{r['horowitz_um2']:,} ({r['horowitz_ops']})" if r["horowitz_um2"] else "–"
-            lines.append(f"| {r['unit']} | `{r['preset']}` | {r['cells']} | {r['levels']} | "
-                         f"{r['area_um2'] or 'n/a'} | {horowitz} |")
-    publish("mac_area", rows, lines, out)
+              for r in widths]
+    publish("mac_acc_width", widths, lines, out)
+    lines = ["| unit | preset | generic cells | levels | NanGate45 µm² | Horowitz 45 nm µm² |",
+             "|---|---|---|---|---|---|"]
+    for r in units:
+        horowitz = f"{r['horowitz_um2']:,} ({r['horowitz_ops']})" if r["horowitz_um2"] else "–"
+        lines.append(f"| {r['unit']} | `{r['preset']}` | {r['cells']} | {r['levels']} | "
+                     f"{r['area_um2'] or 'n/a'} | {horowitz} |")
+    publish("mac_units", units, lines, out)
 
 
 def _exact(bits, fmt):
@@ -120,14 +113,14 @@ def accuracy_table(out):
                      **{f"{k}_median": float(np.median(v)) for k, v in errors.items()},
                      **{f"{k}_max": float(np.max(v)) for k, v in errors.items()}})
         print(rows[-1], flush=True)
-    lines = ["| dot length | fp16 FMA chain (fp16 ulps) | fp16->fp32 FMA chain (fp32 ulps) | "
-             "Kulisch -> fp32 (fp32 ulps) | Kulisch -> fp16 (fp16 ulps) |", "|---|---|---|---|---|"]
+    # Median / max over TRIALS random dot products of N(0,1) fp16 values, RNE,
+    # error of the final result against the exact sum (the README says so above).
+    lines = ["| dot length | fp16 FMA chain (fp16 ulps) | fp16 → fp32 FMA chain (fp32 ulps) | "
+             "Kulisch → fp32 (fp32 ulps) | Kulisch → fp16 (fp16 ulps) |", "|---|---|---|---|---|"]
     for r in rows:
         cells = [f"{r[k + '_median']:.3g} / {r[k + '_max']:.3g}"
                  for k in ("fma16", "fma32", "kulisch32", "kulisch16")]
         lines.append(f"| {r['length']:,} | " + " | ".join(cells) + " |")
-    lines.append(f"\nmedian / max over {TRIALS} random dot products of N(0,1) fp16 values, RNE, "
-                 "error of the final result against the exact sum.")
     publish("mac_accuracy", rows, lines, out)
 
 
