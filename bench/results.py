@@ -7,6 +7,7 @@ README table it regenerates (between ``<!-- bench:<name> -->`` and
 import argparse
 import json
 import math
+import re
 from pathlib import Path
 
 from nnarith.progress import Progress
@@ -28,14 +29,14 @@ def publish(name, data, lines, out=OUT):
 
 
 def readme_table(name, lines, readme=README):
-    """Replace what stands between ``<!-- bench:name -->`` and
-    ``<!-- /bench:name -->`` in ``readme`` with ``lines``; False without markers."""
+    """Replace what stands between the lines ``<!-- bench:name -->`` and
+    ``<!-- /bench:name -->`` in ``readme`` with ``lines``; False without them."""
     text = readme.read_text(encoding="utf-8")
-    start, end = f"<!-- bench:{name} -->\n", f"<!-- /bench:{name} -->"
-    if start not in text or end not in text:
+    region = re.compile(rf"(?ms)^(<!-- bench:{name} -->\n).*?^(<!-- /bench:{name} -->)$")
+    if not region.search(text):
         return False
-    head, rest = text.split(start, 1)
-    readme.write_text(head + start + "\n".join(lines) + "\n" + end + rest.split(end, 1)[1],
+    table = "\n".join(lines)
+    readme.write_text(region.sub(lambda m: f"{m[1]}{table}\n{m[2]}", text, count=1),
                       encoding="utf-8")
     return True
 

@@ -336,6 +336,8 @@ def test_a_bench_table_replaces_its_readme_region(tmp_path):
     assert not results.readme_table("other", ["| b |"], readme)
     # The README's own regions are well formed: each opens once and closes after.
     text = results.README.read_text()
-    for name in set(re.findall(r"<!-- bench:(\w+) -->", text)):
-        assert text.count(f"<!-- bench:{name} -->") == text.count(f"<!-- /bench:{name} -->") == 1
-        assert text.index(f"<!-- bench:{name} -->") < text.index(f"<!-- /bench:{name} -->")
+    for name in set(re.findall(r"(?m)^<!-- bench:(\w+) -->$", text)):
+        opens = re.findall(rf"(?m)^<!-- bench:{name} -->$", text)
+        closes = re.findall(rf"(?m)^<!-- /bench:{name} -->$", text)
+        assert len(opens) == len(closes) == 1
+        assert text.index(f"\n<!-- bench:{name} -->\n") < text.index(f"\n<!-- /bench:{name} -->")
