@@ -38,6 +38,13 @@ def nnarith(*args, **kwargs):
     return subprocess.run([*NNARITH, *map(str, args)], capture_output=True, text=True, **kwargs)
 
 
+def report_text(db, here):
+    """``nnarith sweep --report db`` into ``here/report``: its sweep.md."""
+    report = nnarith("sweep", "--report", db, "-o", here / "report")
+    assert report.returncode == 0, report.stderr
+    return (here / "report" / "sweep.md").read_text()
+
+
 def rows(db):
     with sqlite3.connect(db) as con:
         return con.execute("SELECT key, preset, params, status, finished, metrics "
@@ -99,9 +106,7 @@ def test_small_sweep_fills_the_database_and_a_rerun_skips_it(here):
     second = nnarith(*args)
     assert second.returncode == 0 and "6 already in" in second.stdout and "0 run" in second.stdout
     assert rows(db) == stored
-    report = nnarith("sweep", "--report", db, "-o", here / "report")
-    assert report.returncode == 0, report.stderr
-    assert "| int8_mul | arch=booth, stages=2 | done |" in (here / "report" / "sweep.md").read_text()
+    assert "| int8_mul | arch=booth, stages=2 | done |" in report_text(db, here)
     assert len(json.loads((here / "report" / "sweep.json").read_text())) == 6
     assert (here / "report" / "cells_vs_stages.svg").is_file()
 
@@ -250,9 +255,7 @@ def test_exhaustive_shards_cover_every_pair_once(here):
     assert sum(m["pairs"] for m in metrics["int8_mul"]) == 1 << 16
     for rm in (0, 2):
         assert sum(m["pairs"] for m in metrics["e4m3_mul"] if m["rm"] == rm) == 1 << 16
-    report = nnarith("sweep", "--report", db, "-o", here / "report")
-    assert report.returncode == 0, report.stderr
-    text = (here / "report" / "sweep.md").read_text()
+    text = report_text(db, here)
     assert "| e4m3_mul | - | 2 | 3/3 | 65,536 | 0 |" in text
     assert "| int8_mul | - |  | 3/3 | 65,536 | 0 |" in text
 
@@ -265,9 +268,7 @@ def test_formal_points_prove_one_mode_word_each(here):
     proofs = sorted((json.loads(r[5])["mode"], json.loads(r[5])["proof"], r[3])
                     for r in rows(db))
     assert proofs == [(0, "proved", "done"), (3, "proved", "done"), (48, "proved", "done")]
-    report = nnarith("sweep", "--report", db, "-o", here / "report")
-    assert report.returncode == 0, report.stderr
-    text = (here / "report" / "sweep.md").read_text()
+    text = report_text(db, here)
     assert "| fusion_unit | - | done | 48 | s2 x s2 | 1 | proved |" in text
     assert "| fusion_unit | - | 3/3 | 0 | 0 |" in text
 
