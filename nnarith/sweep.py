@@ -234,7 +234,7 @@ def _check_unit(job, preset, overrides, settings):
         return
     from .sim.exhaustive import check_unit, fixed_ports
     unit = build(preset, overrides).not_elaborated()       # for its ports
-    fixed = fixed_ports(unit)
+    fixed = fixed_ports(unit.signature.members)
     check_unit(unit, preset, fixed=fixed)
     if not fixed and settings["rm"] != [0]:
         raise ValueError(f"rm: {preset} has no rm input (leave rm at 0)")
@@ -425,10 +425,10 @@ def _sim(task, workdir):
 
 
 def _exhaustive(task, workdir):
-    from .sim.exhaustive import check_shard
+    from .sim.exhaustive import check_shard, fixed_ports
     settings = task["settings"]
-    ports = {port["name"] for port in json.loads(task["files"][f"{task['preset']}.json"])["ports"]}
-    fixed = ("rm",) if "rm" in ports else ()
+    manifest = json.loads(task["files"][f"{task['preset']}.json"])
+    fixed = fixed_ports([port["name"] for port in manifest["ports"]])
     pairs, mismatches, failures = check_shard(
         task["preset"], task["params"], [settings["rm"]] if fixed else [], settings["shard"],
         settings["shards"], fixed=fixed, progress=False)

@@ -17,7 +17,6 @@ stderr adds them up.
 """
 
 import argparse
-import fcntl
 import json
 import os
 import subprocess
@@ -30,7 +29,7 @@ from amaranth.hdl import Shape
 from amaranth.lib.wiring import In
 
 from ..errors import ToolError, children_stopped_on_interrupt, log_reason
-from ..hw.cache import BUILD_ROOT
+from ..hw.cache import BUILD_ROOT, file_lock
 from ..hw.catalogue import build
 from ..hw.export import export
 from ..progress import CountFile, Progress
@@ -123,9 +122,10 @@ def _shard_name(fixed_values, shard, shards):
 MAX_PAIRS = 2 ** 32
 
 
-def fixed_ports(unit):
-    """The inputs held at one value through a run: ``rm`` where the unit has it."""
-    return tuple(name for name in ("rm",) if name in unit.signature.members)
+def fixed_ports(ports):
+    """The inputs held at one value through a run: ``rm`` where ``ports`` (port
+    names: a unit's signature, or a manifest's port list) has it."""
+    return tuple(name for name in ("rm",) if name in ports)
 
 
 def check_unit(unit, preset, sweep=("a", "b"), fixed=("rm",)):
@@ -160,8 +160,7 @@ def build_driver(unit, preset, overrides, sweep=("a", "b"), fixed=("rm",)):
     workdir = _workdir(preset, overrides)
     workdir.mkdir(parents=True, exist_ok=True)
     # Shards and parallel test workers share the build: one compiles, the others wait.
-    with open(workdir / ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with file_lock(workdir / ".lock"):
         exported = export(unit, "top", workdir, preset=preset)
         v_path, manifest = exported.verilog, json.loads(exported.manifest.read_text())
         driver, source = workdir / "driver.cpp", _driver_source(manifest, sweep, fixed)
