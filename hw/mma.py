@@ -39,8 +39,8 @@ from .fixed import narrow
 from .mac import adder_tree, adder_tree_steps, sum_of_products_steps
 from .params import Derived, Param
 from .booth import BOOTH_DELAY, booth_partial_products, reduce_and_add_steps
-from .pipeline import (Delay, adder, alongside, compare, logic, multiplier_delay, mux, shifter,
-                       through)
+from .pipeline import (Delay, adder, alongside, compare, lane, lane_output, logic,
+                       multiplier_delay, mux, shifter, side_by_side, through)
 from .shift import normalize_left_steps, shift_digit
 from .unit import STAGES_PARAM, TARGET_MHZ_PARAM, Unit
 
@@ -531,6 +531,33 @@ class FloatMMA(Unit):
                                                       point=f"{phase}_round")
         return bits, flags
 
+    def _output(self, m, da, db, local):
+        """Datapath generator of one output in its lane ``m``: the K products
+        of row ``da`` and column ``db`` (inferred and cut at ``products``, or
+        Booth trees), C (and ``rm``) alongside, then the tensor-core or fused
+        dot product; returns the lane's output ports."""
+        booth = self.params["arch"] == "booth"
+        products = [_Product(m, x, y, f"p{kk}", multiply=not booth)
+                    for kk, (x, y) in enumerate(zip(da, db))]
+        carried = {key: local[key] for key in ("c", "rm") if key in local}
+        exp_sum = adder(self.in_fmt.exp_bits + 2)
+        if booth:
+            products, carried = yield from alongside(
+                side_by_side([prod.booth_steps(m, exp_sum) for prod in products]), carried)
+        else:
+            sig_bits = self.in_fmt.frac_bits + 1
+            state = yield ("products", (exp_sum, multiplier_delay(sig_bits, sig_bits)),
+                           {**{(kk, key): getattr(prod, key) for kk, prod in enumerate(products)
+                               for key in _PRODUCT}, **carried})
+            products = [_Product.of({key: state[kk, key] for key in _PRODUCT})
+                        for kk in range(len(products))]
+            carried = {key: state[key] for key in carried}
+        if self.core is not None:
+            bits = yield from self._tensorcore_output(m, products, carried["c"], "o")
+            return lane_output(m, "d", bits)
+        bits, flags = yield from self._fused_output(m, products, carried["c"], carried["rm"], "o")
+        return lane_output(m, "d", bits), lane_output(m, "flags", flags)
+
     def elaborate(self, platform):
         p = self.params
         m = Module()
@@ -558,38 +585,25 @@ class FloatMMA(Unit):
         da = [operands[i * depth:(i + 1) * depth] for i in range(rows)]
         db = [operands[len(da) * depth + kk * cols:len(da) * depth + (kk + 1) * cols]
               for kk in range(depth)]
-        booth = p["arch"] == "booth"
-        products = [_Product(m, da[i][kk], db[kk][j], f"p{i}_{j}_{kk}", multiply=not booth)
-                    for i in range(rows) for j in range(cols) for kk in range(depth)]
-        exp_sum = adder(self.in_fmt.exp_bits + 2)
-        if booth:
-            # Every significand product's tree through the same cut points; C and rm ride along.
-            trees = [prod.booth_steps(m, exp_sum) for prod in products]
-            trees[0] = alongside(trees[0], (c, rm))
-            products = pipe.lockstep(trees)
-            products[0], (c, rm) = products[0]
-        else:
-            flat = [s for prod in products for s in prod.signals()]
-            sig_bits = self.in_fmt.frac_bits + 1
-            *flat, c, rm = pipe.cut("products", *flat, c, rm,
-                                    delay=(exp_sum, multiplier_delay(sig_bits, sig_bits)))
-            products = [_Product.of(dict(zip(_PRODUCT, flat[6 * i:6 * i + 6])))
-                        for i in range(len(products))]
-        products = [[products[(i * cols + j) * depth:(i * cols + j + 1) * depth]
-                     for j in range(cols)] for i in range(rows)]
 
-        # Every output's datapath, all through the same cut points.
-        datapaths = []
+        # Every output in a submodule of its own (identical ones: synthesized
+        # once), all through the same cut points.
+        lanes, datapaths = [], []
         for i in range(rows):
             for j in range(cols):
-                c_bits = _element(c, i * cols + j, wa)
-                if self.core is not None:
-                    datapaths.append(self._tensorcore_output(m, products[i][j], c_bits,
-                                                             f"o{i}_{j}"))
-                else:
-                    datapaths.append(self._fused_output(m, products[i][j], c_bits, rm,
-                                                        f"o{i}_{j}"))
-        results = pipe.lockstep(datapaths)
+                inputs = {"c": _element(c, i * cols + j, wa)}
+                if self.core is None:
+                    inputs["rm"] = rm
+                for kk in range(depth):
+                    for side, operand in (("a", da[i][kk]), ("b", db[kk][j])):
+                        inputs.update({f"{side}{kk}_{field}": value for field, value
+                                       in zip(_DECODED, operand.signals())})
+                module, local = lane(m, f"o{i}_{j}", inputs)
+                row, column = ([Decoded(*(local[f"{side}{kk}_{field}"] for field in _DECODED))
+                                for kk in range(depth)] for side in "ab")
+                lanes.append(module)
+                datapaths.append(self._output(module, row, column, local))
+        results = pipe.lockstep(datapaths, lanes)
         if self.core is None:
             d, flag_bits = pipe.cut("out", Cat(*(bits for bits, _ in results)),
                                     Cat(*(fl for _, fl in results)), delay=ENCODE_DELAY)
@@ -645,37 +659,47 @@ class IntMMA(Unit):
                 "ovf": ("flag", f"bit {n}*i+j: D[i][j]'s exact sum was outside the accumulator")}
         super().__init__(p, members, docs)
 
-    def _output(self, m, a, b, c, i, j):
-        """Datapath generator of ``D[i][j]``: the dot product and C[i][j] in
-        one tree (cut like IntMAC's), then the fit to the accumulator."""
+    def _output(self, m, local):
+        """Datapath generator of one output in its lane ``m`` (inputs ``local``:
+        ``a<k>``, ``b<k>``, ``c``): the dot product and C in one tree (cut like
+        IntMAC's), then the fit to the accumulator; returns the lane's output
+        ports."""
         p = self.params
-        cols, depth, w, wa = p["n"], p["k"], p["in_bits"], p["acc_width"]
+        w, wa = p["in_bits"], p["acc_width"]
         a_fmt, b_fmt = QFormat(w, 0, p["a_signed"]), QFormat(w, 0, p["b_signed"])
         acc_fmt = QFormat(wa, 0, self.acc_signed)
 
-        def lane(value, is_signed):
+        def lane_value(value, is_signed):
             return value.as_signed() if is_signed else value
-        a_lanes = [lane(_element(a, i * depth + kk, w), p["a_signed"]) for kk in range(depth)]
-        b_lanes = [lane(_element(b, kk * cols + j, w), p["b_signed"]) for kk in range(depth)]
-        addend = lane(_element(c, i * cols + j, wa), self.acc_signed)
-        name = f"o{i}_{j}"
+        a_lanes = [lane_value(local[f"a{kk}"], p["a_signed"]) for kk in range(p["k"])]
+        b_lanes = [lane_value(local[f"b{kk}"], p["b_signed"]) for kk in range(p["k"])]
         # C[i][j] is one more row of the tree.
         total, _ = yield from sum_of_products_steps(m, a_lanes, b_lanes, a_fmt, b_fmt,
-                                                    p["arch"] == "booth", (), name=name,
-                                                    addend=addend)
+                                                    p["arch"] == "booth", (), name="o",
+                                                    addend=lane_value(local["c"], self.acc_signed))
         fitted, outside = narrow(m, total, QFormat(len(total), 0, True), acc_fmt, "trunc",
                                  p["overflow"])
         values = yield ("out", Delay(luts=2), {"y": fitted, "ovf": outside})
-        return values["y"], values["ovf"]
+        return lane_output(m, "d", values["y"]), lane_output(m, "ovf", values["ovf"])
 
     def elaborate(self, platform):
         p = self.params
         m = Module()
+        rows, cols, depth, w, wa = p["m"], p["n"], p["k"], p["in_bits"], p["acc_width"]
         pipe = self.pipeline(m)
         a, b, c = pipe.cut("in", self.a, self.b, self.c)
-        # Every output's tree, all through the same cut points.
-        results = pipe.lockstep([self._output(m, a, b, c, i, j)
-                                 for i in range(p["m"]) for j in range(p["n"])])
+        # Every output's tree in a submodule of its own (identical ones:
+        # synthesized once), all through the same cut points.
+        lanes, datapaths = [], []
+        for i in range(rows):
+            for j in range(cols):
+                module, local = lane(m, f"o{i}_{j}", {
+                    "c": _element(c, i * cols + j, wa),
+                    **{f"a{kk}": _element(a, i * depth + kk, w) for kk in range(depth)},
+                    **{f"b{kk}": _element(b, kk * cols + j, w) for kk in range(depth)}})
+                lanes.append(module)
+                datapaths.append(self._output(module, local))
+        results = pipe.lockstep(datapaths, lanes)
         m.d.comb += [self.d.eq(Cat(*(y for y, _ in results))),
                      self.ovf.eq(Cat(*(ovf for _, ovf in results)))]
         pipe.finish()

@@ -15,11 +15,11 @@ estimate stay on the pipeline (:attr:`Pipeline.estimate`) for the manifest.
 import math
 from dataclasses import dataclass
 
-from amaranth.hdl import Const, Mux, Signal, Value
+from amaranth.hdl import Const, Module, Mux, Signal, Value
 from amaranth.lib import data
 
 __all__ = ["Delay", "DelayModel", "DELAY_MODELS", "Pipeline", "alongside", "balance", "drive",
-           "flatten", "through", "unflatten",
+           "flatten", "lane", "lane_output", "side_by_side", "through", "unflatten",
            "logic", "lookup", "adder", "mux", "shifter", "compare", "multiplier_delay"]
 
 
@@ -185,18 +185,50 @@ def balance(segments, widths, stages, fixed=None):
     return ranks, delays
 
 
-def drive(pipe, datapath):
+def drive(pipe, datapath, owner=None):
     """Run a datapath generator (it yields ``(name, delay, values)`` at each
     cut point, ``values`` a dict, and is sent the values back) through
     ``pipe``'s cut points, or straight through without a pipeline; returns
-    what it returns. :meth:`Pipeline.lockstep` runs several side by side."""
+    what it returns. ``owner``: the module that registers each value, by its
+    key (see :meth:`Pipeline.cut_many`). :func:`side_by_side` runs several
+    datapaths as one."""
     try:
         request = next(datapath)
         while True:
             name, delay, values = request
-            request = datapath.send(values if pipe is None else pipe.cut_any(name, values, delay))
+            request = datapath.send(values if pipe is None
+                                    else pipe.cut_any(name, values, delay, owner=owner))
     except StopIteration as stop:
         return stop.value
+
+
+def side_by_side(datapaths):
+    """Several identical datapath generators (one per output of a unit, or per
+    product of an output) as one: all of them cross each cut point together,
+    their values keyed ``(i, key)`` and their delays side by side. Returns
+    what each datapath returns."""
+    datapaths = list(datapaths)
+    results = [None] * len(datapaths)
+    pending = {}
+    for i, datapath in enumerate(datapaths):
+        try:
+            pending[i] = next(datapath)
+        except StopIteration as stop:
+            results[i] = stop.value
+    while pending:
+        names = {name for name, _, _ in pending.values()}
+        if len(names) != 1:
+            raise RuntimeError(f"datapaths out of step at cut points {sorted(names)}")
+        back = yield (names.pop(), tuple(d for _, d, _ in pending.values()),
+                      {(i, key): value for i, (_, _, values) in pending.items()
+                       for key, value in values.items()})
+        for i in list(pending):
+            try:
+                pending[i] = datapaths[i].send({key: back[i, key] for key in pending[i][2]})
+            except StopIteration as stop:
+                results[i] = stop.value
+                del pending[i]
+    return results
 
 
 def through(name, delay, values, carried=()):
@@ -236,6 +268,28 @@ def unflatten(template, values):
     return dict(zip(template, values)) if isinstance(template, dict) else tuple(values)
 
 
+def lane(m, name, inputs):
+    """A submodule ``name`` of ``m`` for one datapath of :meth:`Pipeline.lockstep`
+    and its inputs: a signal per ``inputs`` entry (name -> value), driven in
+    ``m``. Inside the lane only these names appear, so identical lanes export
+    as identical modules (synthesized once, :mod:`hw.blocks`)."""
+    module = Module()
+    m.submodules[name] = module
+    local = {}
+    for key, value in inputs.items():
+        value = Value.cast(value)
+        local[key] = Signal(value.shape(), name=key)
+        m.d.comb += local[key].eq(value)
+    return module, local
+
+
+def lane_output(module, name, value):
+    """``value`` (logic of a lane) as the lane's output port ``name``."""
+    port = Signal(Value.cast(value).shape(), name=name)
+    module.d.comb += port.eq(value)
+    return port
+
+
 def _name(value):
     return getattr(Value.cast(value), "name", "value")
 
@@ -264,6 +318,7 @@ class Pipeline:
         self._enable = enable
         self._model = DELAY_MODELS[model]
         self._cuts = []                    # (name, values, stand-ins, valid stand-in or None)
+        self._owners = []                  # per cut, the module registering each value (None: m)
         self._bases = {}                   # id of a stand-in -> the name of what it stands for
         self._segments = []                # Delay before each cut
         self._in_valid = in_valid
@@ -287,9 +342,11 @@ class Pipeline:
             return delay
         return max((self.longest(d) for d in delay), key=self.ns)
 
-    def cut_many(self, name, values, delay=Delay()):
+    def cut_many(self, name, values, delay=Delay(), owners=None):
         """:meth:`cut` for a sequence of values; always returns a tuple.
-        ``delay``: a :class:`Delay`, or a tuple of them for paths side by side."""
+        ``delay``: a :class:`Delay`, or a tuple of them for paths side by side;
+        ``owners``: per value, the module its registers go in (None: the
+        pipeline's own)."""
         self._check(name)
         delay = self.longest(delay)
         bases = [self._bases.get(id(value), _name(value)) for value in values]
@@ -297,14 +354,20 @@ class Pipeline:
         # A value crossing several cuts keeps its own name after each cut's.
         self._bases.update((id(stand_in), base) for stand_in, base in zip(stand_ins, bases))
         self._cuts.append((name, tuple(values), stand_ins, None))
+        self._owners.append(tuple(owners) if owners is not None else (None,) * len(values))
         self._segments.append(delay)
         return stand_ins
 
-    def cut_any(self, name, values, delay=Delay()):
-        """:meth:`cut_many` for a tuple, or for a dict of values (returns a dict)."""
+    def cut_any(self, name, values, delay=Delay(), owner=None):
+        """:meth:`cut_many` for a tuple, or for a dict of values (returns a
+        dict); ``owner``: the module of each value, by its key (a dict's) or
+        index."""
+        keys = tuple(values) if isinstance(values, dict) else range(len(values))
+        owners = None if owner is None else [owner(key) for key in keys]
         if isinstance(values, dict):
-            return dict(zip(values, self.cut_many(name, tuple(values.values()), delay=delay)))
-        return self.cut_many(name, tuple(values), delay=delay)
+            return dict(zip(values, self.cut_many(name, tuple(values.values()), delay=delay,
+                                                  owners=owners)))
+        return self.cut_many(name, tuple(values), delay=delay, owners=owners)
 
     def steps(self, name, steps, carried):
         """Apply side ``steps`` (``(function, delay)`` pairs, as for
@@ -314,35 +377,14 @@ class Pipeline:
             carried = self.cut_any(f"{name}{i}", function(carried), delay=delay)
         return carried
 
-    def lockstep(self, datapaths):
+    def lockstep(self, datapaths, modules=None):
         """Run several identical datapaths (generators, one per output of a
-        unit) through shared cut points: each yields ``(name, delay, values)``
-        at a cut point (``values`` a dict of everything it still needs) and
-        is sent the values back through the cut; all of them cross each cut
-        together. Returns what each datapath returns."""
-        datapaths = list(datapaths)
-        results = [None] * len(datapaths)
-        pending = {}
-        for i, datapath in enumerate(datapaths):
-            try:
-                pending[i] = next(datapath)
-            except StopIteration as stop:
-                results[i] = stop.value
-        while pending:
-            names = {name for name, _, _ in pending.values()}
-            if len(names) != 1:
-                raise RuntimeError(f"datapaths out of step at cut points {sorted(names)}")
-            flat = {(i, key): value for i, (_, _, values) in pending.items()
-                    for key, value in values.items()}
-            cut = self.cut_any(names.pop(), flat, delay=tuple(d for _, d, _ in pending.values()))
-            for i in list(pending):
-                values = {key: cut[i, key] for key in pending[i][2]}
-                try:
-                    pending[i] = datapaths[i].send(values)
-                except StopIteration as stop:
-                    results[i] = stop.value
-                    del pending[i]
-        return results
+        unit) through shared cut points (:func:`side_by_side`); returns what
+        each datapath returns. ``modules``: one per datapath, the submodule
+        that holds its registers (its logic is the generator's to put there),
+        so that each output is a module of its own in the Verilog."""
+        owner = None if modules is None else (lambda key: modules[key[0]])
+        return drive(self, side_by_side(datapaths), owner=owner)
 
     def register(self, name, delay=Delay()):
         """A rank the unit builds itself (an accumulator), ``delay`` after the
@@ -353,6 +395,7 @@ class Pipeline:
             raise ValueError("a pipeline with its own registers needs in_valid")
         arriving = Signal(name=f"{name}_in_valid")
         self._cuts.append((name, (), (), arriving))
+        self._owners.append(())
         self._segments.append(delay)
         return arriving
 
@@ -406,17 +449,19 @@ class Pipeline:
         ranks = self.ranks = self.estimate.pop("ranks")
         m = self._m
         valid = self._in_valid
-        registered = []                    # every rank's assignments, under the enable
-        for (name, values, stand_ins, arriving), count in zip(self._cuts, ranks):
-            for value, stand_in in zip(values, stand_ins):
+        registered = {}                    # per module, every rank's assignments
+        for (name, values, stand_ins, arriving), owners, count in zip(self._cuts, self._owners,
+                                                                      ranks):
+            for value, stand_in, owner in zip(values, stand_ins, owners):
+                owner = m if owner is None else owner
                 for rank in range(count - 1):
                     reg = _like(value, f"{name}_{rank}_{self._bases.get(id(value), _name(value))}")
-                    registered.append(reg.eq(value))
+                    registered.setdefault(owner, []).append(reg.eq(value))
                     value = reg
                 if count:
-                    registered.append(stand_in.eq(value))
+                    registered.setdefault(owner, []).append(stand_in.eq(value))
                 else:
-                    m.d.comb += stand_in.eq(value)
+                    owner.d.comb += stand_in.eq(value)
             if valid is None:
                 continue
             if arriving is not None:
@@ -424,13 +469,14 @@ class Pipeline:
                 count = 1
             for rank in range(count):
                 reg = Signal(name=f"{name}_{rank}_valid")
-                registered.append(reg.eq(valid))
+                registered.setdefault(m, []).append(reg.eq(valid))
                 valid = reg
-        if self._enable is None:
-            m.d.sync += registered
-        else:
-            with m.If(self._enable):
-                m.d.sync += registered
+        for owner, statements in registered.items():
+            if self._enable is None:
+                owner.d.sync += statements
+            else:
+                with owner.If(self._enable):
+                    owner.d.sync += statements
         if self._out_valid is not None:
             m.d.comb += self._out_valid.eq(valid)
         return self.estimate
