@@ -24,9 +24,9 @@ from ..progress import Progress
 from .export import export, timing_estimate
 from .wrapper import ShiftWrapper
 
-__all__ = ["TARGETS", "SynthesisError", "lint", "lint_verilog", "synthesize",
-           "synthesize_exported", "fmax", "fmax_exported", "wrapper_verilog", "generic",
-           "run_yosys", "yowasp_env"]
+__all__ = ["TARGETS", "SPLIT_TARGETS", "SynthesisError", "lint", "lint_verilog", "synthesize",
+           "synthesize_exported", "synthesize_split", "fmax", "fmax_exported", "wrapper_verilog",
+           "generic", "run_yosys", "yowasp_env"]
 
 #: Fails the Yosys script on any latch, coarse-grained or mapped.
 NO_LATCHES = "select -assert-none t:$dlatch t:$adlatch t:$dlatchsr t:$_DLATCH_* t:$_DLATCHSR_*"
@@ -121,7 +121,9 @@ def generic(top, workdir, synth_options="", reads=None):
     return _generic(top, Path(workdir), synth_options, reads)
 
 
-def _generic(top, workdir, synth_options="", reads=None):
+def _generic(top, workdir, synth_options="", reads=None, netlist=False):
+    """``netlist``: also write the mapped gates to ``generic_netlist.json``
+    (a part of a split block, :func:`synthesize_split`)."""
     run_yosys((reads or _read(top)) + f"""synth -flatten -top {top} {synth_options}
 {DROP_SCOPES}
 check -assert
@@ -131,25 +133,33 @@ abc -g {GENERIC_GATES}
 opt_clean
 tee -q -o generic_gates.json stat -json
 tee -q -o generic_ltp.txt ltp -noff
-""", workdir, "generic")
-    gates = _stat(workdir, "generic_gates")
+""" + ("write_json generic_netlist.json\n" if netlist else ""), workdir, "generic")
     cmos = _stat(workdir, "generic_cmos")
-    ltp = re.search(r"length=(\d+)", (workdir / "generic_ltp.txt").read_text())
-    cells = gates["num_cells_by_type"]
-    flops = sum(n for cell, n in cells.items() if "DFF" in cell)
     # Yosys counts CMOS transistors of logic gates only; a trailing "+" says flops were left out.
     transistors = str(cmos["estimated_num_transistors"])
-    return {"cells": gates["num_cells"], "logic_cells": gates["num_cells"] - flops,
-            "flops": flops, "levels": int(ltp.group(1)) if ltp else None,
-            "transistors": int(transistors.rstrip("+")),
+    return {**_gates(workdir), "transistors": int(transistors.rstrip("+")),
             "transistors_exclude_flops": transistors.endswith("+")}
 
 
-def _asic(top, workdir, liberty, synth_options=""):
-    name = Path(liberty).name
+def _gates(workdir):
+    """Cells, flops and logic levels of ``generic_gates.json`` and ``generic_ltp.txt``."""
+    gates = _stat(workdir, "generic_gates")
+    ltp = re.search(r"length=(\d+)", (workdir / "generic_ltp.txt").read_text())
+    flops = sum(n for cell, n in gates["num_cells_by_type"].items() if "DFF" in cell)
+    return {"cells": gates["num_cells"], "logic_cells": gates["num_cells"] - flops,
+            "flops": flops, "levels": int(ltp.group(1)) if ltp else None}
+
+
+def _liberty_path(liberty, workdir):
     # yowasp tools see the real file system only through relative paths when
     # the project sits under /tmp (their /tmp is a private directory).
-    liberty = os.path.relpath(Path(liberty).resolve(), workdir)
+    return os.path.relpath(Path(liberty).resolve(), workdir)
+
+
+def _asic(top, workdir, liberty, synth_options="", netlist=False):
+    """``netlist``: also write the mapped cells to ``asic_netlist.json``."""
+    name = Path(liberty).name
+    liberty = _liberty_path(liberty, workdir)
     run_yosys(_read(top) + f"""synth -flatten -top {top} {synth_options}
 {DROP_SCOPES}
 check -assert
@@ -158,7 +168,7 @@ dfflibmap -liberty {liberty}
 abc -liberty {liberty}
 opt_clean
 tee -q -o asic.json stat -liberty {liberty} -json
-""", workdir, "asic")
+""" + ("write_json asic_netlist.json\n" if netlist else ""), workdir, "asic")
     design = _stat(workdir, "asic")
     return {"area_um2": round(float(design["area"]), 1), "cells": design["num_cells"],
             "liberty": name}
@@ -227,17 +237,17 @@ def _fmax(unit, workdir, dsp):
     return fmax(unit, workdir, dsp)[1]
 
 
-def _steps(top, workdir, targets, liberty, fmax_of, synth_options):
+def _steps(top, workdir, targets, liberty, fmax_of, synth_options, netlist=False):
     """The tool runs for ``targets``, in order: ``(what, result key, field or
     None for the whole entry, work)``; ``fmax_of(dsp=...)`` (or None: no Fmax)
     places and routes."""
     steps = []
     if "generic" in targets:
         steps.append(("yosys generic", "generic", None,
-                      partial(_generic, top, workdir, synth_options)))
+                      partial(_generic, top, workdir, synth_options, netlist=netlist)))
     if "asic" in targets and liberty is not None:
         steps.append(("yosys asic", "asic", None,
-                      partial(_asic, top, workdir, liberty, synth_options)))
+                      partial(_asic, top, workdir, liberty, synth_options, netlist=netlist)))
     if "ice40" in targets:
         steps.append(("yosys ice40", "ice40", None,
                       partial(_fpga, top, workdir, "ice40", dsp=True)))
@@ -286,12 +296,68 @@ def synthesize(unit, top, workdir, targets=TARGETS, liberty=None, fmax=True, syn
 
 
 def synthesize_exported(top, workdir, targets=TARGETS, liberty=None, synth_options="", *,
-                        progress=False):
+                        progress=False, netlist=False):
     """:func:`synthesize` (without Fmax) of the Verilog already exported to
-    ``workdir/<top>.v``: what a sweep's worker runs, needing only the tools."""
+    ``workdir/<top>.v``: what a sweep's worker runs, needing only the tools.
+    ``netlist``: keep the generic and asic netlists for :func:`synthesize_split`."""
     _check_targets(targets)
     workdir = Path(workdir).resolve()
-    return _run_steps(_steps(top, workdir, targets, liberty, None, synth_options), top, progress)
+    return _run_steps(_steps(top, workdir, targets, liberty, None, synth_options, netlist), top,
+                      progress)
+
+
+#: The targets a split block is stitched for.
+SPLIT_TARGETS = ("generic", "asic")
+
+
+def synthesize_split(top, workdir, parts, targets=SPLIT_TARGETS, liberty=None, synth_options=""):
+    """A block from its parts (:mod:`hw.blocks`): ``workdir/<top>.v`` holds
+    the top module alone; per ``(module, count)`` of ``parts``,
+    ``<module>.v`` its Verilog and ``<module>_<target>.json`` its netlist from
+    :func:`synthesize_exported` with ``netlist``. The top is synthesized with
+    the parts as black boxes, then their netlists are read in, flattened and
+    counted as one design: cells, flops and logic levels (generic), µm²
+    (asic), and the top's own share; the stitched netlists stay beside as
+    ``<target>_stitched.v``."""
+    workdir = Path(workdir).resolve()
+    stubs = "".join(f"read_verilog -lib {module}.v\n" for module, _ in parts)
+    instances = sum(count for _, count in parts)
+    names = " ".join(f"={module}" for module, _ in parts)     # "=": black boxes too
+
+    def stitch(target, mapping, counting):
+        netlists = "".join(f"read_json {module}_{target}.json\n" for module, _ in parts)
+        run_yosys(stubs + _read(top) + f"""synth -flatten -top {top} {synth_options}
+{DROP_SCOPES}
+check -assert
+{NO_LATCHES}
+{mapping}
+opt_clean
+tee -q -o {target}_top.json stat -json
+delete {names}
+{netlists}hierarchy -check -top {top}
+flatten
+{DROP_SCOPES}
+check -assert
+{counting}write_verilog -noattr {target}_stitched.v
+""", workdir, f"{target}_split")
+        return _stat(workdir, f"{target}_top")["num_cells"] - instances
+
+    results = {}
+    if "generic" in targets:
+        own = stitch("generic", f"abc -g {GENERIC_GATES}",
+                     "tee -q -o generic_gates.json stat -json\n"
+                     "tee -q -o generic_ltp.txt ltp -noff\n")
+        results["generic"] = {**_gates(workdir), "top_cells": own}
+    if "asic" in targets and liberty is not None:
+        path = _liberty_path(liberty, workdir)
+        stubs = f"read_liberty -lib {path}\n" + stubs
+        own = stitch("asic", f"dfflibmap -liberty {path}\nabc -liberty {path}",
+                     f"tee -q -o asic.json stat -liberty {path} -json\n")
+        design = _stat(workdir, "asic")
+        results["asic"] = {"area_um2": round(float(design["area"]), 1),
+                           "cells": design["num_cells"], "liberty": Path(liberty).name,
+                           "top_cells": own}
+    return results
 
 
 def _check_targets(targets):

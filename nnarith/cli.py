@@ -145,7 +145,7 @@ def cmd_report(args) -> int:
         raise UsageError(f"--liberty: no such file: {args.liberty}")
     out = _output_dir(args.output)
     synth_report(out, liberty=args.liberty, presets=args.presets or None,
-                 progress=not args.quiet)
+                 workers=args.workers, progress=not args.quiet)
     print(out / "report.md")
     return EXIT_OK
 
@@ -209,7 +209,7 @@ def cmd_sweep(args) -> int:
         points, options = sweep.load_file(args.file)
     else:
         settings = {"targets": args.target, "liberty": args.liberty,
-                    "synth_options": args.synth_options,
+                    "synth_options": args.synth_options, "split": args.split or None,
                     "seeds": _integers("seeds", args.seeds),
                     "vectors": args.vectors, "seed": args.seed, "simulator": args.sim,
                     "rm": _integers("rm", args.rm), "shards": args.shards,
@@ -287,6 +287,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("presets", nargs="*", help="presets (default: all)")
     p.add_argument("--liberty", help="liberty (.lib) for ASIC area")
     p.add_argument("-o", "--output", default="build/synth")
+    p.add_argument("--workers", type=int, default=None,
+                   help="local Dask worker processes (default: one per core); the points land "
+                   "in <output>/synth.db, which a rerun reuses")
     quiet_arg(p)
     p.set_defaults(func=cmd_report)
 
@@ -302,6 +305,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--liberty", help="synth: liberty (.lib) for the asic target")
     p.add_argument("--synth-options", default=None,
                    help="synth: flags for Yosys's synth, e.g. -booth (Yosys's own Booth mapping)")
+    p.add_argument("--split", action="store_true",
+                   help="synth: a whole block from its parts, each distinct submodule "
+                   "synthesized once, then stitched (generic and asic targets)")
     p.add_argument("--seeds", help="fmax: nextpnr placement seeds, e.g. 1,2,3 (default 1)")
     p.add_argument("--vectors", type=int, default=None, help="sim: vectors per point")
     p.add_argument("--seed", type=int, default=None, help="sim: random seed (default 1)")

@@ -76,7 +76,10 @@ class Progress:
         return self
 
     def __exit__(self, kind, error, trace):
-        self.close(failed=kind is not None)
+        # Bad input (a ValueError, found before any hardware is built) is
+        # reported in one line by the caller: no closing line beside it.
+        self.close(failed=kind is not None,
+                   quiet=kind is not None and issubclass(kind, ValueError))
 
     def step(self, what):
         """Say what is being done now (e.g. ``"yosys ecp5"``). Before the
@@ -102,7 +105,7 @@ class Progress:
         """Poll ``read()`` (a count, or None while there is none) from now on."""
         self._poll = read
 
-    def close(self, failed=False):
+    def close(self, failed=False, quiet=False):
         self._stop.set()
         if self._ticker is not None:
             self._ticker.join()
@@ -114,11 +117,12 @@ class Progress:
             return
         with self._lock:
             if self._bar is not None:
-                self._bar.set_postfix_str(self._status(closing=True, with_count=False),
-                                         refresh=False)
+                if not quiet:
+                    self._bar.set_postfix_str(self._status(closing=True, with_count=False),
+                                             refresh=False)
                 self._bar.close()
                 self._bar = None
-            else:
+            elif not quiet:
                 self._print(self._line(closing=True, failed=failed))
         self._enabled = False
 

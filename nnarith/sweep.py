@@ -5,7 +5,10 @@ A point is a preset, parameter overrides and a job:
 
 - ``synth``: Yosys area for ``targets`` (generic, asic, ice40, ecp5, xilinx),
   with ``synth_options`` for Yosys's ``synth`` (``-booth``: Yosys's own Booth
-  mapping, an anchor beside ours);
+  mapping, an anchor beside ours); with ``split``, a whole block from its
+  parts (:mod:`nnarith.hw.blocks`): each distinct submodule a task of its
+  own, synthesized once and kept as a netlist, then the top with them as
+  black boxes and all stitched and counted (generic and asic);
 - ``fmax``: ECP5 LUT4/FF/DSP and the Fmax nextpnr reaches, per placement
   ``seeds``, with and without DSP blocks;
 - ``sim``: the exported Verilog against the golden model (``vectors``,
@@ -43,6 +46,7 @@ import sqlite3
 import subprocess
 import time
 import uuid
+import zlib
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -58,7 +62,7 @@ __all__ = ["JOBS", "SETTINGS", "Point", "grid", "parse_values", "load_file", "pr
 
 #: Each job's settings and their defaults.
 SETTINGS = {
-    "synth": {"targets": ("generic",), "liberty": None, "synth_options": ""},
+    "synth": {"targets": ("generic",), "liberty": None, "synth_options": "", "split": False},
     "fmax": {"seeds": (1,)},
     "sim": {"vectors": None, "seed": 1, "simulator": "icarus"},
     "exhaustive": {"rm": (0,), "shards": 1},
@@ -67,7 +71,7 @@ SETTINGS = {
 JOBS = tuple(SETTINGS)
 
 #: The modules whose source is a job's flow: a change in them reruns its points.
-FLOW = {"synth": ("nnarith.hw.synth",), "fmax": ("nnarith.hw.synth",),
+FLOW = {"synth": ("nnarith.hw.synth", "nnarith.hw.blocks"), "fmax": ("nnarith.hw.synth",),
         "sim": ("nnarith.sim", "nnarith.golden"), "exhaustive": ("nnarith.sim", "nnarith.golden"),
         "formal": ("nnarith.hw.formal",)}
 
@@ -95,7 +99,9 @@ def _split_text(job, settings):
         return f"rm={settings['rm']} shard {settings['shard'] + 1}/{settings['shards']}"
     if job == "formal":
         return f"mode {settings['mode']}"
-    return ""
+    if settings.get("part"):
+        return f"part {settings['part']}"
+    return "whole block from its parts" if settings.get("split") else ""
 
 
 def parse_values(key: str, text) -> list:
@@ -149,6 +155,12 @@ def _settings(job: str, given: dict) -> dict:
         if not isinstance(options, str) or not re.fullmatch(r"(\s*-[\w-]+)*\s*", options):
             raise ValueError(f"synth_options: must be Yosys synth flags such as -booth, "
                              f"got {options!r}")
+        if not isinstance(settings["split"], bool):
+            raise ValueError(f"split: must be true or false, got {settings['split']!r}")
+        from .hw.synth import SPLIT_TARGETS
+        if settings["split"] and not set(targets) <= set(SPLIT_TARGETS):
+            raise ValueError(f"targets: a split block is stitched for "
+                             f"{' and '.join(SPLIT_TARGETS)} only, got {', '.join(targets)}")
     elif job == "fmax":
         seeds = settings["seeds"]
         if (isinstance(seeds, (str, bool)) or not seeds
@@ -334,7 +346,9 @@ def _proof(point):
 
 def prepare(points, root="build/sweep") -> list[dict]:
     """One task per point (elaborated and exported here, in the client):
-    key, job, preset, params, top, settings, files, and the folder workers run in."""
+    key, job, preset, params, top, settings, files, and the folder workers
+    run in; a split block's task also names its ``parts`` (module, count,
+    key), whose own tasks are its ``part_tasks``."""
     root = Path(root).resolve()
     tasks = []
     for point in points:
@@ -342,16 +356,42 @@ def prepare(points, root="build/sweep") -> list[dict]:
         settings = dict(point.settings)
         if settings.get("liberty"):
             settings["liberty"] = str(Path(settings["liberty"]).resolve())
-        key = digest(*(f"{name}\0{text}".encode() for name, text in sorted(files.items())),
-                      point.job.encode(),
-                      json.dumps({**settings, "liberty": _liberty_digest(settings.get("liberty"))},
-                                 sort_keys=True).encode(),
-                      flow_digest(point.job).encode(),
-                      json.dumps(tool_versions(point.job), sort_keys=True).encode())
-        tasks.append({"key": key, "job": point.job, "preset": point.preset,
-                      "params": dict(point.params), "top": point.preset, "settings": settings,
-                      "files": files, "runs": str(root / "runs")})
+        task = _task(point, point.preset, files, settings, root)
+        if settings.get("split"):
+            task = _split_task(task, files, root)
+        tasks.append(task)
     return tasks
+
+
+def _task(point, top, files, settings, root):
+    key = digest(*(f"{name}\0{text}".encode() for name, text in sorted(files.items())),
+                 point.job.encode(),
+                 json.dumps({**settings, "liberty": _liberty_digest(settings.get("liberty"))},
+                            sort_keys=True).encode(),
+                 flow_digest(point.job).encode(),
+                 json.dumps(tool_versions(point.job), sort_keys=True).encode())
+    return {"key": key, "job": point.job, "preset": point.preset, "params": dict(point.params),
+            "top": top, "settings": settings, "files": files, "runs": str(root / "runs")}
+
+
+def _split_task(task, files, root):
+    """A split block's task: the top module alone, its parts' Verilog (their
+    netlists join at submission), and a task per distinct part that keeps
+    its netlists (each part's key is its own Verilog's, so a part two blocks
+    share runs once)."""
+    from .hw.blocks import split
+    top = task["top"]
+    block = split(files[f"{top}.v"], top)
+    point = Point(task["preset"], task["params"], task["job"])
+    part_settings = {**task["settings"], "split": False, "netlist": True}
+    part_tasks = [_task(point, part.module, {f"{part.module}.v": part.text},
+                        {**part_settings, "part": part.module}, root) for part in block.parts]
+    files = {f"{top}.v": block.text, **{f"{part.module}.v": part.text for part in block.parts}}
+    task = _task(point, top, files, task["settings"], root)
+    task["parts"] = [{"module": part.module, "count": part.count, "key": part_task["key"]}
+                     for part, part_task in zip(block.parts, part_tasks)]
+    task["part_tasks"] = part_tasks
+    return task
 
 
 def collect(points, db, root="build/sweep") -> list[dict | None]:
@@ -372,15 +412,27 @@ def _liberty_digest(path):
 # -- The worker side ---------------------------------------------------------------------
 
 def _synth(task, workdir):
-    from .hw.synth import synthesize_exported
+    from .hw.synth import synthesize_exported, synthesize_split
     settings = task["settings"]
-    result = synthesize_exported(task["top"], workdir, settings["targets"], settings["liberty"],
-                                 settings["synth_options"])
     metrics = {}
+    if settings["split"]:
+        parts = [(part["module"], part["count"]) for part in task["parts"]]
+        result = synthesize_split(task["top"], workdir, parts, settings["targets"],
+                                  settings["liberty"], settings["synth_options"])
+        metrics.update(parts=len(parts), instances=sum(count for _, count in parts),
+                       top_cells=result.get("generic", result.get("asic", {})).get("top_cells"))
+    else:
+        result = synthesize_exported(task["top"], workdir, settings["targets"],
+                                     settings["liberty"], settings["synth_options"],
+                                     netlist=settings.get("netlist", False))
+    if settings.get("netlist"):
+        metrics["part"] = settings["part"]
+        result["netlists"] = {target: (workdir / f"{target}_netlist.json").read_text()
+                              for target in ("generic", "asic") if target in result}
     if "generic" in result:
         metrics.update(cells=result["generic"]["cells"], levels=result["generic"]["levels"],
                        flops=result["generic"]["flops"],
-                       transistors=result["generic"]["transistors"])
+                       transistors=result["generic"].get("transistors"))
     if "asic" in result:
         metrics["um2"] = result["asic"]["area_um2"]
     for family in ("ice40", "ecp5", "xilinx"):
@@ -479,9 +531,10 @@ def run_task(task: dict) -> dict:
         error = None
     except ToolError as failure:
         status, metrics, result, error = "failed", {}, None, str(failure)
+    netlists = (result or {}).pop("netlists", None)
     (workdir / "result.json").write_text(json.dumps(result, indent=2, default=str))
     return {"key": task["key"], "status": status, "metrics": metrics, "result": result,
-            "error": error, "workdir": str(workdir), "worker": worker,
+            "netlists": netlists, "error": error, "workdir": str(workdir), "worker": worker,
             "seconds": round(time.perf_counter() - start, 2),
             "tools": tool_versions(task["job"])}
 
@@ -505,6 +558,14 @@ SCHEMA = """CREATE TABLE IF NOT EXISTS points (
     finished TEXT NOT NULL
 )"""
 
+#: A split block's parts' netlists (zlib-compressed Yosys JSON), by part key and target.
+NETLISTS = """CREATE TABLE IF NOT EXISTS netlists (
+    key TEXT NOT NULL,
+    target TEXT NOT NULL,
+    netlist BLOB NOT NULL,
+    PRIMARY KEY (key, target)
+)"""
+
 
 class Results:
     """The sweep's SQLite file: one row per point, keyed by the task key."""
@@ -515,6 +576,7 @@ class Results:
         self.db = sqlite3.connect(self.path)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute(SCHEMA)
+        self.db.execute(NETLISTS)
         self.db.commit()
 
     def close(self):
@@ -525,8 +587,22 @@ class Results:
         return {key for (key,) in self.db.execute(
             f"SELECT key FROM points WHERE status IN ({marks})", FINISHED)}
 
+    def seconds(self, key: str) -> float | None:
+        """How long the point ``key`` ran (None when the database has no row)."""
+        found = self.db.execute("SELECT seconds FROM points WHERE key = ?", (key,)).fetchone()
+        return found and found[0]
+
+    def netlists(self, key: str) -> dict[str, str]:
+        """A part's netlists by target (empty when the database has none)."""
+        return {target: zlib.decompress(blob).decode() for target, blob in self.db.execute(
+            "SELECT target, netlist FROM netlists WHERE key = ?", (key,))}
+
     def record(self, task: dict, row: dict):
-        """Store a point's row (replacing a failed attempt's) and commit it."""
+        """Store a point's row (replacing a failed attempt's) and a part's
+        netlists, and commit them."""
+        for target, text in (row.get("netlists") or {}).items():
+            self.db.execute("INSERT OR REPLACE INTO netlists VALUES (?,?,?)",
+                            (task["key"], target, zlib.compress(text.encode(), 6)))
         self.db.execute(
             "INSERT OR REPLACE INTO points VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (task["key"], task["job"], task["preset"], json.dumps(task["params"], sort_keys=True),
@@ -575,44 +651,78 @@ def run(points, db="build/sweep/sweep.db", *, workers=None, scheduler=None, retr
         raise ValueError(f"retries: must be 0..10, got {retries!r}")
     tasks = {}
     with Progress("sweep: exporting", len(points), "points", enabled=progress) as bar:
-        for task in prepare(points, root):
+        for point in points:
+            task, = prepare([point], root)
+            for part in task.pop("part_tasks", ()):
+                tasks.setdefault(part["key"], part)
             tasks.setdefault(task["key"], task)     # points with the same Verilog run once
             bar.advance()
     store = Results(db)
     try:
         finished = store.finished()
-        todo = [task for key, task in tasks.items() if key not in finished]
+        # A part counts as finished only with its netlists (its block needs them).
+        todo = [task for key, task in tasks.items() if key not in finished
+                or (task["settings"].get("netlist") and not store.netlists(key))]
         counts = {"points": len(points), "tasks": len(tasks),
                   "skipped": len(tasks) - len(todo), "ran": 0,
                   **{status: 0 for status in (*FINISHED, "failed")}}
         if todo:
-            from dask.distributed import as_completed
+            # Parts first: a block is stitched from its parts' netlists.
+            waves = [[t for t in todo if "parts" not in t], [t for t in todo if "parts" in t]]
             with _client(workers, scheduler) as client, \
                     Progress("sweep", len(todo), "points", enabled=progress) as bar:
-                futures = {client.submit(run_task, task, key=f"nnarith-sweep-{task['key']}",
-                                         retries=retries, pure=False): task for task in todo}
-                for future in as_completed(futures):
-                    task = futures[future]
-                    try:
-                        row = future.result()
-                    except Exception as error:    # e.g. KilledWorker: Dask gave up on it
-                        row = {"status": "failed", "metrics": {},
-                               "error": f"{type(error).__name__}: {error}"}
-                    store.record(task, row)
-                    counts["ran"] += 1
-                    counts[row["status"]] += 1
-                    bar.step(Point(task["preset"], task["params"], task["job"], task["settings"]).label())
-                    bar.advance()
+                for wave in waves:
+                    _run_wave(client, wave, store, counts, bar, retries)
         return counts
     finally:
         store.close()
+
+
+def _run_wave(client, tasks, store, counts, bar, retries):
+    """Submit ``tasks`` and record each row as it arrives; a block whose parts
+    did not all finish is a failed row without running."""
+    from dask.distributed import as_completed
+
+    def recorded(task, row):
+        if "part_seconds" in task and row["status"] in FINISHED:
+            row["metrics"]["part_seconds"] = task["part_seconds"]
+        store.record(task, row)
+        counts["ran"] += 1
+        counts[row["status"]] += 1
+        bar.step(Point(task["preset"], task["params"], task["job"], task["settings"]).label())
+        bar.advance()
+    futures = {}
+    for task in tasks:
+        if "parts" in task:
+            netlists = {part["module"]: store.netlists(part["key"]) for part in task["parts"]}
+            missing = [module for module, found in netlists.items() if not found]
+            if missing:
+                recorded(task, {"status": "failed", "metrics": {},
+                                "error": f"part {missing[0]} not synthesized"})
+                continue
+            task = {**task, "files": {**task["files"], **{
+                f"{module}_{target}.json": text for module, found in netlists.items()
+                for target, text in found.items()}},
+                    "part_seconds": round(sum(store.seconds(part["key"]) or 0
+                                              for part in task["parts"]), 2)}
+        futures[client.submit(run_task, task, key=f"nnarith-sweep-{task['key']}",
+                              retries=retries, pure=False)] = task
+    for future in as_completed(futures):
+        task = futures[future]
+        try:
+            row = future.result()
+        except Exception as error:    # e.g. KilledWorker: Dask gave up on it
+            row = {"status": "failed", "metrics": {},
+                   "error": f"{type(error).__name__}: {error}"}
+        recorded(task, row)
 
 
 # -- Views -------------------------------------------------------------------------------
 
 #: Report columns per job: (heading, metric key).
 COLUMNS = {
-    "synth": [("cells", "cells"), ("levels", "levels"), ("flops", "flops"), ("µm²", "um2"),
+    "synth": [("part", "part"), ("instances", "instances"), ("cells", "cells"),
+              ("levels", "levels"), ("flops", "flops"), ("µm²", "um2"),
               ("iCE40 LUT4", "ice40_lut"), ("ECP5 LUT4", "ecp5_lut"), ("ECP5 DSP", "ecp5_dsp"),
               ("Xilinx LUT", "xilinx_lut")],
     "fmax": [("ECP5 LUT4", "ecp5_lut"), ("FF", "ecp5_ff"), ("DSP", "ecp5_dsp"),

@@ -136,3 +136,13 @@ def test_a_gemm_reports_its_tiles(capfd):
     result = simulate_gemm("mma_int8", (4, 8, 4), seed=3, tag="progress-gemm")
     assert result.ok
     assert "sim mma_int8 GEMM 4x8x4: 2/2 tiles, done in " in capfd.readouterr().err
+
+
+def test_bad_input_leaves_the_one_line_to_its_error():
+    """A ValueError (bad input, reported by the caller in one line) closes the
+    bar without a "stopped after" line of its own."""
+    log = io.StringIO()
+    with pytest.raises(ValueError):
+        with Progress("sweep: exporting", 3, "points", stream=log):
+            raise ValueError("split: int8_mul exports one module")
+    assert "stopped after" not in log.getvalue()

@@ -202,6 +202,8 @@ def test_a_worker_killed_mid_task_still_gives_every_point_once(here):
     (["e4m3_mul", "--job", "exhaustive", "--rm", "0,x"], "--rm: must be integers"),
     (["e4m3_mul", "--job", "exhaustive", "--shards", "0"], "shards: must be an integer"),
     (["e4m3_mul", "--job", "exhaustive", "--shards", "512"], "shards: at most 256 for"),
+    (["int8_mul", "--split"], "split: int8_mul exports one module"),
+    (["mma_int8", "--split", "--target", "ecp5"], "targets: a split block is stitched for"),
 ], ids=str)
 def test_bad_specs_exit_2_with_one_line_before_any_task(here, args, message):
     db = here / "never.db"
@@ -322,6 +324,37 @@ def test_yosys_options_make_an_anchor_point_and_collect_finds_each_points_row(he
     assert sweep.collect(more, db, root=here) == [None]                # not run: no row
     with pytest.raises(ValueError, match="synth_options: must be Yosys synth flags"):
         sweep.grid("int8_mul", {}, "synth", {"synth_options": "-booth; shell rm"})
+
+
+def test_a_split_block_runs_its_part_once_then_stitches(here):
+    """Four identical outputs: one part task, then the block; a rerun runs
+    nothing, and the block's cells are the top's plus four parts'."""
+    params = {"m": "2", "n": "2", "k": "2", "in_bits": "4"}
+    points = sweep.grid("mma_int8", params, "synth", {"split": True})
+    db = here / "split.db"
+    counts = sweep.run(points, db, workers=2, root=here, progress=False)
+    assert (counts["tasks"], counts["ran"], counts["done"]) == (2, 2, 2)
+    block, = sweep.collect(points, db, root=here)
+    part = next(r for r in stored_rows(db) if r["settings"].get("part"))
+    assert part["metrics"]["part"] == "mma_int8__o0_0"
+    metrics = block["metrics"]
+    assert (metrics["parts"], metrics["instances"]) == (1, 4)
+    assert metrics["cells"] == metrics["top_cells"] + 4 * part["metrics"]["cells"]
+    assert metrics["part_seconds"] == part["seconds"]
+    assert Path(block["workdir"], "generic_stitched.v").is_file()
+    again = sweep.run(points, db, workers=1, root=here, progress=False)
+    assert (again["skipped"], again["ran"]) == (2, 0)
+    assert "whole block from its parts" in points[0].label()
+    report = report_text(db, here)
+    assert "| mma_int8__o0_0 |" in report and "| 4 |" in report
+
+
+def stored_rows(db):
+    store = sweep.Results(db)
+    try:
+        return store.rows()
+    finally:
+        store.close()
 
 
 def test_a_bench_table_replaces_its_readme_region(tmp_path):
