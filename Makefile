@@ -47,8 +47,10 @@ verilog: installed
 	@test -n "$(PRESETS)" || { echo "make: nnarith list found no presets" >&2; exit 1; }
 	@for p in $(PRESETS); do $(NNARITH) verilog $$p -o build/verilog || exit 1; done
 
+# Every preset and variant as sweep points (build/synth/synth.db: resumable, a rerun
+# synthesizes only what changed), then build/synth/report.{md,json}.
 synth: installed
-	$(NNARITH) report $(if $(wildcard $(LIBERTY)),--liberty $(LIBERTY),) -o build/synth
+	$(NNARITH) report $(if $(wildcard $(LIBERTY)),--liberty $(LIBERTY),) -o build/synth --workers $(JOBS)
 	@cat build/synth/report.md
 
 bench: installed

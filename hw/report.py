@@ -1,13 +1,11 @@
-"""``make synth``: synthesize every preset (and its listed variants) into one table."""
+"""``make synth``: every preset (and its listed variants) synthesized as
+sweep points (:mod:`nnarith.sweep`: every worker, resumable, one database),
+then one table."""
 
 import json
-import sys
-import time
 from pathlib import Path
 
-from ..progress import Progress
-from .catalogue import PRESETS, build
-from .synth import SynthesisError, synthesize
+from .catalogue import PRESETS
 
 __all__ = ["synth_report", "markdown"]
 
@@ -33,37 +31,40 @@ def _variant_name(overrides):
     return ",".join(f"{k}={v}" for k, v in overrides.items())
 
 
-def synth_report(out_dir, liberty=None, presets=None, *, progress=True):
-    """Synthesize presets (default: all) and their variants; write report.json
-    and report.md. ``progress``: report the units done, and each one's tool
-    runs, on stderr. A unit whose synthesis fails gets an error row (and a
-    line on stderr) instead of stopping the report."""
+def synth_report(out_dir, liberty=None, presets=None, *, workers=None, scheduler=None,
+                 progress=True):
+    """Synthesize presets (default: all) and their variants as two sweep
+    points each (``synth`` for generic, asic with ``liberty``, iCE40 and
+    Xilinx; ``fmax`` for ECP5 with nextpnr) into ``out_dir/synth.db``, which
+    a rerun reuses; write report.json and report.md. A unit whose synthesis
+    fails gets an error row instead of stopping the report."""
+    from .. import sweep
     out_dir = Path(out_dir)
     runs = [(name, overrides) for name in presets or PRESETS
             for overrides in ({}, *PRESETS[name].variants)]
+    settings = {"targets": ["generic", "ice40", "xilinx"] + (["asic"] if liberty else []),
+                "liberty": liberty}
+    points = []
+    for name, overrides in runs:
+        values = {key: [value] for key, value in overrides.items()}
+        points += sweep.grid(name, values, "synth", settings) + sweep.grid(name, values, "fmax")
+    db, root = out_dir / "synth.db", out_dir / "sweep"
+    sweep.run(points, db, workers=workers, scheduler=scheduler, root=root, progress=progress)
+    found = sweep.collect(points, db, root=root)
     rows = []
-    with Progress("report", len(runs), "units", enabled=progress) as bar:
-        for name, overrides in runs:
-            variant = _variant_name(overrides)
-            label = f"{name} {variant}".rstrip()
-            bar.step(label)
-            workdir = out_dir / (name + (f"-{variant.replace('=', '-').replace(',', '_')}"
-                                         if variant else ""))
-            start = time.monotonic()
-            try:
-                result = synthesize(build(name, overrides), name, workdir, liberty=liberty,
-                                    progress=progress)
-            except SynthesisError as failure:
-                # One unit that does not fit (nextpnr on the ECP5 25k) must not cost the rest.
-                print(f"report: {label}: {failure}", file=sys.stderr)
-                result = {"error": str(failure)}
-            rows.append({"preset": name, "variant": variant, **result,
-                         "seconds": round(time.monotonic() - start)})
-            # Written after every row: big presets take many minutes each, and an
-            # interrupted run should still leave what it has measured.
-            (out_dir / "report.json").write_text(json.dumps(rows, indent=2) + "\n")
-            (out_dir / "report.md").write_text(markdown(rows))
-            bar.advance()
+    for (name, overrides), synth, timed in zip(runs, found[0::2], found[1::2]):
+        row = {"preset": name, "variant": _variant_name(overrides)}
+        failed = next((r for r in (synth, timed) if r is None or r["status"] != "done"), False)
+        if failed is not False:
+            rows.append({**row, "error": failed["error"] if failed else "not run"})
+            continue
+        # The best placement of the fmax point's seeds.
+        ecp5 = {key: {**timed["result"][key], "fmax_mhz": timed["metrics"][metric]}
+                for key, metric in (("ecp5", "fmax_mhz"), ("ecp5_nodsp", "fmax_nodsp_mhz"))}
+        rows.append({**row, **synth["result"], **ecp5,
+                     "seconds": round(synth["seconds"] + timed["seconds"])})
+    (out_dir / "report.json").write_text(json.dumps(rows, indent=2) + "\n")
+    (out_dir / "report.md").write_text(markdown(rows))
     return rows
 
 

@@ -45,7 +45,8 @@ def test_identical_outputs_are_one_part(preset, overrides, here):
     outputs = overrides["m"] * overrides["n"]
     assert [(part.module, part.count) for part in block.parts] == [(f"{preset}__o0_0", outputs)]
     # Every instance names the part's module; its ports are the part's own.
-    ports = re.sub(r"\s", "", re.search(r"module \w+\(([^)]*)\)", block.parts[0].text)[1]).split(",")
+    header = re.search(r"module \w+\(([^)]*)\)", block.parts[0].text)[1]
+    ports = re.sub(r"\s", "", header).split(",")
     instances = re.findall(rf"(?ms)^  {preset}__o0_0 (o\d+_\d+) \((.*?)\);", block.text)
     assert sorted(name for name, _ in instances) == sorted(
         f"o{i}_{j}" for i in range(overrides["m"]) for j in range(overrides["n"]))
