@@ -1,11 +1,25 @@
-"""Fixtures shared by the digits-network tests: the seeded split and the two
-trained networks (each trained once per test module)."""
+"""Fixtures shared by the tests: a fresh folder the yowasp tools can see;
+for the digits-network tests, the seeded split and the two trained networks
+(each trained once per test module)."""
 
+import shutil
+import uuid
 from pathlib import Path
 
 import pytest
 
 from nnarith.golden.network import load_digits_split, train
+
+
+@pytest.fixture
+def here(request):
+    """A fresh folder under ``build/<test module>``, removed afterwards: yowasp
+    tools cannot see /tmp."""
+    folder = Path("build", request.module.__name__.rpartition(".")[2],
+                  uuid.uuid4().hex[:12]).resolve()
+    folder.mkdir(parents=True)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,6 @@ formally equal to the block's RTL and counted as top + instances x part."""
 import re
 import shutil
 import subprocess
-import uuid
 from pathlib import Path
 
 import pytest
@@ -16,17 +15,7 @@ from nnarith.hw.catalogue import build
 from nnarith.hw.export import export
 from nnarith.hw.synth import synthesize_exported, synthesize_split
 
-# yowasp tools cannot see /tmp.
-ROOT = Path("build/test_blocks").resolve()
 LIBERTY = Path(__file__).resolve().parents[1].parent / "shared" / "pdk" / "nangate45_typical.lib"
-
-
-@pytest.fixture
-def here():
-    folder = ROOT / uuid.uuid4().hex[:12]
-    folder.mkdir(parents=True)
-    yield folder
-    shutil.rmtree(folder, ignore_errors=True)
 
 
 def exported(preset, overrides, here):

@@ -6,13 +6,11 @@ every point exactly once; bad specs exit 2 with one line before any task."""
 import json
 import os
 import re
-import shutil
 import signal
 import sqlite3
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
 import pytest
@@ -21,17 +19,7 @@ from nnarith import sweep
 from nnarith.errors import descendants
 from nnarith.sim.float import FloatMultiplierModel
 
-# yowasp tools cannot see /tmp: sweeps of these tests live under build/.
-ROOT = Path("build/test_sweep").resolve()
 NNARITH = [sys.executable, "-m", "nnarith.cli"]
-
-
-@pytest.fixture
-def here():
-    folder = ROOT / uuid.uuid4().hex[:12]
-    folder.mkdir(parents=True)
-    yield folder
-    shutil.rmtree(folder, ignore_errors=True)
 
 
 def nnarith(*args, **kwargs):
