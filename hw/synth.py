@@ -121,9 +121,10 @@ def generic(top, workdir, synth_options="", reads=None):
     return _generic(top, Path(workdir), synth_options, reads)
 
 
-def _generic(top, workdir, synth_options="", reads=None, netlist=False):
-    """``netlist``: also write the mapped gates to ``generic_netlist.json``
-    (a part of a split block, :func:`synthesize_split`)."""
+def _generic(top, workdir, synth_options="", reads=None, netlist=None):
+    """``netlist``: also write the mapped gates to ``generic_netlist.json``,
+    the top renamed to that name (a part of a split block,
+    :func:`synthesize_split`)."""
     run_yosys((reads or _read(top)) + f"""synth -flatten -top {top} {synth_options}
 {DROP_SCOPES}
 check -assert
@@ -133,12 +134,21 @@ abc -g {GENERIC_GATES}
 opt_clean
 tee -q -o generic_gates.json stat -json
 tee -q -o generic_ltp.txt ltp -noff
-""" + ("write_json generic_netlist.json\n" if netlist else ""), workdir, "generic")
+""" + _netlist(top, netlist, "generic"), workdir, "generic")
     cmos = _stat(workdir, "generic_cmos")
     # Yosys counts CMOS transistors of logic gates only; a trailing "+" says flops were left out.
     transistors = str(cmos["estimated_num_transistors"])
     return {**_gates(workdir), "transistors": int(transistors.rstrip("+")),
             "transistors_exclude_flops": transistors.endswith("+")}
+
+
+def _netlist(top, name, target):
+    """The Yosys commands that keep the mapped design as ``<target>_netlist.json``
+    with its top called ``name`` (none for ``name`` None)."""
+    if name is None:
+        return ""
+    rename = f"rename {top} {name}\n" if name != top else ""
+    return f"{rename}write_json {target}_netlist.json\n"
 
 
 def _gates(workdir):
@@ -156,8 +166,9 @@ def _liberty_path(liberty, workdir):
     return os.path.relpath(Path(liberty).resolve(), workdir)
 
 
-def _asic(top, workdir, liberty, synth_options="", netlist=False):
-    """``netlist``: also write the mapped cells to ``asic_netlist.json``."""
+def _asic(top, workdir, liberty, synth_options="", netlist=None):
+    """``netlist``: also write the mapped cells to ``asic_netlist.json``, the
+    top renamed to that name."""
     name = Path(liberty).name
     liberty = _liberty_path(liberty, workdir)
     run_yosys(_read(top) + f"""synth -flatten -top {top} {synth_options}
@@ -168,7 +179,7 @@ dfflibmap -liberty {liberty}
 abc -liberty {liberty}
 opt_clean
 tee -q -o asic.json stat -liberty {liberty} -json
-""" + ("write_json asic_netlist.json\n" if netlist else ""), workdir, "asic")
+""" + _netlist(top, netlist, "asic"), workdir, "asic")
     design = _stat(workdir, "asic")
     return {"area_um2": round(float(design["area"]), 1), "cells": design["num_cells"],
             "liberty": name}
@@ -237,7 +248,7 @@ def _fmax(unit, workdir, dsp):
     return fmax(unit, workdir, dsp)[1]
 
 
-def _steps(top, workdir, targets, liberty, fmax_of, synth_options, netlist=False):
+def _steps(top, workdir, targets, liberty, fmax_of, synth_options, netlist=None):
     """The tool runs for ``targets``, in order: ``(what, result key, field or
     None for the whole entry, work)``; ``fmax_of(dsp=...)`` (or None: no Fmax)
     places and routes."""
@@ -296,10 +307,11 @@ def synthesize(unit, top, workdir, targets=TARGETS, liberty=None, fmax=True, syn
 
 
 def synthesize_exported(top, workdir, targets=TARGETS, liberty=None, synth_options="", *,
-                        progress=False, netlist=False):
+                        progress=False, netlist=None):
     """:func:`synthesize` (without Fmax) of the Verilog already exported to
     ``workdir/<top>.v``: what a sweep's worker runs, needing only the tools.
-    ``netlist``: keep the generic and asic netlists for :func:`synthesize_split`."""
+    ``netlist``: keep the generic and asic netlists, their top called so, for
+    :func:`synthesize_split`."""
     _check_targets(targets)
     workdir = Path(workdir).resolve()
     return _run_steps(_steps(top, workdir, targets, liberty, None, synth_options, netlist), top,
@@ -314,7 +326,8 @@ def synthesize_split(top, workdir, parts, targets=SPLIT_TARGETS, liberty=None, s
     """A block from its parts (:mod:`hw.blocks`): ``workdir/<top>.v`` holds
     the top module alone; per ``(module, count)`` of ``parts``,
     ``<module>.v`` its Verilog and ``<module>_<target>.json`` its netlist from
-    :func:`synthesize_exported` with ``netlist``. The top is synthesized with
+    :func:`synthesize_exported` of its :attr:`~hw.blocks.Part.alone` with
+    ``netlist=module``. The top is synthesized with
     the parts as black boxes, then their netlists are read in, flattened and
     counted as one design: cells, flops and logic levels (generic), µm²
     (asic), and the top's own share; the stitched netlists stay beside as

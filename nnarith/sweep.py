@@ -384,8 +384,11 @@ def _split_task(task, files, root):
     block = split(files[f"{top}.v"], top)
     point = Point(task["preset"], task["params"], task["job"])
     part_settings = {**task["settings"], "split": False, "netlist": True}
-    part_tasks = [_task(point, part.module, {f"{part.module}.v": part.text},
-                        {**part_settings, "part": part.module}, root) for part in block.parts]
+    part_tasks = []
+    for part in block.parts:
+        wrapper, text = part.alone
+        part_tasks.append(_task(point, wrapper, {f"{wrapper}.v": text},
+                                {**part_settings, "part": part.module}, root))
     files = {f"{top}.v": block.text, **{f"{part.module}.v": part.text for part in block.parts}}
     task = _task(point, top, files, task["settings"], root)
     task["parts"] = [{"module": part.module, "count": part.count, "key": part_task["key"]}
@@ -424,7 +427,8 @@ def _synth(task, workdir):
     else:
         result = synthesize_exported(task["top"], workdir, settings["targets"],
                                      settings["liberty"], settings["synth_options"],
-                                     netlist=settings.get("netlist", False))
+                                     netlist=settings["part"] if settings.get("netlist")
+                                     else None)
     if settings.get("netlist"):
         metrics["part"] = settings["part"]
         result["netlists"] = {target: (workdir / f"{target}_netlist.json").read_text()
@@ -592,6 +596,10 @@ class Results:
         found = self.db.execute("SELECT seconds FROM points WHERE key = ?", (key,)).fetchone()
         return found and found[0]
 
+    def has_netlists(self, key: str) -> bool:
+        return self.db.execute("SELECT 1 FROM netlists WHERE key = ? LIMIT 1",
+                               (key,)).fetchone() is not None
+
     def netlists(self, key: str) -> dict[str, str]:
         """A part's netlists by target (empty when the database has none)."""
         return {target: zlib.decompress(blob).decode() for target, blob in self.db.execute(
@@ -662,7 +670,7 @@ def run(points, db="build/sweep/sweep.db", *, workers=None, scheduler=None, retr
         finished = store.finished()
         # A part counts as finished only with its netlists (its block needs them).
         todo = [task for key, task in tasks.items() if key not in finished
-                or (task["settings"].get("netlist") and not store.netlists(key))]
+                or (task["settings"].get("netlist") and not store.has_netlists(key))]
         counts = {"points": len(points), "tasks": len(tasks),
                   "skipped": len(tasks) - len(todo), "ran": 0,
                   **{status: 0 for status in (*FINISHED, "failed")}}

@@ -77,8 +77,9 @@ def stitched(preset, overrides, here, targets=("generic",), liberty=None):
     for part in block.parts:
         folder = here / part.module
         folder.mkdir()
-        (folder / f"{part.module}.v").write_text(part.text)
-        parts.append(synthesize_exported(part.module, folder, targets, liberty, netlist=True))
+        top, alone = part.alone
+        (folder / f"{top}.v").write_text(alone)
+        parts.append(synthesize_exported(top, folder, targets, liberty, netlist=part.module))
         (work / f"{part.module}.v").write_text(part.text)
         for target in targets:
             shutil.copy(folder / f"{target}_netlist.json", work / f"{part.module}_{target}.json")
