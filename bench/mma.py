@@ -1,30 +1,31 @@
 """Matrix multiply-accumulate blocks: what fusing saves and how fast they run.
 
-1. Area (generic cells, NanGate45 µm²) of the fused fp16 4x4x4 MMA against
-   64 of our fp16 x fp16 + fp32 FMAs (one ``fp16_fma32`` synthesized, times
-   64): the gain from one exact dot-product tree per output. Also the
-   V100-compatible tensor-core variant.
-2. int8 vs fp16 vs bf16 MMA area, per block and per MAC (area / m·n·k).
-   By default one output element (m = n = 1, the full K) is synthesized and
-   scaled by m·n, labelled derived; --area-block synthesizes whole blocks.
-3. ECP5 LUTs with and without DSP blocks, Fmax (nextpnr, 25k device) and
+1. Area (generic cells, NanGate45 µm²) of whole MMA blocks, each synthesized
+   from its parts (``nnarith sweep --split``: the output element once, the
+   top with its shared decoders, stitched), beside the figure derived from
+   one output element (m = n = 1, the full K, with its own decoders) x m·n,
+   and against m·n·k of our fp16 x fp16 + fp32 FMAs (one ``fp16_fma32``
+   synthesized): the gain from one exact dot-product tree per output. Every
+   synthesis is a point of the sweep database build/bench/bench.db (a rerun
+   synthesizes only what changed).
+2. ECP5 LUTs with and without DSP blocks, Fmax (nextpnr, 25k device) and
    effective GOPS = 2·m·n·k operations per cycle x Fmax, at a few pipeline
    depths. A whole 4x4x4 float block does not fit the 25k device, so by
    default this part places one output element (m = n = 1, the full K) and
    labels the 4x4 block's LUTs and GOPS as derived (x m·n).
 
-Every row records its wall time: a 4x4x4 float MMA is a large netlist.
-Writes build/bench/mma_area_per_output.{json,md} (mma_area with --area-block)
-and mma_fpga.{json,md}.
+Writes build/bench/mma_area.{json,md} and mma_fpga.{json,md} and the README's
+mma_area table.
 Run: make bench (or python bench/mma.py --liberty PATH; --help for the parts).
 """
 
 import time
 
+from nnarith import sweep
 from nnarith.hw.catalogue import build, get_preset
 from nnarith.hw.synth import SynthesisError, synthesize
 
-from results import parse, parser, publish, tracked
+from results import parse, parser, publish, synthesized, tracked
 
 #: (label, preset) of the blocks compared in the area tables.
 MMAS = [
@@ -53,55 +54,51 @@ def _shape_overrides(preset, per_output):
     return get_preset(preset).one_output() if per_output else {}
 
 
-def _area(preset, overrides, out, liberty, per_output=False):
-    """Area of ``preset``; with ``per_output``, of one output element scaled to the block."""
-    targets = ("generic", "asic") if liberty else ("generic",)
-    overrides = {**overrides, **_shape_overrides(preset, per_output)}
-    unit = build(preset, overrides)
-    start = time.monotonic()
-    result = synthesize(unit, preset, out / "synth" / _name(preset, overrides),
-                        targets=targets, liberty=liberty)
-    scale = _macs(build(preset, {}).params) / _macs(unit.params)
-    area = result.get("asic", {}).get("area_um2")
-    return {"preset": preset, "overrides": overrides, "macs": _macs(unit.params) * scale,
-            "scale": scale, "cells": result["generic"]["cells"] * scale,
-            "levels": result["generic"]["levels"], "area_um2": area and area * scale,
-            "seconds": round(time.monotonic() - start)}
+def _fmt(value, digits=0):
+    return "n/a" if value is None else f"{value:,.{digits}f}"
 
 
-def _fmt(value):
-    return "n/a" if value is None else f"{value:,.0f}"
-
-
-def area_tables(out, liberty, presets, per_output):
-    fma = _area(FMA, {}, out, liberty)
-    print(fma, flush=True)
-    rows = [{"table": "fma", "label": "fp16 x fp16 + fp32 FMA", **fma}]
-    for label, preset in tracked([row for row in MMAS if row[1] in presets], "mma area"):
-        rows.append({"table": "mma", "label": label, **_area(preset, {}, out, liberty, per_output)})
-        print(rows[-1], flush=True)
-    lines = ["| block | preset | MACs | generic cells | levels | NanGate45 µm² | µm² per MAC | "
-             "vs MACs x FMA (µm²) | synthesis s |", "|---|---|---|---|---|---|---|---|---|"]
+def area_tables(out, liberty, presets):
+    """The whole blocks (split), one output element each and the FMA, as sweep points."""
+    settings = {"targets": ["generic", "asic"] if liberty else ["generic"], "liberty": liberty}
+    chosen = [(label, preset) for label, preset in MMAS if preset in presets]
+    points = sweep.grid(FMA, {}, "synth", settings)
+    for _, preset in chosen:
+        points += sweep.grid(preset, {}, "synth", {**settings, "split": True})
+        points += sweep.grid(preset, {k: [v] for k, v in get_preset(preset).one_output().items()},
+                             "synth", settings)
+    fma, *results = synthesized(points, out)
+    rows = []
+    for (label, preset), block, element in zip(chosen, results[0::2], results[1::2]):
+        params = get_preset(preset).resolve()
+        macs, outputs = _macs(params), params["m"] * params["n"]
+        rows.append({"label": label, "preset": preset, "macs": macs, "block": block,
+                     "element": element, "derived_cells": element["cells"] * outputs,
+                     "derived_um2": element.get("um2") and element["um2"] * outputs})
+    lines = ["| block | preset | MACs | whole block: cells | levels | NanGate45 µm² | µm² per MAC "
+             "| vs MACs x FMA (µm²) | derived (element x m·n): cells | µm² | whole / derived "
+             "(µm²) | synthesis s (parts + stitch) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        per_mac = r["area_um2"] / r["macs"] if r["area_um2"] else None
-        if r["table"] == "fma":
-            ratio = "1 (reference)"
-        elif r["area_um2"]:
-            ratio = f"{r['area_um2'] / (r['macs'] * fma['area_um2']):.2f}"
-        else:
-            ratio = f"{r['cells'] / (r['macs'] * fma['cells']):.2f} (cells)"
-        derived = "" if r["scale"] == 1 else " (derived)"
-        lines.append(f"| {r['label']} | `{r['preset']}` | {r['macs']:.0f} | {r['cells']:,.0f}"
-                     f"{derived} | {r['levels']} | {_fmt(r['area_um2'])}{derived} | "
-                     f"{_fmt(per_mac)} | {ratio} | {r['seconds']} |")
-    lines.append(f"\nReference: 64 x `{FMA}` = {64 * fma['cells']:,.0f} generic cells, "
-                 f"{_fmt(fma['area_um2'] and 64 * fma['area_um2'])} µm² (one synthesized, x 64; "
-                 "derived). Ratio: block area / (MACs x one FMA's area); below 1 is the saving.")
-    if per_output:
-        lines.append("Derived rows: one output element (m = n = 1, the block's K) synthesized and "
-                     "multiplied by m·n; the real block shares each A and B decoder across a row "
-                     "or column, so these are upper bounds.")
-    publish("mma_area_per_output" if per_output else "mma_area", rows, lines, out)
+        block = r["block"]
+        um2 = block.get("um2")
+        ratio = f"{um2 / (r['macs'] * fma['um2']):.2f}" if um2 and fma.get("um2") else "n/a"
+        versus = (f"{um2 / r['derived_um2']:.2f}" if um2 and r["derived_um2"]
+                  else f"{block['cells'] / r['derived_cells']:.2f} (cells)")
+        lines.append(f"| {r['label']} | `{r['preset']}` | {r['macs']} | {block['cells']:,} | "
+                     f"{block['levels']} | {_fmt(um2)} | {_fmt(um2 and um2 / r['macs'], 1)} | "
+                     f"{ratio} | {r['derived_cells']:,} | {_fmt(r['derived_um2'])} | {versus} | "
+                     f"{block['part_seconds']:.0f} + {block['seconds']:.0f} |")
+    lines.append(f"\nReference: `{FMA}` (fp16 x fp16 + fp32 FMA) {fma['cells']:,} generic cells, "
+                 f"{_fmt(fma.get('um2'))} µm², {fma['levels']} levels. Whole block: `nnarith sweep "
+                 "--split` synthesizes the output element once (a part: every output is the "
+                 "same module), then the top (inputs, the shared A and B decoders, outputs) with "
+                 "the part as a black box, and stitches and counts the netlists; levels are the "
+                 "stitched netlist's. Derived: one output element (m = n = 1, the block's K, its "
+                 "own decoders) synthesized and multiplied by m·n, the figure the tables gave "
+                 "before whole blocks were synthesized. Seconds: the part's synthesis + the "
+                 "top's and the stitch's, one Yosys run each.")
+    publish("mma_area", rows, lines, out)
 
 
 def _fpga(preset, per_output, stages, out):
@@ -171,9 +168,6 @@ def main():
                         help="MMA presets in the area tables (default: all)")
     arguments.add_argument("--fpga-presets", nargs="+", default=["mma_fp16", "mma_int8"],
                         help="MMA presets placed on the ECP5")
-    arguments.add_argument("--area-block", action="store_true",
-                        help="synthesize whole blocks (default: one output element, scaled by "
-                        "m·n; the fused fp16 block's first ABC pass alone ran over 8 minutes)")
     arguments.add_argument("--fpga-block", action="store_true",
                         help="place the whole block (default: one output element, 1x1xK)")
     arguments.add_argument("--stages", type=int, nargs="+", default=[2],
@@ -181,7 +175,7 @@ def main():
     args = parse(arguments)
     out = args.output
     if not args.skip_area:
-        area_tables(out, args.liberty, args.area_presets, not args.area_block)
+        area_tables(out, args.liberty, args.area_presets)
     if not args.skip_fpga:
         fpga_table(out, args.fpga_presets, not args.fpga_block, args.stages)
 

@@ -42,8 +42,9 @@ def readme_table(name, lines, readme=README):
 
 
 def synthesized(points, out=OUT, workers=None):
-    """Run the synth ``points`` (:mod:`nnarith.sweep`) into ``out/bench.db``,
-    skipping those it already holds, and return each point's metrics."""
+    """Run the synth (or fmax) ``points`` (:mod:`nnarith.sweep`) into ``out/bench.db``,
+    skipping those it already holds, and return each point's metrics (with
+    its ``seconds``)."""
     from nnarith import sweep
     db = Path(out) / "bench.db"
     sweep.run(points, db, workers=workers, root=Path(out) / "sweep")
@@ -52,7 +53,7 @@ def synthesized(points, out=OUT, workers=None):
               if row is None or row["status"] != "done"]
     if failed:
         raise SystemExit(f"bench: not synthesized: {', '.join(failed)} (see {db})")
-    return [row["metrics"] for row in rows]
+    return [{**row["metrics"], "seconds": row["seconds"]} for row in rows]
 
 
 def tracked(items, label, unit="runs", total=None):
