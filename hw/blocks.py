@@ -38,7 +38,6 @@ class Part:
     text: str
     digest: str
 
-
     @property
     def alone(self):
         """``(top, text)``: the part inside a pass-through module ``top``, what
@@ -53,7 +52,8 @@ class Part:
         return top, (self.text + f"module {top}({', '.join(ports)});\n"
                      + "".join(f"  {kind}{name};\n" for kind, name in declared)
                      + f"  {self.module} part (\n"
-                     + ",\n".join(f"    .{name}({name})" for name in ports) + "\n  );\nendmodule\n")
+                     + ",\n".join(f"    .{name}({name})" for name in ports)
+                     + "\n  );\nendmodule\n")
 
 
 @dataclass(frozen=True)
