@@ -26,7 +26,7 @@ from .wrapper import ShiftWrapper
 
 __all__ = ["TARGETS", "SPLIT_TARGETS", "SynthesisError", "lint", "lint_verilog", "synthesize",
            "synthesize_exported", "synthesize_split", "fmax", "fmax_exported", "wrapper_verilog",
-           "generic", "run_yosys", "yowasp_env"]
+           "generic", "run_yosys", "verilog_ports", "yowasp_env"]
 
 #: Fails the Yosys script on any latch, coarse-grained or mapped.
 NO_LATCHES = "select -assert-none t:$dlatch t:$adlatch t:$dlatchsr t:$_DLATCH_* t:$_DLATCHSR_*"
@@ -99,6 +99,17 @@ def _stat(workdir, name):
 
 def _read(top):
     return f"read_verilog {top}.v\nhierarchy -check -top {top}\n"
+
+
+def verilog_ports(top, workdir):
+    """The ports of module ``top`` read from ``workdir/<top>.v``, as Yosys
+    elaborates it: name -> ``(direction, width)``, in declaration order."""
+    workdir = Path(workdir).resolve()
+    name = f"{top}_ports"
+    run_yosys(_read(top) + f"write_json -noscopeinfo {name}.json\n", workdir, name)
+    module = json.loads((workdir / f"{name}.json").read_text())["modules"][top]
+    return {port: (entry["direction"], len(entry["bits"]))
+            for port, entry in module["ports"].items()}
 
 
 def lint(unit, top, workdir):

@@ -7,11 +7,11 @@ another pin. So the measured path is register -> unit -> register with no
 wrapper logic on it, and a design with hundreds of ports fits any package.
 """
 
-from amaranth.hdl import Cat, Module, Mux, Shape, Signal
+from amaranth.hdl import Cat, ClockSignal, Instance, Module, Mux, ResetSignal, Shape, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import Flow, In, Out
 
-__all__ = ["ShiftWrapper"]
+__all__ = ["ShiftWrapper", "VerilogTop"]
 
 
 class ShiftWrapper(wiring.Component):
@@ -44,4 +44,33 @@ class ShiftWrapper(wiring.Component):
         capture = Signal(out_width, name="wrap_out")
         m.d.sync += capture.eq(Mux(self.load, captured, capture >> 1))
         m.d.comb += self.sout.eq(capture[0])
+        return m
+
+
+class VerilogTop(wiring.Component):
+    """A Verilog module (not ours: an anchor such as HardFloat) as a component
+    to wrap: ``ports`` maps each port's name, in order, to ``("input" |
+    "output", width)``; an input named ``clk`` or ``rst`` is the clock or
+    the reset, the others data."""
+
+    CONTROL = {"clk": ClockSignal, "rst": ResetSignal}
+
+    def __init__(self, top, ports):
+        for name, (direction, _) in ports.items():
+            if direction not in ("input", "output"):
+                raise ValueError(f"top: port {name} of {top} is {direction}: only inputs and "
+                                 "outputs can be wrapped")
+        self.top = top
+        self.control = [name for name, (direction, _) in ports.items()
+                        if direction == "input" and name in self.CONTROL]
+        super().__init__({name: (In if direction == "input" else Out)(width)
+                          for name, (direction, width) in ports.items()
+                          if name not in self.control})
+
+    def elaborate(self, platform):
+        m = Module()
+        ports = {f"{'i' if member.flow == Flow.In else 'o'}_{name}": getattr(self, name)
+                 for name, member in self.signature.members.items()}
+        ports.update({f"i_{name}": self.CONTROL[name]() for name in self.control})
+        m.submodules.top = Instance(self.top, **ports)
         return m

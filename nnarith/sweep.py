@@ -20,6 +20,10 @@ A point is a preset, parameter overrides and a job:
   (:mod:`nnarith.hw.formal`), one point per mode word of ``modes``, each
   given up after ``timeout`` seconds.
 
+A point can also be hand-written Verilog, an anchor to set ours against
+(:func:`verilog_grid`: HardFloat's multipliers, say): its files travel in the
+task and it takes the synth and fmax jobs.
+
 The client elaborates every point and exports its Verilog before any task
 starts, so a bad preset, parameter or value fails first, in one line. A task
 carries the Verilog text: a synth, fmax or formal worker needs only the
@@ -57,8 +61,8 @@ from .hw.cache import digest, source_digest, versions
 from .hw.params import parse_value
 from .progress import Progress
 
-__all__ = ["JOBS", "SETTINGS", "Point", "grid", "parse_values", "load_file", "prepare",
-           "run_task", "Results", "run", "collect", "report"]
+__all__ = ["JOBS", "SETTINGS", "Point", "grid", "verilog_grid", "parse_values", "load_file",
+           "prepare", "run_task", "Results", "run", "collect", "report"]
 
 #: Each job's settings and their defaults.
 SETTINGS = {
@@ -82,11 +86,16 @@ FINISHED = ("done", "mismatch")
 @dataclass(frozen=True)
 class Point:
     """One design point: ``preset`` with ``params`` overrides, run as ``job``
-    with ``settings`` (:data:`SETTINGS`)."""
+    with ``settings`` (:data:`SETTINGS`). A Verilog point (:func:`verilog_grid`)
+    has the files in ``verilog`` (and the folders of their includes in
+    ``include``) instead, ``preset`` its top module and ``params`` at most the
+    preset it is compared with (``versus``)."""
     preset: str
     params: dict = field(default_factory=dict)
     job: str = "synth"
     settings: dict = field(default_factory=dict)
+    verilog: tuple[str, ...] = ()
+    include: tuple[str, ...] = ()
 
     def label(self) -> str:
         return " ".join(part for part in (self.job, self.preset, _params_text(self.params),
@@ -233,6 +242,78 @@ def grid(presets, params: dict | None = None, job: str = "synth",
     return points
 
 
+#: The jobs a Verilog point takes: the others check a preset's golden model.
+VERILOG_JOBS = ("synth", "fmax")
+#: The files a Verilog point carries from its include folders.
+VERILOG_SUFFIXES = (".v", ".vh", ".vi", ".sv", ".svh")
+
+
+def verilog_grid(tops, files, include=(), job: str = "synth",
+                 settings: dict | None = None) -> list[Point]:
+    """Points of hand-written Verilog, such as an anchor (HardFloat) to
+    compare ours with: one per top module of ``tops``, each ``TOP`` or
+    ``TOP=PRESET`` (the preset :func:`report` sets it against); ``files`` the
+    files Yosys reads, ``include`` the folders their `` `include``s come
+    from. A task carries the files (their key hashes them): a synth or fmax
+    job (:data:`VERILOG_JOBS`), the Fmax wrapper built from the top's ports."""
+    from .hw.catalogue import get_preset
+    if job not in VERILOG_JOBS:
+        raise ValueError(f"job: a Verilog point takes {' or '.join(VERILOG_JOBS)} (the others "
+                         f"check a preset against its golden model), got {job!r}")
+    settings = _settings(job, dict(settings or {}))
+    if settings.get("split"):
+        raise ValueError("split: a Verilog point is synthesized whole")
+    if isinstance(tops, str):
+        tops = [tops]
+    if not tops:
+        raise ValueError("top: name at least one top module of the Verilog")
+    files = tuple(str(Path(f).resolve()) for f in ([files] if isinstance(files, str) else files))
+    include = tuple(str(Path(f).resolve())
+                    for f in ([include] if isinstance(include, str) else include))
+    sources = _verilog_sources(files, include)
+    points = []
+    for spec in tops:
+        top, _, versus = str(spec).partition("=")
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_$]*", top):
+            raise ValueError(f"top: must be TOP or TOP=PRESET, got {spec!r}")
+        if not any(re.search(rf"^\s*module\s+{re.escape(top)}\b", text, re.M)
+                   for text in sources.values()):
+            raise ValueError(f"top: no module {top} in {', '.join(Path(f).name for f in files)} "
+                             "or its include folders")
+        if versus:
+            get_preset(versus)
+        points.append(Point(top, {"versus": versus} if versus else {}, job, settings,
+                            files, include))
+    return points
+
+
+def _verilog_sources(files, include) -> dict[str, str]:
+    """A Verilog point's files by their place in the task's folder: the
+    include folders' files at its root (their subfolders kept, so an
+    `` `include`` finds them from the folder Yosys runs in), the files it
+    reads under ``read/``."""
+    if not files:
+        raise ValueError("verilog: name at least one Verilog file")
+    sources, origin = {}, {}
+
+    def add(name, path):
+        if name in sources:
+            raise ValueError(f"verilog: {origin[name]} and {path} would both be {name} in "
+                             "the task's folder")
+        sources[name], origin[name] = path.read_text(), path
+    for folder in map(Path, include):
+        if not folder.is_dir():
+            raise ValueError(f"include: no such folder {folder}")
+        for path in sorted(folder.rglob("*")):
+            if path.suffix in VERILOG_SUFFIXES and path.is_file():
+                add(path.relative_to(folder).as_posix(), path)
+    for path in map(Path, files):
+        if not path.is_file():
+            raise ValueError(f"verilog: no such file {path}")
+        add(f"read/{path.name}", path)
+    return sources
+
+
 def _check_unit(job, preset, overrides, settings):
     """Raise ``ValueError`` unless ``job`` can take the unit: a formal job a
     Fusion Unit, an exhaustive job a unit the harness sweeps (rm and shards
@@ -260,8 +341,9 @@ def _check_unit(job, preset, overrides, settings):
 
 def load_file(path) -> tuple[list[Point], dict]:
     """The points of a sweep file (TOML): one grid per ``[[points]]`` table
-    (``presets``, ``job``, ``params``, and the job's settings); the file's
-    top-level ``db`` and ``workers`` come back as options."""
+    (``presets``, ``job``, ``params``, and the job's settings; or ``verilog``,
+    ``include`` and ``tops``: :func:`verilog_grid`); the file's top-level
+    ``db`` and ``workers`` come back as options."""
     import tomllib
     try:
         data = tomllib.loads(Path(path).read_text())
@@ -279,8 +361,15 @@ def load_file(path) -> tuple[list[Point], dict]:
     points = []
     for table in tables:
         table = dict(table)
-        presets = table.pop("presets", table.pop("preset", None))
         job = table.pop("job", "synth")
+        if "verilog" in table:
+            if {"presets", "preset", "params"} & set(table):
+                raise ValueError(f"--file: {path}: a [[points]] table names presets and params "
+                                 "or verilog, include and tops, not both")
+            points += verilog_grid(table.pop("tops", []), table.pop("verilog"),
+                                   table.pop("include", ()), job, table)
+            continue
+        presets = table.pop("presets", table.pop("preset", None))
         params = table.pop("params", {})
         points += grid(presets or [], params, job, table)
     return points, options
@@ -317,6 +406,8 @@ def _export(point: Point, staging: Path) -> dict[str, str]:
     from .hw.synth import wrapper_verilog
     if point.job == "formal":
         return _proof(point)
+    if point.verilog:
+        return _verilog_files(point, staging)
     unit = build(point.preset, **point.params)
     folder = staging / f"{point.preset}-{digest(json.dumps(point.params, sort_keys=True).encode())[:12]}"
     exported = export(unit, point.preset, folder, preset=point.preset, cache=True)
@@ -326,6 +417,26 @@ def _export(point: Point, staging: Path) -> dict[str, str]:
         files[f"{point.preset}.json"] = exported.manifest.read_text()
     if point.job == "fmax":
         wrapper = wrapper_verilog(unit)
+        files.update({"fmax.v": wrapper, "fmax_nodsp.v": wrapper})
+    return files
+
+
+def _verilog_files(point, staging):
+    """A Verilog point's files, and ``<top>.v`` that reads them (the flow
+    reads the top's file); an fmax point's wrapper around the top's ports."""
+    from .hw.synth import verilog_ports, wrapper_verilog
+    from .hw.wrapper import VerilogTop
+    files = _verilog_sources(point.verilog, point.include)
+    top = point.preset
+    files[f"{top}.v"] = "".join(f'`include "read/{Path(f).name}"\n' for f in point.verilog)
+    if point.job == "fmax":
+        contents = digest(*(f"{name}\0{text}".encode() for name, text in sorted(files.items())))
+        folder = staging / f"{top}-{contents[:12]}"
+        for name, text in files.items():
+            (folder / name).parent.mkdir(parents=True, exist_ok=True)
+            (folder / name).write_text(text)
+        wrapper = f'`include "{top}.v"\n' + wrapper_verilog(
+            VerilogTop(top, verilog_ports(top, folder)))
         files.update({"fmax.v": wrapper, "fmax_nodsp.v": wrapper})
     return files
 
@@ -529,6 +640,7 @@ def run_task(task: dict) -> dict:
     workdir = Path(task["runs"]) / task["key"][:16] / uuid.uuid4().hex[:8]
     workdir.mkdir(parents=True, exist_ok=True)
     for name, text in task["files"].items():
+        (workdir / name).parent.mkdir(parents=True, exist_ok=True)
         (workdir / name).write_text(text)
     try:
         status, metrics, result = RUNNERS[task["job"]](task, workdir)
@@ -748,6 +860,13 @@ def _params_text(params):
     return ", ".join(f"{k}={v}" for k, v in sorted(params.items()))
 
 
+def _point_text(row):
+    """A row's parameters, and Yosys's own mapping when it asked for one."""
+    options = row["settings"].get("synth_options")
+    return ", ".join(filter(None, [_params_text(row["params"]),
+                                   options and f"synth {options}"]))
+
+
 def _markdown(rows):
     lines = []
     for job in JOBS:
@@ -762,7 +881,7 @@ def _markdown(rows):
                   "|---|---|---|" + "---:|" * (len(columns) + 1)]
         for r in mine:
             cells = [r["metrics"].get(key) for _, key in columns]
-            lines.append(f"| {r['preset']} | {_params_text(r['params']) or '-'} | {r['status']} | "
+            lines.append(f"| {r['preset']} | {_point_text(r) or '-'} | {r['status']} | "
                          + " | ".join("" if v is None else str(v) for v in cells)
                          + f" | {r['seconds'] if r['seconds'] is not None else ''} |")
         lines += _totals(job, mine)
@@ -771,7 +890,67 @@ def _markdown(rows):
             lines += ["", "Failed:"] + [f"- {r['preset']} {_params_text(r['params'])}: "
                                         f"{r['error']}" for r in failed]
         lines.append("")
+    lines += _anchor_tables(_anchored(rows))
     return "\n".join(lines)
+
+
+#: What the anchors view compares, per job: (heading, metric key).
+ANCHOR_METRICS = {"synth": [("cells", "cells"), ("levels", "levels"), ("µm²", "um2")],
+                  "fmax": [("LUT4 no DSP", "ecp5_nodsp_lut"),
+                           ("Fmax MHz no DSP", "fmax_nodsp_mhz")]}
+
+
+def _anchored(rows):
+    """``(anchor row, its name, our rows)`` for every anchor among ``rows``: a
+    Verilog point with a ``versus`` preset against that preset's rows of its
+    job, and a synth row of Yosys's own mapping (``synth_options``) against
+    the same point mapped by our flow alone."""
+    done = [r for r in rows if r["status"] == "done" and r["job"] in ANCHOR_METRICS]
+    ours = [r for r in done if "versus" not in r["params"]
+            and not r["settings"].get("synth_options")]
+    found = []
+    for anchor in done:
+        versus, options = anchor["params"].get("versus"), anchor["settings"].get("synth_options")
+        if versus:
+            mine = [r for r in ours if r["preset"] == versus and r["job"] == anchor["job"]]
+            name = anchor["preset"]
+        elif options:
+            mine = [r for r in ours if (r["preset"], r["params"], r["job"])
+                    == (anchor["preset"], anchor["params"], anchor["job"])]
+            name = f"{anchor['preset']} {_params_text(anchor['params'])} synth {options}"
+        else:
+            continue
+        if mine:
+            found.append((anchor, " ".join(name.split()), mine))
+    return found
+
+
+def _anchor_tables(anchored):
+    """A table per job: each of our rows beside its anchor, with ours / anchor."""
+    lines = []
+    for job, metrics in ANCHOR_METRICS.items():
+        mine = [(anchor, name, r) for anchor, name, rows in anchored if anchor["job"] == job
+                for r in rows]
+        metrics = [(h, k) for h, k in metrics
+                   if any(a["metrics"].get(k) is not None and r["metrics"].get(k) is not None
+                          for a, _, r in mine)]
+        if not mine or not metrics:
+            continue
+        lines += [f"## {job}: ours against the anchors", "",
+                  "| preset | parameters | anchor | "
+                  + " | ".join(f"{h} | anchor {h} | ours / anchor" for h, _ in metrics) + " |",
+                  "|---|---|---|" + "---:|" * (3 * len(metrics))]
+        for anchor, name, r in mine:
+            cells = []
+            for _, key in metrics:
+                value, theirs = r["metrics"].get(key), anchor["metrics"].get(key)
+                ratio = f"{value / theirs:.2f}" if value is not None and theirs else ""
+                cells += ["" if value is None else str(value),
+                          "" if theirs is None else str(theirs), ratio]
+            lines.append(f"| {r['preset']} | {_params_text(r['params']) or '-'} | {name} | "
+                         + " | ".join(cells) + " |")
+        lines.append("")
+    return lines
 
 
 def _totals(job, rows):
@@ -831,9 +1010,9 @@ def _series(rows, axis):
 
 
 def _plots(rows, out):
-    """Fmax against ECP5 LUT4 (each preset a series, the Pareto front dashed)
-    and, for every integer parameter a synth sweep varies, generic cells
-    against it."""
+    """Fmax against ECP5 LUT4 (each preset a series, the Pareto front dashed),
+    for every integer parameter a synth sweep varies generic cells against
+    it, and generic cells of ours against the anchors the sweep holds."""
     from matplotlib.ticker import MaxNLocator
 
     from .pareto import figure, front
@@ -886,6 +1065,30 @@ def _plots(rows, out):
             ax.grid(True, alpha=0.3)
             ax.legend(fontsize=7)
         paths += [out / f"cells_vs_{axis}.png", out / f"cells_vs_{axis}.svg"]
+    anchored = [(anchor, name, [r for r in mine if r["metrics"].get("cells") is not None])
+                for anchor, name, mine in _anchored(synth)
+                if anchor["metrics"].get("cells") is not None]
+    anchored = [entry for entry in anchored if entry[2]]
+    if anchored:
+        with figure(out / "cells_vs_anchors") as fig:
+            ax = fig.add_subplot()
+            labels, values, colors = [], [], []
+            for n, (anchor, name, mine) in enumerate(anchored):
+                labels.append(f"{name} (anchor)")
+                values.append(anchor["metrics"]["cells"])
+                colors.append("gray")
+                for r in mine:
+                    labels.append(f"{r['preset']} {_params_text(r['params'])}".strip())
+                    values.append(r["metrics"]["cells"])
+                    colors.append(f"C{n % 10}")
+            at = list(range(len(values)))[::-1]
+            ax.barh(at, values, color=colors)
+            ax.set_yticks(at, labels, fontsize=7)
+            ax.set_xlabel("generic cells (Yosys synth + abc -g, flops included)")
+            ax.set_ylabel("design: each anchor (gray) above ours")
+            ax.set_title("Area against the anchors")
+            ax.grid(True, axis="x", alpha=0.3)
+        paths += [out / "cells_vs_anchors.png", out / "cells_vs_anchors.svg"]
     return paths
 
 

@@ -207,6 +207,7 @@ def test_bad_specs_exit_2_with_one_line_before_any_task(here, args, message):
     ('[[points]]\npresets = ["int8_mul"]\ncolour = 1\n', "colour: not a setting of job synth"),
     ('db = "x.db"\n', "no [[points]] table"),
     ('[[points]\n', "--file: "),
+    ('[[points]]\npresets = ["int8_mul"]\nverilog = ["x.v"]\n', "presets and params or verilog"),
 ], ids=str)
 def test_bad_sweep_files_exit_2(here, text, message):
     path = here / "bad.toml"
@@ -226,6 +227,16 @@ def test_a_sweep_file_names_points_settings_and_database(here):
     points, options = sweep.load_file(path)
     assert len(points) == 2 and points[0].settings["targets"] == ["generic", "ice40"]
     assert options == {"db": str(here / "file.db")}
+
+
+def test_a_sweep_file_names_verilog_points(here):
+    source, include = my_mul(here)
+    path = here / "anchors.toml"
+    path.write_text(f'[[points]]\nverilog = ["{source}"]\ninclude = ["{include}"]\n'
+                    'tops = ["my_mul=int8_mul"]\njob = "fmax"\nseeds = [1, 2]\n')
+    point, = sweep.load_file(path)[0]
+    assert (point.preset, point.params, point.job) == ("my_mul", {"versus": "int8_mul"}, "fmax")
+    assert point.verilog == (str(source),) and point.settings["seeds"] == [1, 2]
 
 
 def test_exhaustive_shards_cover_every_pair_once(here):
@@ -312,6 +323,89 @@ def test_yosys_options_make_an_anchor_point_and_collect_finds_each_points_row(he
     assert sweep.collect(more, db, root=here) == [None]                # not run: no row
     with pytest.raises(ValueError, match="synth_options: must be Yosys synth flags"):
         sweep.grid("int8_mul", {}, "synth", {"synth_options": "-booth; shell rm"})
+
+
+#: Hand-written Verilog: a signed multiplier whose width comes from an include
+#: in a subfolder of an include folder.
+MY_MUL = """`include "defs/width.vh"
+module my_mul(input signed [`W-1:0] a, input signed [`W-1:0] b, output signed [2*`W-1:0] p);
+    assign p = a * b;
+endmodule
+"""
+
+
+def my_mul(here, width=8):
+    """``here/rtl/my_mul.v`` and its include folder ``here/inc`` (``W`` = ``width``)."""
+    (here / "rtl").mkdir(exist_ok=True)
+    (here / "inc" / "defs").mkdir(parents=True, exist_ok=True)
+    (here / "rtl" / "my_mul.v").write_text(MY_MUL)
+    (here / "inc" / "defs" / "width.vh").write_text(f"`define W {width}\n")
+    return here / "rtl" / "my_mul.v", here / "inc"
+
+
+def test_verilog_points_are_anchors_the_report_sets_ours_against(here):
+    source, include = my_mul(here)
+    db = here / "verilog.db"
+    anchor = ["--verilog", source, "--include", include, "--top", "my_mul=int8_mul"]
+    for args in (anchor, ["int8_mul", "-p", "arch=infer,booth"]):
+        result = nnarith("sweep", *args, "--db", db, "--workers", "1", "-q")
+        assert result.returncode == 0, result.stderr
+    stored = {(r[1], r[2]): json.loads(r[5]) for r in rows(db)}
+    theirs = stored["my_mul", '{"versus": "int8_mul"}']["cells"]
+    booth = stored["int8_mul", '{"arch": "booth"}']["cells"]
+    assert theirs > 100
+    text = report_text(db, here)
+    assert f"| int8_mul | arch=booth | my_mul | {booth} | {theirs} | {booth / theirs:.2f} |" in text
+    assert (here / "report" / "cells_vs_anchors.svg").is_file()
+    # The key hashes the included files too: a rerun runs nothing, a narrower W reruns.
+    assert "0 run" in nnarith("sweep", *anchor, "--db", db, "--workers", "1", "-q").stdout
+    my_mul(here, width=4)
+    result = nnarith("sweep", *anchor, "--db", db, "--workers", "1", "-q")
+    assert "1 run: 1 done" in result.stdout, result.stderr
+    narrow = [json.loads(r[5])["cells"] for r in rows(db) if r[1] == "my_mul"]
+    assert sorted(narrow)[0] < theirs / 2
+
+
+def test_a_verilog_fmax_point_wraps_the_tops_ports(here):
+    from nnarith.hw.synth import run_yosys, verilog_ports
+    source, include = my_mul(here)
+    task, = sweep.prepare(sweep.verilog_grid(["my_mul"], [source], [include], "fmax"), here)
+    folder = here / "task"
+    for name, text in task["files"].items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(text)
+    assert verilog_ports("my_mul", folder) == {"a": ("input", 8), "b": ("input", 8),
+                                              "p": ("output", 16)}
+    # The wrapper instantiates the top with every port (Yosys finds it and checks
+    # them) and shifts its 16 input bits in.
+    run_yosys("read_verilog fmax.v\nhierarchy -check -top wrap\n", folder, "check")
+    assert re.search(r"reg \[15:0\] wrap_in\b", task["files"]["fmax.v"])
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--job", "sim"], "job: a Verilog point takes synth or fmax"),
+    (["--split"], "split: a Verilog point is synthesized whole"),
+    (["--top", "other"], "top: no module other in my_mul.v"),
+    (["--top", "my_mul=int3_mul"], "preset: must be one of"),
+    (["--top", "my-mul"], "top: must be TOP or TOP=PRESET"),
+    (["--include", "nowhere"], "include: no such folder"),
+    (["--verilog", "rtl/my_mul.v"], "verilog: "),             # the same file twice
+    (["int8_mul"], "--verilog: its --top modules are the points"),
+], ids=str)
+def test_bad_verilog_points_exit_2_with_one_line(here, args, message):
+    my_mul(here)
+    top = [] if "--top" in args else ["--top", "my_mul"]
+    result = nnarith("sweep", "--verilog", "rtl/my_mul.v", *top, *args, "--db", "never.db",
+                     cwd=here)
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1, result.stderr
+    assert lines[0].startswith(f"nnarith: error: {message}"), lines[0]
+    assert not (here / "never.db").exists()
+    for args, message in ((["--top", "my_mul"], "--top: goes with --verilog"),
+                          (["--verilog", "rtl/none.v", "--top", "x"], "verilog: no such file"),
+                          (["--verilog", "rtl/my_mul.v"], "top: name at least one top module")):
+        result = nnarith("sweep", *args, cwd=here)
+        assert result.returncode == 2 and message in result.stderr, result.stderr
 
 
 def test_a_split_block_runs_its_part_once_then_stitches(here):
