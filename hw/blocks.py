@@ -36,7 +36,6 @@ class Part:
     module: str
     count: int
     text: str
-    digest: str
 
     @property
     def alone(self):
@@ -60,7 +59,6 @@ class Part:
 class Split:
     """A block in parts: ``text`` is the top module alone, every instance
     naming its part's module."""
-    top: str
     text: str
     parts: tuple
 
@@ -133,7 +131,7 @@ def split(text, top):
         return (m[1] + chosen[m[2]] + m[3]
                 + _CONNECTION.sub(lambda c: f".{ports.get(c[1], c[1])}(", m[4]))
     top_text = _INSTANCE_BODY.sub(instance, found[top])
-    return Split(top, top_text, tuple(
+    return Split(top_text, tuple(
         Part(entry["module"], entry["count"],
-             "".join(found[name] for name in dict.fromkeys(subtree(entry["module"]))), key)
-        for key, entry in parts.items()))
+             "".join(found[name] for name in dict.fromkeys(subtree(entry["module"]))))
+        for entry in parts.values()))

@@ -143,9 +143,10 @@ def cmd_report(args) -> int:
         get_preset(name)
     if args.liberty and not Path(args.liberty).is_file():
         raise UsageError(f"--liberty: no such file: {args.liberty}")
+    _check_scheduler(args.scheduler)
     out = _output_dir(args.output)
     synth_report(out, liberty=args.liberty, presets=args.presets or None,
-                 workers=args.workers, progress=not args.quiet)
+                 workers=args.workers, scheduler=args.scheduler, progress=not args.quiet)
     print(out / "report.md")
     return EXIT_OK
 
@@ -191,31 +192,43 @@ def _integers(option: str, text: str | None) -> list[int] | None:
     return values
 
 
+def _check_scheduler(address: str | None):
+    if address and not re.match(r"^(tcp|tls|ws|wss|inproc|ucx)://\S+$", address):
+        raise UsageError(f"--scheduler: must be an address such as tcp://HOST:PORT, "
+                         f"got {address!r}")
+
+
 def cmd_sweep(args) -> int:
     from . import sweep
     if args.report:
-        if args.presets or args.param or args.file:
+        if args.presets or args.param or args.file or args.verilog:
             raise UsageError("--report: takes the database only (and -o)")
         paths = sweep.report(args.report, _output_dir(args.output or "build/sweep/report"))
         print(paths["md"])
         return EXIT_OK
-    if args.scheduler and not re.match(r"^(tcp|tls|ws|wss|inproc|ucx)://\S+$", args.scheduler):
-        raise UsageError(f"--scheduler: must be an address such as tcp://HOST:PORT, "
-                         f"got {args.scheduler!r}")
+    _check_scheduler(args.scheduler)
     options = {}
+    if (args.top or args.include) and not args.verilog:
+        raise UsageError(f"--{'top' if args.top else 'include'}: goes with --verilog FILE")
     if args.file:
-        if args.presets or args.param:
-            raise UsageError("--file: the file names the points (no presets or -p beside it)")
+        if args.presets or args.param or args.verilog:
+            raise UsageError("--file: the file names the points (no presets, -p or --verilog "
+                             "beside it)")
         points, options = sweep.load_file(args.file)
     else:
+        if args.verilog and (args.presets or args.param):
+            raise UsageError("--verilog: its --top modules are the points (no presets or -p "
+                             "beside it)")
         settings = {"targets": args.target, "liberty": args.liberty,
                     "synth_options": args.synth_options, "split": args.split or None,
                     "seeds": _integers("seeds", args.seeds),
                     "vectors": args.vectors, "seed": args.seed, "simulator": args.sim,
                     "rm": _integers("rm", args.rm), "shards": args.shards,
                     "modes": _integers("modes", args.modes), "timeout": args.timeout}
-        points = sweep.grid(args.presets, _values(args.param), args.job,
-                            {k: v for k, v in settings.items() if v is not None})
+        settings = {k: v for k, v in settings.items() if v is not None}
+        points = (sweep.verilog_grid(args.top or [], args.verilog, args.include or [],
+                                     args.job, settings) if args.verilog
+                  else sweep.grid(args.presets, _values(args.param), args.job, settings))
     db = args.db or options.get("db") or "build/sweep/sweep.db"
     _output_dir(str(Path(db).parent))
     workers = args.workers if args.workers is not None else options.get("workers")
@@ -290,6 +303,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=None,
                    help="local Dask worker processes (default: one per core); the points land "
                    "in <output>/synth.db, which a rerun reuses")
+    p.add_argument("--scheduler", help="an existing Dask scheduler, tcp://HOST:PORT, instead")
     quiet_arg(p)
     p.set_defaults(func=cmd_report)
 
@@ -319,6 +333,14 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--modes", help="formal: mode words, e.g. 0..63 or 5,21 (default all 64)")
     p.add_argument("--timeout", type=float, default=None,
                    help="formal: seconds per mode word (default none)")
+    p.add_argument("--verilog", action="append", metavar="FILE",
+                   help="hand-written Verilog (an anchor such as HardFloat) instead of presets: "
+                   "the files Yosys reads (repeatable); synth and fmax jobs")
+    p.add_argument("--include", action="append", metavar="DIR",
+                   help="--verilog: a folder its `include files come from (repeatable)")
+    p.add_argument("--top", action="append", metavar="TOP[=PRESET]",
+                   help="--verilog: a top module to synthesize, and the preset the report "
+                   "compares it with (repeatable)")
     p.add_argument("--file", help="a sweep file (TOML): [[points]] tables instead of presets")
     p.add_argument("--db", help="the SQLite results (default build/sweep/sweep.db)")
     p.add_argument("--workers", type=int, default=None,

@@ -60,6 +60,8 @@ def files_under(path):
     (["synth", "int8_mul", "--target", "asic", "--liberty", "{out}/none.lib", "-o", "{out}"], 2,
      ["liberty", "none.lib"]),
     (["report", "int8_mul", "no_such_preset", "-o", "{out}"], 2, ["preset", "no_such_preset"]),
+    (["report", "int8_mul", "--scheduler", "localhost", "-o", "{out}"], 2,
+     ["--scheduler", "tcp://HOST:PORT"]),
 ])
 def test_bad_usage_is_one_line_and_writes_nothing(tmp_path, args, code, words):
     out = tmp_path / "out"
