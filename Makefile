@@ -55,7 +55,7 @@ synth: installed
 
 bench: installed
 	$(PY) bench/multipliers.py $(if $(wildcard $(LIBERTY)),--liberty $(LIBERTY),)
-	$(PY) bench/float_multipliers.py $(if $(wildcard $(LIBERTY)),--liberty $(LIBERTY),)
+	$(PY) bench/float_multipliers.py $(if $(wildcard $(LIBERTY)),--liberty $(LIBERTY),) $(if $(wildcard ../shared/anchors/hardfloat),--anchors ../shared/anchors,)
 	$(PY) bench/mac.py $(if $(wildcard $(LIBERTY)),--liberty $(LIBERTY),)
 	$(PY) bench/mma.py $(if $(wildcard $(LIBERTY)),--liberty $(LIBERTY),)
 	$(PY) bench/fp8_accuracy.py

@@ -18,95 +18,76 @@ and bitfusion_throughput.svg.
 Run: make bench (or python bench/bitfusion.py --liberty PATH).
 """
 
-import time
-
-from amaranth.hdl import Module, signed
-from amaranth.lib.wiring import In, Out
-
+from nnarith import sweep
 from nnarith.golden.bitfusion import pair_count
-from nnarith.hw.bitfusion import FusionCore
-from nnarith.hw.catalogue import build
-from nnarith.hw.synth import synthesize
+from nnarith.hw.formal import core_verilog
 from nnarith.hw.temporal import TemporalPE
-from nnarith.hw.unit import Unit
 
-from results import parse, parser, publish, svg_line_plot, tracked
+from results import number, parse, parser, publish, svg_line_plot, synthesized
 
 #: Precision pairs (activation x weight) of the throughput table and plot.
 PAIRS = [(2, 2), (4, 2), (4, 4), (8, 2), (8, 4), (8, 8)]
 
-
-class FusionCoreUnit(Unit):
-    """The Fusion Unit's dot product without accumulator, as a combinational
-    unit, so that it synthesizes like ``int8_mul``."""
-
-    def __init__(self):
-        core = FusionCore()
-        self.core = core
-        members = {name: (In if name in ("a", "w", "mode") else Out)(len(getattr(core, name)))
-                   for name in ("a", "w", "mode", "mode_error")}
-        members["dot"] = Out(signed(len(core.dot)))
-        docs = {name: ("data", name) for name in members}
-        super().__init__({}, members, docs)
-
-    def elaborate(self, platform):
-        m = Module()
-        m.submodules.core = self.core
-        m.d.comb += [self.core.a.eq(self.a), self.core.w.eq(self.w),
-                     self.core.mode.eq(self.mode), self.dot.eq(self.core.dot),
-                     self.mode_error.eq(self.core.mode_error)]
-        return m
-
-
-#: (key, label, unit factory). Area ratios use the keys.
+#: (key, label, preset, overrides). Area ratios use the keys. The Fusion core
+#: (its dot product without the accumulator) is not a preset: a Verilog point
+#: of the module the formal proofs check.
 UNITS = [
-    ("int8_mul", "int8_mul (signed 8x8, inferred *)", lambda: build("int8_mul")),
-    ("int8_mul_booth", "int8_mul (signed 8x8, Booth)",
-     lambda: build("int8_mul", {"arch": "booth"})),
-    ("fusion_core", "Fusion core (16 BitBricks + shift-add tree, no accumulator)", FusionCoreUnit),
-    ("int8_mac", "int8_mac (8x8, 32-bit running sum)", lambda: build("int8_mac")),
-    ("int8_mac_booth", "int8_mac (Booth)", lambda: build("int8_mac", {"arch": "booth"})),
-    ("fusion_unit", "fusion_unit (core + 32-bit running sum)", lambda: build("fusion_unit")),
-    ("temporal_pe", "temporal_pe (4x4 multiplier, 1-4 cycles)", lambda: build("temporal_pe")),
-    ("temporal_pe_m2", "temporal_pe mult_bits=2 (2x2 multiplier, 1-16 cycles)",
-     lambda: build("temporal_pe", {"mult_bits": 2})),
-    ("fp16_mul", "fp16_mul (IEEE binary16)", lambda: build("fp16_mul")),
-    ("fusion_array", "fusion_array (4x4 Fusion Units, systolic)", lambda: build("fusion_array")),
+    ("int8_mul", "`int8_mul` (signed 8×8, inferred `*`)", "int8_mul", {}),
+    ("int8_mul_booth", "`int8_mul -p arch=booth`", "int8_mul", {"arch": "booth"}),
+    ("fusion_core", "Fusion core (16 bricks + shift-add tree, no accumulator)", None, {}),
+    ("int8_mac", "`int8_mac` (8×8 PE: product + 32-bit running sum)", "int8_mac", {}),
+    ("int8_mac_booth", "`int8_mac -p arch=booth`", "int8_mac", {"arch": "booth"}),
+    ("fusion_unit", "`fusion_unit` (core + 32-bit running sum)", "fusion_unit", {}),
+    ("temporal_pe", "`temporal_pe` (one 4×4 multiplier, 1–4 cycles)", "temporal_pe", {}),
+    ("temporal_pe_m2", "`temporal_pe -p mult_bits=2` (one 2×2 multiplier, 1–16 cycles)",
+     "temporal_pe", {"mult_bits": 2}),
+    ("fp16_mul", "`fp16_mul`", "fp16_mul", {}),
+    ("fusion_array", "`fusion_array` (4×4 Fusion Units, systolic, skew/deskew)", "fusion_array",
+     {}),
 ]
-#: Area ratios reported: (numerator, denominator).
-RATIOS = [("fusion_core", "int8_mul"), ("fusion_core", "int8_mul_booth"),
-          ("fusion_unit", "int8_mac"), ("fusion_unit", "int8_mac_booth"),
-          ("temporal_pe", "int8_mac"), ("temporal_pe", "int8_mac_booth"),
-          ("fusion_array", "fusion_unit")]
+#: Area ratios reported: (numerator, denominator, label, Bit Fusion's own figure).
+RATIOS = [
+    ("fusion_unit", "int8_mac", "`fusion_unit` / `int8_mac` (PE against PE, both with "
+     "accumulator)", "2.5× µm² (paper's 45 nm table: 1,733 vs 687.6 µm²)"),
+    ("fusion_core", "int8_mul", "Fusion core / `int8_mul` (no accumulators)",
+     "2.9× generic cells (published RTL, 1,200 cells, same flow)"),
+    ("fusion_unit", "int8_mac_booth", "`fusion_unit` / `int8_mac -p arch=booth`", "–"),
+    ("temporal_pe", "int8_mac", "`temporal_pe` / `int8_mac`", "–"),
+    ("fusion_array", "fusion_unit", "`fusion_array` / `fusion_unit` (16 PEs and the delay "
+     "lines)", "–"),
+]
 
 
 def area_table(out, liberty):
-    targets = ("generic", "asic") if liberty else ("generic",)
+    """Every unit a synth point of the bench database (flat: the array too)."""
+    settings = {"targets": ["generic", "asic"] if liberty else ["generic"], "liberty": liberty}
+    core = out / "verilog" / "fusion_core.v"
+    core.parent.mkdir(parents=True, exist_ok=True)
+    core.write_text(core_verilog(8, 2, "adder"))
+    points = []
+    for _, _, preset, overrides in UNITS:
+        points += (sweep.grid(preset, {k: [v] for k, v in overrides.items()}, "synth", settings)
+                   if preset else sweep.verilog_grid(["fusion_core"], [core], (), "synth",
+                                                     settings))
     rows = {}
-    for key, label, factory in tracked(UNITS, "bitfusion area"):
-        start = time.perf_counter()
-        result = synthesize(factory(), key, out / "synth" / f"bitfusion_{key}", targets=targets,
-                            liberty=liberty)
-        rows[key] = {"key": key, "unit": label, "cells": result["generic"]["cells"],
-                     "flops": result["generic"]["flops"], "levels": result["generic"]["levels"],
-                     "area_um2": result.get("asic", {}).get("area_um2"),
-                     "seconds": round(time.perf_counter() - start, 1)}
-        print(rows[key], flush=True)
+    for (key, label, _, _), metrics in zip(UNITS, synthesized(points, out)):
+        rows[key] = {"key": key, "unit": label, "cells": metrics["cells"],
+                     "flops": metrics["flops"], "levels": metrics["levels"],
+                     "area_um2": metrics.get("um2"), "seconds": metrics["seconds"]}
     lines = ["| unit | generic cells | flops | levels | NanGate45 µm² |", "|---|---|---|---|---|"]
-    lines += [f"| {r['unit']} | {r['cells']} | {r['flops']} | {r['levels']} | "
-              f"{r['area_um2'] or 'n/a'} |" for r in rows.values()]
-    lines += ["", "| ratio | generic cells | NanGate45 µm² |", "|---|---|---|"]
+    lines += [f"| {r['unit']} | {r['cells']:,} | {r['flops']:,} | {r['levels']} | "
+              f"{number(r['area_um2'], 1)} |" for r in rows.values()]
+    lines += ["", "| ratio | generic cells | NanGate45 µm² | Bit Fusion's own |",
+              "|---|---|---|---|"]
     ratios = []
-    for num, den in RATIOS:
+    for num, den, label, theirs in RATIOS:
         cells = rows[num]["cells"] / rows[den]["cells"]
         um2 = (rows[num]["area_um2"] / rows[den]["area_um2"]
                if rows[num]["area_um2"] and rows[den]["area_um2"] else None)
         ratios.append({"of": num, "to": den, "cells": round(cells, 2),
                        "area_um2": round(um2, 2) if um2 else None})
-        lines.append(f"| {num} / {den} | {cells:.2f}x | "
-                     f"{f'{um2:.2f}x' if um2 else 'n/a'} |")
-    lines.append("\nBit Fusion's published RTL: 2.9x a Yosys 8x8 `$mul` in generic cells, 2.5x "
-                 "a fixed 8x8 PE in µm² (its 45 nm table); goal <= 2.3x.")
+        lines.append(f"| {label} | {cells:.2f}× | {f'{um2:.2f}×' if um2 else 'n/a'} | "
+                     f"{theirs} |")
     publish("bitfusion_area", {"units": list(rows.values()), "ratios": ratios}, lines, out)
     return rows
 
@@ -122,33 +103,39 @@ def products_per_cycle(key, pa, pb):
     return 1          # fixed 8x8 integer units, and fp16 (exact while the product fits 11 bits)
 
 
-THROUGHPUT_UNITS = ["fusion_unit", "fusion_array", "temporal_pe", "temporal_pe_m2", "int8_mul",
-                    "int8_mac", "fp16_mul"]
+#: The throughput table's units: (key, label); the fixed units complete one
+#: product per cycle at every precision, so their counts share a row.
+THROUGHPUT_UNITS = [("fusion_unit", "`fusion_unit`"), ("fusion_array", "`fusion_array`"),
+                    ("temporal_pe", "`temporal_pe`"),
+                    ("temporal_pe_m2", "`temporal_pe -p mult_bits=2`"),
+                    ("int8_mul", "`int8_mul` (no accumulator)"), ("int8_mac", "`int8_mac`"),
+                    ("fp16_mul", "`fp16_mul` (no accumulator)")]
+FIXED = ("int8_mul", "int8_mac", "fp16_mul")
 
 
 def throughput_table(rows, out):
-    data, lines = [], []
-    area_key = "area_um2" if all(rows[k]["area_um2"] for k in THROUGHPUT_UNITS) else "cells"
+    data = []
+    keys = [key for key, _ in THROUGHPUT_UNITS]
+    area_key = "area_um2" if all(rows[k]["area_um2"] for k in keys) else "cells"
     per = "1000 µm²" if area_key == "area_um2" else "1000 generic cells"
-    header = "| unit | " + " | ".join(f"{pa}x{pb}" for pa, pb in PAIRS) + " |"
-    rule = "|---|" + "---|" * len(PAIRS)
-    counts_lines, dense_lines = [], []
-    for key in THROUGHPUT_UNITS:
+    lines = ["| unit | " + " | ".join(f"{pa}×{pb}" for pa, pb in PAIRS) + " |",
+             "|---|" + "---|" * len(PAIRS)]
+    dense_lines = []
+    for key, label in THROUGHPUT_UNITS:
         counts = [products_per_cycle(key, pa, pb) for pa, pb in PAIRS]
         dense = [1000 * c / rows[key][area_key] for c in counts]
         data.append({"unit": key, "area": rows[key][area_key], "area_unit": area_key,
                      "pairs": [f"{pa}x{pb}" for pa, pb in PAIRS],
                      "products_per_cycle": counts, "per_1000_area": dense})
-        counts_lines.append(f"| {key} | " + " | ".join(f"{c:g}" for c in counts) + " |")
-        dense_lines.append(f"| {key} | " + " | ".join(f"{d:.3g}" for d in dense) + " |")
-    lines += ["Products per cycle (a x w bits):", "", header, rule, *counts_lines, "",
-              f"Products per cycle per {per}:", "", header, rule, *dense_lines]
-    lines.append("\nint8_mul/int8_mac/fp16_mul: one product per cycle at any of these "
-                 "precisions (fp16 exact only while the product fits 11 significant bits: "
-                 "up to 4x4 and 8x2); int8_mul and fp16_mul have no accumulator, so compare "
-                 "fusion_unit and temporal_pe with int8_mac. temporal_pe: 1/(ceil(pa/m)*"
-                 "ceil(pb/m)). Signedness does not change any of these.")
-    publish("bitfusion_throughput", data, lines, out)
+        if key not in FIXED:
+            lines.append(f"| {label} | " + " | ".join(f"{c:g}" for c in counts) + " |")
+        elif key == FIXED[0]:
+            lines.append("| " + ", ".join(f"`{k}`" for k in FIXED) + " | "
+                         + " | ".join(f"{c:g}" for c in counts) + " |")
+        prefix = f"per {per}: " if not dense_lines else ""
+        dense_lines.append(f"| {prefix}{label} | " + " | ".join(f"{d:.3g}" for d in dense)
+                           + " |")
+    publish("bitfusion_throughput", data, lines + dense_lines, out)
     series = [(row["unit"], row["per_1000_area"]) for row in data]
     (out / "bitfusion_throughput.svg").write_text(svg_line_plot(
         f"Products per cycle per {per} (log scale) vs precision (a x w bits)",

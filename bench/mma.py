@@ -25,7 +25,7 @@ from nnarith import sweep
 from nnarith.hw.catalogue import build, get_preset
 from nnarith.hw.synth import SynthesisError, synthesize
 
-from results import parse, parser, publish, synthesized, tracked
+from results import number, parse, parser, publish, synthesized, tracked
 
 #: (label, preset) of the blocks compared in the area tables.
 MMAS = [
@@ -52,10 +52,6 @@ def _macs(params):
 def _shape_overrides(preset, per_output):
     """One output element (m = n = 1, the full K) or the preset's own block."""
     return get_preset(preset).one_output() if per_output else {}
-
-
-def _fmt(value, digits=0):
-    return "n/a" if value is None else f"{value:,.{digits}f}"
 
 
 def area_tables(out, liberty, presets):
@@ -86,12 +82,12 @@ def area_tables(out, liberty, presets):
         versus = (f"{um2 / r['derived_um2']:.2f}" if um2 and r["derived_um2"]
                   else f"{block['cells'] / r['derived_cells']:.2f} (cells)")
         lines.append(f"| {r['label']} | `{r['preset']}` | {r['macs']} | {block['cells']:,} | "
-                     f"{block['levels']} | {_fmt(um2)} | {_fmt(um2 and um2 / r['macs'], 1)} | "
-                     f"{ratio} | {r['derived_cells']:,} | {_fmt(r['derived_um2'])} | {versus} | "
+                     f"{block['levels']} | {number(um2)} | {number(um2 and um2 / r['macs'], 1)} | "
+                     f"{ratio} | {r['derived_cells']:,} | {number(r['derived_um2'])} | {versus} | "
                      f"{block['part_seconds']:.0f} + {block['seconds']:.0f} |")
     lines.append(f"\nReference: `{FMA}` (fp16 x fp16 + fp32 FMA) {fma['cells']:,} generic cells, "
-                 f"{_fmt(fma.get('um2'))} µm², {fma['levels']} levels. Whole block: `nnarith sweep "
-                 "--split` synthesizes the output element once (a part: every output is the "
+                 f"{number(fma.get('um2'))} µm², {fma['levels']} levels. Whole block: "
+                 "`nnarith sweep --split` synthesizes the output element once (a part: every output is the "
                  "same module), then the top (inputs, the shared A and B decoders, outputs) with "
                  "the part as a black box, and stitches and counts the netlists; levels are the "
                  "stitched netlist's. Derived: one output element (m = n = 1, the block's K, its "

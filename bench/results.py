@@ -56,6 +56,11 @@ def synthesized(points, out=OUT, workers=None):
     return [{**row["metrics"], "seconds": row["seconds"]} for row in rows]
 
 
+def number(value, digits=0):
+    """``value`` with thousands separators and ``digits`` decimals, "n/a" for None."""
+    return "n/a" if value is None else f"{value:,.{digits}f}"
+
+
 def tracked(items, label, unit="runs", total=None):
     """Iterate ``items`` reporting on stderr how many are done, of how many
     (``total``, default ``len(items)``), and the ETA; each run reports its own
