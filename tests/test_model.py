@@ -70,7 +70,8 @@ def test_a_units_area_is_synthesized_once_for_every_output_folder(tmp_path, monk
     first = model._area("int8_mul", {}, tmp_path / "one", None)
     assert model._area("int8_mul", {}, tmp_path / "two", None) == first
     assert synthesized == ["int8_mul"] and first["cells"] > 0 and not first["derived"]
-    block = model._area("mma_int8", {}, tmp_path / "two", None)    # one element x m*n
+    # One element x m*n (k = 1 keeps the element one product: the scaling is the point).
+    block = model._area("mma_int8", {"k": 1}, tmp_path / "two", None)
     assert block["derived"] and block["cells"] % 16 == 0
     assert model._area("int8_mul", {"stages": 1}, tmp_path / "one", None) != first
     assert synthesized == ["int8_mul", "mma_int8", "int8_mul"]
