@@ -2,9 +2,10 @@
 ``build``), and the hashes that say when a kept result still holds: the
 source of the modules that made it, the versions of the tools they ran and
 the inputs. A result whose key matches came out of the same code and tools,
-so it would come out the same again.
+so it would come out the same again (comments and docstrings are not code).
 """
 
+import ast
 import fcntl
 import hashlib
 import importlib.util
@@ -27,8 +28,10 @@ def digest(*parts: bytes) -> str:
 
 @lru_cache(maxsize=None)
 def source_digest(*modules: str) -> str:
-    """The hash of the source of ``modules`` (dotted names; a package stands
-    for every module under it)."""
+    """The hash of the code of ``modules`` (dotted names; a package stands
+    for every module under it): their syntax trees without docstrings, so
+    that an edit of a comment or a docstring keeps every result, while any
+    change to what the code does invalidates them."""
     files = []
     for name in modules:
         spec = importlib.util.find_spec(name)
@@ -37,7 +40,20 @@ def source_digest(*modules: str) -> str:
                             for f in Path(folder).rglob("*.py"))
         else:
             files.append(Path(spec.origin))
-    return digest(*(f.read_bytes() for f in files))
+    return digest(*(_code(f) for f in files))
+
+
+def _code(path: Path) -> bytes:
+    """The syntax tree of a Python file, docstrings dropped (comments and
+    layout are not in it), as text."""
+    tree = ast.parse(path.read_bytes(), str(path))
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            first = node.body[0] if node.body else None
+            if (isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant)
+                    and isinstance(first.value.value, str)):
+                node.body = node.body[1:] or [ast.Pass()]
+    return ast.dump(tree).encode()
 
 
 @lru_cache(maxsize=None)

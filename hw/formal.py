@@ -78,8 +78,10 @@ def reference_verilog(name, mode, max_prec, min_prec, width, dot_width):
 
 
 def core_verilog(max_prec, min_prec, brick):
-    """The Fusion Unit's combinational core as Verilog module ``fusion_core``."""
-    return verilog.convert(FusionCore(max_prec, min_prec, brick), name="fusion_core")
+    """The Fusion Unit's combinational core as Verilog module ``fusion_core``,
+    without source locations (a key that hashes it keeps when lines move)."""
+    return verilog.convert(FusionCore(max_prec, min_prec, brick), name="fusion_core",
+                           emit_src=False)
 
 
 def split_bits(mode, max_prec=8, min_prec=2):

@@ -28,9 +28,9 @@ The client elaborates every point and exports its Verilog before any task
 starts, so a bad preset, parameter or value fails first, in one line. A task
 carries the Verilog text: a synth, fmax or formal worker needs only the
 yowasp tools (a sim or exhaustive worker needs nnarith, whose golden model it
-checks against). A point's
-key hashes its Verilog, its job and settings, the flow (the source of the
-modules that run the job) and the tool versions: a rerun skips every key
+checks against). A point's key hashes its Verilog, its job and settings,
+the flow (the code of the modules that run the job, comments and docstrings
+left out) and the tool versions: a rerun skips every key
 already finished, and a change in any of them reruns the point. Only the
 client writes the database (WAL mode), one row per point as its result
 arrives, so an interrupted sweep loses only the points that were running;
@@ -378,7 +378,8 @@ def load_file(path) -> tuple[list[Point], dict]:
 # -- What a task carries, and its key ----------------------------------------------------
 
 def flow_digest(job: str) -> str:
-    """The hash of the source of the modules that run ``job``."""
+    """The hash of the code of the modules that run ``job`` (comments and
+    docstrings left out: :func:`~nnarith.hw.cache.source_digest`)."""
     return source_digest(*FLOW[job])
 
 

@@ -255,3 +255,25 @@ def test_the_export_cache_key_names_everything_the_files_depend_on():
     class Outside(family):              # its source is not in the key: never cached
         pass
     assert cache_key(Outside, params, "qmul") is None
+
+
+def test_the_code_digest_ignores_comments_and_docstrings_only(tmp_path, monkeypatch):
+    from nnarith.hw.cache import source_digest
+    package = tmp_path / "digested"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    module = package / "flow.py"
+    monkeypatch.syspath_prepend(str(tmp_path))
+
+    def digest_of(text):
+        module.write_text(text)
+        source_digest.cache_clear()
+        return source_digest("digested.flow"), source_digest("digested")
+    code = 'def f(x):\n    """Twice x."""\n    return 2 * x\n'
+    first = digest_of(code)
+    assert digest_of('"""A flow."""\n# why\ndef f(x):\n    """Double."""\n\n'
+                     '    return 2 * x  # cheap\n') == first
+    for changed in ('def f(x):\n    return 3 * x\n', 'def f(x):\n    """Twice x."""\n'
+                    '    return 2 * x\nTOP = "x"\n', 'def f(y):\n    return 2 * y\n'):
+        assert digest_of(changed)[0] != first[0]
+    source_digest.cache_clear()
