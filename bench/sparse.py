@@ -14,21 +14,21 @@
    work: nonzero x nonzero products per cycle.
 3. A plot of the same-area throughput against density (SVG).
 
-Writes build/bench/sparse_area.{json,md}, sparse_density.{json,md} and
-sparse_density.svg.
+Every synthesis is a point of the sweep database build/bench/bench.db (a
+rerun synthesizes only what changed; the whole grid takes about 13 min on 2
+workers, N = 128 P = 8 alone 10). Writes build/bench/sparse_area.{json,md}, sparse_density.{json,md}
+and sparse_density.svg, and the README's tables.
 Run: make bench (or python bench/sparse.py --liberty PATH).
 """
 
-import time
-
 import numpy as np
 
+from nnarith import sweep
 from nnarith.golden.csr import csr_encode, merge_cycles
 from nnarith.golden.sparse import bitmask_encode, join_cycles
-from nnarith.hw.catalogue import build
-from nnarith.hw.synth import synthesize
+from nnarith.hw.catalogue import get_preset
 
-from results import parse, parser, publish, svg_line_plot, tracked
+from results import number, parse, parser, publish, svg_line_plot, synthesized
 
 CHUNKS = (16, 32, 64, 128)
 MATCHES = (1, 2, 4, 8)
@@ -38,49 +38,47 @@ DENSE_LANES = 4
 
 #: (key, label, preset, overrides) of the units beside the N x P grid.
 OTHERS = [
-    ("csr_join", "csr_join (1 entry per side per cycle)", "csr_join", {}),
-    ("csr_join_w2", "csr_join width=2", "csr_join", {"width": 2}),
-    ("sparse24_dot", "sparse24_dot (k=8: 4 kept int8 weights + c)", "sparse24_dot", {}),
-    ("dense", f"dense int8 dot product, {DENSE_LANES} lanes, running sum", "dp4a",
-     {"accumulate": True, "stages": 1}),
+    ("csr_join", "`csr_join` (1 entry per side per cycle)", "csr_join", {}),
+    ("csr_join_w2", "`csr_join -p width=2`", "csr_join", {"width": 2}),
+    ("sparse24_dot", "`sparse24_dot` (k = 8: 4 kept int8 weights + c)", "sparse24_dot", {}),
+    ("sparse24_dot_booth", "`sparse24_dot -p arch=booth`", "sparse24_dot", {"arch": "booth"}),
+    ("sparse24_fp16", "`sparse24_fp16` (k = 8, fused, fp32 c)", "sparse24_fp16", {}),
+    ("dense", f"dense int8 dot product, {DENSE_LANES} lanes, running sum "
+     "(`dp4a -p accumulate=true -p stages=1`)", "dp4a", {"accumulate": True, "stages": 1}),
 ]
 
 
-def _synth(key, preset, overrides, out, liberty):
-    targets = ("generic", "asic") if liberty else ("generic",)
-    start = time.perf_counter()
-    result = synthesize(build(preset, overrides), preset, out / "synth" / f"sparse_{key}",
-                        targets=targets, liberty=liberty)
-    row = {"key": key, "preset": preset, "params": overrides,
-           "cells": result["generic"]["cells"], "levels": result["generic"]["levels"],
-           "area_um2": result.get("asic", {}).get("area_um2"),
-           "seconds": round(time.perf_counter() - start, 1)}
-    print(row, flush=True)
-    return row
+def synthesize_all(liberty, out):
+    """The N x P grid and the other units as synth points: ``(grid, others)``,
+    each entry its metrics (cells, levels, um2)."""
+    settings = {"targets": ["generic", "asic"] if liberty else ["generic"], "liberty": liberty}
+    points = [point for n in CHUNKS for p in MATCHES
+              for point in sweep.grid("sparse_join", {"chunk": [n], "matches": [p]}, "synth",
+                                      settings)]
+    points += [point for _, _, preset, overrides in OTHERS
+               for point in sweep.grid(preset, {k: [v] for k, v in overrides.items()}, "synth",
+                                       settings)]
+    results = synthesized(points, out)
+    grid = dict(zip([(n, p) for n in CHUNKS for p in MATCHES], results))
+    others = {key: {"unit": label, **metrics}
+              for (key, label, _, _), metrics in zip(OTHERS, results[len(grid):])}
+    return grid, others
 
 
-def _join(n, p, out, liberty):
-    return _synth(f"join_n{n}_p{p}", "sparse_join", {"chunk": n, "matches": p}, out, liberty)
-
-
-def area_table(grid, others, out, liberty):
-    """The N x P table (filling in the grid points not synthesized yet) and the others."""
-    missing = [(n, p) for n in CHUNKS for p in MATCHES if (n, p) not in grid]
-    for n, p in tracked(missing, "sparse_join grid"):
-        grid[n, p] = _join(n, p, out, liberty)
-    metric = "area_um2" if liberty else "cells"
-    lines = [f"`sparse_join` {'NanGate45 µm²' if liberty else 'generic cells'} "
-             "(generic cells / levels), chunk N x matches per cycle P:", "",
-             "| N \\ P | " + " | ".join(str(p) for p in MATCHES) + " |",
+def area_table(grid, others, liberty, out):
+    metric = "um2" if liberty else "cells"
+    lines = ["| N \\ P | " + " | ".join(str(p) for p in MATCHES) + " |",
              "|---|" + "---|" * len(MATCHES)]
     for n in CHUNKS:
         lines.append(f"| {n} | " + " | ".join(
-            f"{grid[n, p][metric]} ({grid[n, p]['cells']} / {grid[n, p]['levels']})"
-            for p in MATCHES) + " |")
+            f"{grid[n, p][metric]:,} ({grid[n, p]['cells']:,})" if liberty
+            else f"{grid[n, p]['cells']:,}" for p in MATCHES) + " |")
     lines += ["", "| unit | generic cells | levels | NanGate45 µm² |", "|---|---|---|---|"]
-    lines += [f"| {r['unit']} | {r['cells']} | {r['levels']} | {r['area_um2'] or 'n/a'} |"
+    lines += [f"| {r['unit']} | {r['cells']:,} | {r['levels']} | "
+              f"{number(r.get('um2'), 1)} |"
               for r in others.values()]
-    publish("sparse_area", {"grid": [grid[key] for key in sorted(grid)],
+    publish("sparse_area", {"grid": [{"chunk": n, "matches": p, **grid[n, p]}
+                                     for n, p in sorted(grid)],
                             "others": list(others.values())}, lines, out)
 
 
@@ -92,28 +90,30 @@ def _vectors(rng, density):
     return one(), one()
 
 
-def density_table(grid, others, metric, out):
-    default = build("sparse_join").params
+def density_table(grid, others, liberty, out):
+    metric = "um2" if liberty else "cells"
+    default = get_preset("sparse_join").resolve()
     n, p = default["chunk"], default["matches"]
     budget = grid[n, p][metric]
-    k24 = build("sparse24_dot").params["k"]
-    # Dense-equivalent elements per cycle, useful products per cycle.
+    k24 = get_preset("sparse24_dot").resolve()["k"]
+    # Per unit: its cycles for a vector pair, and its area.
     models = {
-        f"sparse_join N={n} P={p}": (lambda a, b: join_cycles(bitmask_encode(a, n),
-                                                              bitmask_encode(b, n), p).sum(),
-                                     grid[n, p][metric]),
-        f"sparse_join N={n} P=8": (lambda a, b: join_cycles(bitmask_encode(a, n),
-                                                            bitmask_encode(b, n), 8).sum(),
-                                   grid[n, 8][metric]),
-        "csr_join": (lambda a, b: merge_cycles(csr_encode(a)[0], csr_encode(b)[0], 1),
-                     others["csr_join"][metric]),
-        "csr_join width=2": (lambda a, b: merge_cycles(csr_encode(a)[0], csr_encode(b)[0], 2),
-                             others["csr_join_w2"][metric]),
+        f"`sparse_join` N={n} P={p}": (lambda a, b: join_cycles(bitmask_encode(a, n),
+                                                                bitmask_encode(b, n), p).sum(),
+                                       grid[n, p][metric]),
+        f"`sparse_join` N={n} P=8": (lambda a, b: join_cycles(bitmask_encode(a, n),
+                                                              bitmask_encode(b, n), 8).sum(),
+                                     grid[n, 8][metric]),
+        "`csr_join`": (lambda a, b: merge_cycles(csr_encode(a)[0], csr_encode(b)[0], 1),
+                       others["csr_join"][metric]),
+        "`csr_join -p width=2`": (lambda a, b: merge_cycles(csr_encode(a)[0], csr_encode(b)[0],
+                                                            2),
+                                  others["csr_join_w2"][metric]),
         # 2:4 weights (pruned offline), dense activations: k elements per cycle.
-        "sparse24_dot (2:4 weights)": (lambda a, b: LENGTH / k24,
-                                       others["sparse24_dot"][metric]),
-        f"dense dot product ({DENSE_LANES} lanes)": (lambda a, b: LENGTH / DENSE_LANES,
-                                                     others["dense"][metric]),
+        "`sparse24_dot` (2:4 weights)": (lambda a, b: LENGTH / k24,
+                                         others["sparse24_dot"][metric]),
+        f"dense {DENSE_LANES}-lane dot product": (lambda a, b: LENGTH / DENSE_LANES,
+                                                  others["dense"][metric]),
     }
     rng = np.random.default_rng(7)
     rows = []
@@ -126,46 +126,40 @@ def density_table(grid, others, metric, out):
                          "elements_per_cycle": LENGTH / cycles,
                          "useful_per_cycle": useful / cycles,
                          "same_area_elements_per_cycle": LENGTH / cycles * budget / area})
-        print(rows[-len(models)], flush=True)
-    names = list(models)
-    header = "| unit | " + " | ".join(f"{d:.0%}" for d in DENSITIES) + " |"
+    percent = [f"{100 * d:.0f} %" for d in DENSITIES]
+    header = " | " + " | ".join(percent) + " |"
     rule = "|---|" + "---|" * len(DENSITIES)
-    table = lambda key, fmt: [f"| {u} | " + " | ".join(                       # noqa: E731
-        fmt(r[key]) for r in rows if r["unit"] == u) + " |" for u in names]
-    area_word = "µm²" if metric == "area_um2" else "generic cells"
-    lines = [f"Dense-equivalent MACs per cycle (vector elements per cycle; {LENGTH}-element "
-             f"int8 vectors, both sides at the density, mean of {TRIALS}), one unit:", "",
-             header, rule, *table("elements_per_cycle", lambda v: f"{v:.3g}"), "",
-             f"In the area of one `sparse_join` (N={n}, P={p}: {budget} {area_word}), "
-             "as many copies of each unit as fit:", "",
-             header, rule, *table("same_area_elements_per_cycle", lambda v: f"{v:.3g}"), "",
-             "Useful products (both operands nonzero) per cycle, one unit:", "",
-             header, rule, *table("useful_per_cycle", lambda v: f"{v:.3g}")]
-    lines.append("\nCycle models: sparse_join max(1, ceil(matches/P)) per chunk; csr_join the "
-                 "merge policy of golden.csr.merge_cycles (width 1: |union of index sets|); "
-                 "2:4 and dense one operation per cycle. The 2:4 row needs weights pruned to "
-                 "2:4 (so at most 50 % dense) and does not depend on the activations.")
+
+    def table(key, label):
+        return [f"| {label(u, area)} | " + " | ".join(
+            f"{r[key]:,.3g}" if r[key] < 1000 else f"{r[key]:,.0f}"
+            for r in rows if r["unit"] == u) + " |" for u, (_, area) in models.items()]
+    first = next(iter(models))
+    lines = ["| unit (same area)" + header, rule,
+             *table("same_area_elements_per_cycle",
+                    lambda u, area: u if u == first else _units(u, budget / area)),
+             "", "| unit (one), useful products per cycle" + header, rule,
+             *table("useful_per_cycle", lambda u, area: u)]
     publish("sparse_density", rows, lines, out)
     series = [(u, [r["same_area_elements_per_cycle"] for r in rows if r["unit"] == u])
-              for u in names]
+              for u in models]
     (out / "sparse_density.svg").write_text(svg_line_plot(
         "Dense-equivalent MACs per cycle in the area of one sparse_join (log) vs density",
-        [f"{d:.0%}" for d in DENSITIES], series))
+        percent, series))
     print(f"wrote {out / 'sparse_density.svg'}")
+
+
+def _units(label, copies):
+    """``label`` with how many copies of the unit fit, inside its parentheses if it has some."""
+    text = f"{copies:.2g} units"
+    return f"{label[:-1]}; {text})" if label.endswith(")") else f"{label} ({text})"
 
 
 def main():
     args = parse(parser(__doc__))
-    out, liberty = args.output, args.liberty
-    metric = "area_um2" if liberty else "cells"
-    # The units the density table needs first; the slow corners of the grid last.
-    default = build("sparse_join").params
-    grid = {(default["chunk"], p): _join(default["chunk"], p, out, liberty)
-            for p in (default["matches"], 8)}
-    others = {key: {"unit": label, **_synth(key, preset, overrides, out, liberty)}
-              for key, label, preset, overrides in OTHERS}
-    density_table(grid, others, metric, out)
-    area_table(grid, others, out, liberty)
+    grid, others = synthesize_all(args.liberty, args.output)
+    area_table(grid, others, args.liberty, args.output)
+    density_table(grid, others, args.liberty, args.output)
 
 
 if __name__ == "__main__":
