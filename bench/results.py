@@ -45,6 +45,13 @@ def synthesized(points, out=OUT, workers=None):
     """Run the synth (or fmax) ``points`` (:mod:`nnarith.sweep`) into ``out/bench.db``,
     skipping those it already holds, and return each point's metrics (with
     its ``seconds``)."""
+    return [{**row["metrics"], "seconds": row["seconds"]}
+            for row in synthesized_rows(points, out, workers)]
+
+
+def synthesized_rows(points, out=OUT, workers=None):
+    """:func:`synthesized`, each point's whole database row (its tool
+    ``result`` too: an fmax point's Fmax per seed)."""
     from nnarith import sweep
     db = Path(out) / "bench.db"
     sweep.run(points, db, workers=workers, root=Path(out) / "sweep")
@@ -53,7 +60,7 @@ def synthesized(points, out=OUT, workers=None):
               if row is None or row["status"] != "done"]
     if failed:
         raise SystemExit(f"bench: not synthesized: {', '.join(failed)} (see {db})")
-    return [{**row["metrics"], "seconds": row["seconds"]} for row in rows]
+    return rows
 
 
 def number(value, digits=0):
