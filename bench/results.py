@@ -63,6 +63,26 @@ def synthesized_rows(points, out=OUT, workers=None):
     return rows
 
 
+#: HardFloat's IEEE-in/IEEE-out tops (anchors/hardfloat/hardfloat_wrappers.v) and the
+#: preset of ours each is compared with.
+HARDFLOAT = {"hf_mul_fp16": "fp16_mul", "hf_mul_bf16": "bf16_mul",
+             "hf_mul_fp32": "fp32_mul", "hf_fma_fp16": "fp16_fma16", "hf_fma_fp32": "fp32_fma"}
+
+
+def hardfloat_points(anchors, tops, job, settings=None):
+    """HardFloat's ``tops`` as Verilog points of ``job`` (:mod:`nnarith.sweep`),
+    each against its preset, when ``anchors`` holds ``hardfloat/``; else
+    None, saying so (HardFloat is not ours to ship)."""
+    from nnarith import sweep
+    folder = Path(anchors or "", "hardfloat")
+    if not anchors or not folder.is_dir():
+        print(f"no HardFloat under {anchors}: its rows are left out")
+        return None
+    return sweep.verilog_grid([f"{top}={HARDFLOAT[top]}" for top in tops],
+                              [folder / "hardfloat_wrappers.v"], [folder / "source"], job,
+                              settings)
+
+
 def number(value, digits=0):
     """``value`` with thousands separators and ``digits`` decimals, "n/a" for None."""
     return "n/a" if value is None else f"{value:,.{digits}f}"

@@ -23,7 +23,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from results import parse, parser, publish, svg_line_plot, synthesized_rows  # noqa: E402
+from results import (HARDFLOAT, hardfloat_points, parse, parser, publish,  # noqa: E402
+                     svg_line_plot, synthesized_rows)
 
 from nnarith import sweep  # noqa: E402
 from nnarith.hw.catalogue import build  # noqa: E402
@@ -57,24 +58,17 @@ SWEEP = [
 ]
 QUICK = [("int8_mul", {"arch": "booth"}, (0, 4)), ("fp16_mul", {"arch": "booth"}, (0, 10))]
 
-#: HardFloat tops (anchors/hardfloat/hardfloat_wrappers.v).
-HARDFLOAT = ["hf_mul_fp16", "hf_mul_bf16", "hf_mul_fp32", "hf_fma_fp16", "hf_fma_fp32"]
-
 #: ANCHORS.md: the Bit Fusion RTL's Fusion core (generic cells, levels, ECP5 MHz).
 BITFUSION_RTL = {"cells": 1218, "levels": 46, "fmax_mhz": 65.7}
 
 
-def _points(rows, hardfloat, seeds):
-    """A synth (generic) and an fmax point per row and stage count, then per anchor."""
+def _points(rows, seeds):
+    """A synth (generic) and an fmax point per row and stage count."""
     points = []
     for preset, params, stages in rows:
         overrides = {k: [v] for k, v in {**params, "stages": stages}.items()}
         points += sweep.grid(preset, overrides, "synth")
         points += sweep.grid(preset, overrides, "fmax", {"seeds": list(seeds)})
-    if hardfloat:
-        for job, settings in (("synth", {}), ("fmax", {"seeds": list(seeds)})):
-            points += sweep.verilog_grid(HARDFLOAT, [hardfloat / "hardfloat_wrappers.v"],
-                                         [hardfloat / "source"], job, settings)
     return points
 
 
@@ -125,13 +119,12 @@ def main():
         chosen = [row for row in chosen if row[0] in names]
     rows = [(preset, params, stages) for preset, params, stage_counts in chosen
             for stages in stage_counts]
-    hardfloat = Path(args.anchors or "", "hardfloat")
-    if args.anchors and hardfloat.is_dir():
-        anchors = "HardFloat synthesized in this run (Verilog points)"
-    else:
-        print(f"no HardFloat under {args.anchors}: its rows are skipped")
-        hardfloat, anchors = None, "HardFloat rows skipped (no --anchors)"
-    found = synthesized_rows(_points(rows, hardfloat, seeds), args.output, args.workers)
+    hardfloat = hardfloat_points(args.anchors, HARDFLOAT, "synth")
+    if hardfloat:
+        hardfloat += hardfloat_points(args.anchors, HARDFLOAT, "fmax", {"seeds": list(seeds)})
+    anchors = ("HardFloat synthesized in this run (Verilog points)" if hardfloat
+               else "HardFloat rows skipped (no --anchors)")
+    found = synthesized_rows(_points(rows, seeds) + (hardfloat or []), args.output, args.workers)
     points = [_measured(preset, params, stages, synth, fmax, seeds,
                         build(preset, {**params, "stages": stages}))
               for (preset, params, stages), synth, fmax in zip(rows, found[0::2], found[1::2])]

@@ -126,17 +126,17 @@ def lint_verilog(top, workdir):
               Path(workdir), "lint")
 
 
-def generic(top, workdir, synth_options="", reads=None):
-    """Generic gates of ``workdir/<top>.v`` (or what ``reads`` reads): cells,
-    flops, logic levels, CMOS transistors."""
-    return _generic(top, Path(workdir), synth_options, reads)
+def generic(top, workdir, synth_options=""):
+    """Generic gates of ``workdir/<top>.v``: cells, flops, logic levels, CMOS
+    transistors."""
+    return _generic(top, Path(workdir), synth_options)
 
 
-def _generic(top, workdir, synth_options="", reads=None, netlist=None):
+def _generic(top, workdir, synth_options="", netlist=None):
     """``netlist``: also write the mapped gates to ``generic_netlist.json``,
     the top renamed to that name (a part of a split block,
     :func:`synthesize_split`)."""
-    run_yosys((reads or _read(top)) + f"""synth -flatten -top {top} {synth_options}
+    run_yosys(_read(top) + f"""synth -flatten -top {top} {synth_options}
 {DROP_SCOPES}
 check -assert
 {NO_LATCHES}
@@ -212,13 +212,12 @@ def _fpga(top, workdir, family, dsp):
     return {key: _count(cells, names) for key, names in FPGA_CELLS[family].items()}
 
 
-def fmax(unit, workdir, dsp=False, seeds=(1,), reads=""):
+def fmax(unit, workdir, dsp=False, seeds=(1,)):
     """Fmax in MHz of the unit inside :class:`ShiftWrapper` on an ECP5 25k
-    (CABGA381), per nextpnr seed (one synthesis, a placement per seed);
-    ``reads``: Yosys commands reading Verilog that the unit instantiates."""
+    (CABGA381), per nextpnr seed (one synthesis, a placement per seed)."""
     workdir = Path(workdir)
     (workdir / f"fmax{'' if dsp else '_nodsp'}.v").write_text(wrapper_verilog(unit))
-    return fmax_exported(workdir, dsp, seeds, reads)
+    return fmax_exported(workdir, dsp, seeds)
 
 
 def wrapper_verilog(unit):
@@ -227,12 +226,12 @@ def wrapper_verilog(unit):
     return verilog.convert(ShiftWrapper(unit), name="wrap", emit_src=False)
 
 
-def fmax_exported(workdir, dsp=False, seeds=(1,), reads=""):
+def fmax_exported(workdir, dsp=False, seeds=(1,)):
     """:func:`fmax` of the wrapper already written to ``workdir/fmax.v`` (with
     DSP blocks) or ``workdir/fmax_nodsp.v`` (without)."""
     workdir = Path(workdir)
     name = f"fmax{'' if dsp else '_nodsp'}"
-    run_yosys(f"{reads}read_verilog {name}.v\nsynth_ecp5 -top wrap{'' if dsp else ' -nodsp'} "
+    run_yosys(f"read_verilog {name}.v\nsynth_ecp5 -top wrap{'' if dsp else ' -nodsp'} "
               f"-json {name}_netlist.json\n", workdir, name)
     results = {}
     for seed in seeds:

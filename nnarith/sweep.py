@@ -433,13 +433,18 @@ def _verilog_files(point, staging):
     if point.job == "fmax":
         contents = digest(*(f"{name}\0{text}".encode() for name, text in sorted(files.items())))
         folder = staging / f"{top}-{contents[:12]}"
-        for name, text in files.items():
-            (folder / name).parent.mkdir(parents=True, exist_ok=True)
-            (folder / name).write_text(text)
+        _write(folder, files)
         wrapper = f'`include "{top}.v"\n' + wrapper_verilog(
             VerilogTop(top, verilog_ports(top, folder)))
         files.update({"fmax.v": wrapper, "fmax_nodsp.v": wrapper})
     return files
+
+
+def _write(folder, files):
+    """Write ``files`` (path in ``folder`` -> text), making their subfolders."""
+    for name, text in files.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(text)
 
 
 @lru_cache(maxsize=None)
@@ -640,9 +645,7 @@ def run_task(task: dict) -> dict:
     # the files of the attempt whose tools may still be running.
     workdir = Path(task["runs"]) / task["key"][:16] / uuid.uuid4().hex[:8]
     workdir.mkdir(parents=True, exist_ok=True)
-    for name, text in task["files"].items():
-        (workdir / name).parent.mkdir(parents=True, exist_ok=True)
-        (workdir / name).write_text(text)
+    _write(workdir, task["files"])
     try:
         status, metrics, result = RUNNERS[task["job"]](task, workdir)
         error = None
