@@ -157,8 +157,8 @@ def cmd_model(args) -> int:
         raise UsageError(f"--liberty: no such file: {args.liberty}")
     out = _output_dir(args.output)
     rows = model.run(args.net, args.recipe, images=args.images, simulator=args.sim or "verilator",
-                     rtl=not args.no_rtl, liberty=args.liberty, out=out, jobs=args.jobs,
-                     progress=not args.quiet)
+                     rtl=not args.no_rtl, area=not args.no_area, liberty=args.liberty,
+                     out=out, jobs=args.jobs, progress=not args.quiet)
     paths = model.write_report(rows, out)
     print(paths["json" if args.json else "md"].read_text(), end="")
     return EXIT_OK
@@ -364,6 +364,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--sim", choices=["icarus", "verilator"], default=None,
                    help="simulator (default: verilator)")
     p.add_argument("--no-rtl", action="store_true", help="golden only, no Verilog")
+    p.add_argument("--no-area", action="store_true",
+                   help="no synthesis: the area columns stay empty")
     p.add_argument("--jobs", type=int, default=1, help="recipes run at once (default 1)")
     p.add_argument("--liberty", help="liberty (.lib) for ASIC area")
     p.add_argument("--json", action="store_true", help="print the rows as JSON")

@@ -118,7 +118,7 @@ def array_of(preset: str, overrides: dict, bits=()) -> str:
     raise ValueError(f"preset: {preset} is not a GEMM unit")
 
 
-def _recipe_row(net, name, count, simulator, rtl, liberty, out):
+def _recipe_row(net, name, count, simulator, rtl, area, liberty, out):
     """One recipe's row (run in a worker process)."""
     start = time.perf_counter()
     split = network.load_digits_split()
@@ -133,7 +133,7 @@ def _recipe_row(net, name, count, simulator, rtl, liberty, out):
         from .sim.network import replay_all
         replayed = replay_all(result.calls, simulator=simulator)
     units = {(c.preset, tuple(sorted(c.overrides.items()))) for c in result.calls}
-    areas = [_area(p, dict(o), out, liberty) for p, o in sorted(units)]
+    areas = [_area(p, dict(o), out, liberty) for p, o in sorted(units)] if area else []
     spent = energy.inference_energy([energy.LayerWork(**w) for w in result.work])
     gemm = sum(r.cycles for r in replayed if r.kind == "gemm") / count if replayed else None
     vector = sum(r.cycles for r in replayed if r.kind == "vectors") / count if replayed else None
@@ -169,13 +169,15 @@ def _recipe_row(net, name, count, simulator, rtl, liberty, out):
 
 
 def run(net: str = "mlp", recipe_names=None, *, images: int | None = None,
-        simulator: str = "verilator", rtl: bool = True, liberty: str | None = None,
-        out: str | Path = "build/model", jobs: int = 1, progress: bool = True) -> list[dict]:
+        simulator: str = "verilator", rtl: bool = True, area: bool = True,
+        liberty: str | None = None, out: str | Path = "build/model", jobs: int = 1,
+        progress: bool = True) -> list[dict]:
     """One row per recipe: accuracy, agreement with fp32, RTL = golden, cycles,
     MACs, unit area and energy per inference. ``recipe_names``: names, or
     ``["all"]`` for every recipe (default :data:`DEFAULT_RECIPES`). ``images``:
     the first N test images (default: the whole test split). ``rtl=False``
-    skips the Verilog (golden only). ``jobs``: recipes run at once. Raises
+    skips the Verilog (golden only), ``area=False`` the synthesis (area
+    columns empty). ``jobs``: recipes run at once. Raises
     ValueError for a bad net, recipe or count before any run,
     :class:`~nnarith.sim.network.RecipeMismatch` if the RTL disagrees."""
     if net not in NETS:
@@ -187,6 +189,8 @@ def run(net: str = "mlp", recipe_names=None, *, images: int | None = None,
         recipes.get_recipe(name)
     if isinstance(jobs, bool) or not isinstance(jobs, int) or not 1 <= jobs <= 64:
         raise ValueError(f"jobs: must be 1..64, got {jobs!r}")
+    if liberty and not area:
+        raise ValueError("liberty: gives µm² of the area, which area=False (--no-area) skips")
     split = network.load_digits_split()
     total = len(split.x_test)
     if images is not None and (isinstance(images, bool) or not isinstance(images, int)
@@ -195,7 +199,7 @@ def run(net: str = "mlp", recipe_names=None, *, images: int | None = None,
     count = images or total
     Path(out).mkdir(parents=True, exist_ok=True)
     _model(net, split, out)                       # trained (or loaded) once, before the workers
-    args = (count, simulator, rtl, liberty, str(out))
+    args = (count, simulator, rtl, area, liberty, str(out))
     rows = {}
     with Progress(f"model digits {net}", len(names), "recipes", enabled=progress) as bar:
         if jobs == 1:

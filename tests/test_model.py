@@ -14,9 +14,11 @@ def nnarith(*args, cwd=None):
 
 
 def test_model_report_through_the_rtl(tmp_path):
+    # --no-area: a fresh machine's synthesis of the MMA element and the requantizer takes
+    # minutes; the area rows are checked below with _area itself.
     out = tmp_path / "model"
     args = ["model", "digits", "--recipe", "fp32", "--recipe", "int8_sym_tensor_minmax",
-            "--images", "6", "--sim", "icarus", "-q", "-o", str(out)]
+            "--images", "6", "--sim", "icarus", "--no-area", "-q", "-o", str(out)]
     result = nnarith(*args, "--json")
     assert result.returncode == 0, result.stderr[-2000:]
     rows = json.loads((out / "report.json").read_text())
@@ -24,11 +26,12 @@ def test_model_report_through_the_rtl(tmp_path):
     fp32, int8 = rows
     assert fp32["agreement"] == 1 and fp32["rtl_equal"] is None and fp32["cells"] is None
     assert int8["rtl_equal"] is True and int8["rtl_calls"] == 3          # fc1, its requant, fc2
-    assert int8["units"] == ["mma_int8", "requant"] and int8["cells"] > 0
+    assert int8["units"] == ["mma_int8", "requant"] and int8["cells"] is None
     # One tile per clock: fc1 and fc2 on a 4x4x4 unit, 64 requantized outputs per image.
     assert int8["cycles_per_inference"] >= int8["macs_per_inference"] / 64
     report = (out / "report.md").read_text()
-    assert "| mlp | int8" in report
+    int8_line = next(line for line in report.splitlines() if line.startswith("| mlp | int8"))
+    assert "| 4x4x4 MMA: 64 MACs/clk + requant: 1 output/clk | – |" in int8_line
     assert (out / "mlp.npz").is_file()                                   # the cached network
     # Energy: int8 MACs and bytes are cheaper than fp32's; the formula and its table beside.
     assert 0 < int8["energy_pj"] < fp32["energy_pj"]
@@ -48,12 +51,35 @@ def test_model_report_through_the_rtl(tmp_path):
     (["--liberty", "/nonexistent.lib"], "--liberty: no such file"),
     (["--jobs", "0"], "jobs: must be 1..64"),
     (["--recipe", "all", "--recipe", "fp32"], "recipe: must be one of"),
+    (["--no-area", "--liberty", __file__], "liberty: gives µm² of the area"),
 ], ids=str)
 def test_bad_model_arguments_exit_2_with_one_line(tmp_path, args, message):
     result = nnarith("model", "digits", *args, "-o", str(tmp_path / "m"))
     lines = result.stderr.strip().splitlines()
     assert result.returncode == 2 and len(lines) == 1, result.stderr
     assert lines[0].startswith(f"nnarith: error: {message}"), lines[0]
+
+
+def test_a_recipes_area_is_the_sum_of_its_units(tmp_path, monkeypatch):
+    from nnarith import model
+    areas = {"mma_int8": {"cells": 1600, "um2": 2000.0, "derived": True},
+             "requant": {"cells": 300, "um2": 400.0, "derived": False}}
+    asked = []
+
+    def area(preset, overrides, out, liberty):
+        asked.append((preset, liberty))
+        return areas[preset]
+    monkeypatch.setattr(model, "_area", area)
+    args = dict(images=2, rtl=False, out=tmp_path, progress=False)
+    fp32, int8 = model.run("mlp", ["fp32", "int8_sym_tensor_minmax"], liberty="x.lib", **args)
+    assert asked == [("mma_int8", "x.lib"), ("requant", "x.lib")]
+    assert (int8["cells"], int8["um2"], int8["area_derived"]) == (1900, 2400.0, True)
+    assert (fp32["cells"], fp32["um2"], fp32["area_derived"]) == (None, None, False)
+    assert "| 1,900 (derived) |" in model.write_report([int8], tmp_path)["md"].read_text()
+    int8 = model.run("mlp", ["int8_sym_tensor_minmax"], area=False, **args)[0]
+    assert (int8["cells"], int8["um2"], int8["area_derived"]) == (None, None, False)
+    assert len(asked) == 2
+    assert "+ requant: 1 output/clk | – |" in model.write_report([int8], tmp_path)["md"].read_text()
 
 
 def test_a_units_area_is_synthesized_once_for_every_output_folder(tmp_path, monkeypatch):
