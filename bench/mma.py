@@ -8,24 +8,23 @@
    synthesized): the gain from one exact dot-product tree per output. Every
    synthesis is a point of the sweep database build/bench/bench.db (a rerun
    synthesizes only what changed).
-2. ECP5 LUTs with and without DSP blocks, Fmax (nextpnr, 25k device) and
-   effective GOPS = 2·m·n·k operations per cycle x Fmax, at a few pipeline
-   depths. A whole 4x4x4 float block does not fit the 25k device, so by
-   default this part places one output element (m = n = 1, the full K) and
-   labels the 4x4 block's LUTs and GOPS as derived (x m·n).
+2. ECP5 LUTs with and without DSP blocks, Fmax (nextpnr seed 1, 25k device)
+   and effective GOPS = 2·m·n·k operations per cycle x Fmax, at 2 and 8
+   pipeline stages: fmax points of the same database. A whole 4x4 float
+   block does not fit the 25k device, so by default this part places one
+   output element (m = n = 1, the full K) and labels the block's LUTs and
+   GOPS as derived (x m·n).
 
 Writes build/bench/mma_area.{json,md} and mma_fpga.{json,md} and the README's
-mma_area table.
+tables (mma_fpga_only.{json,md} instead when ``--fpga-presets``,
+``--stages`` or ``--fpga-block`` narrow or change the placements).
 Run: make bench (or python bench/mma.py --liberty PATH; --help for the parts).
 """
 
-import time
-
 from nnarith import sweep
-from nnarith.hw.catalogue import build, get_preset
-from nnarith.hw.synth import SynthesisError, synthesize
+from nnarith.hw.catalogue import get_preset
 
-from results import number, parse, parser, publish, synthesized, tracked
+from results import number, parse, parser, publish, synthesized, synthesized_rows
 
 #: (label, preset) of the blocks compared in the area tables.
 MMAS = [
@@ -41,10 +40,6 @@ MMAS = [
 FMA = "fp16_fma32"
 
 
-def _name(preset, overrides):
-    return preset + "".join(f"_{k}{v}" for k, v in overrides.items())
-
-
 def _macs(params):
     return params.get("m", 1) * params.get("n", 1) * params.get("k", 1)
 
@@ -54,7 +49,7 @@ def _shape_overrides(preset, per_output):
     return get_preset(preset).one_output() if per_output else {}
 
 
-def area_tables(out, liberty, presets):
+def area_tables(out, liberty, presets, workers=None):
     """The whole blocks (split), one output element each and the FMA, as sweep points."""
     settings = {"targets": ["generic", "asic"] if liberty else ["generic"], "liberty": liberty}
     chosen = [(label, preset) for label, preset in MMAS if preset in presets]
@@ -63,7 +58,7 @@ def area_tables(out, liberty, presets):
         points += sweep.grid(preset, {}, "synth", {**settings, "split": True})
         points += sweep.grid(preset, {k: [v] for k, v in get_preset(preset).one_output().items()},
                              "synth", settings)
-    fma, *results = synthesized(points, out)
+    fma, *results = synthesized(points, out, workers)
     rows = []
     for (label, preset), block, element in zip(chosen, results[0::2], results[1::2]):
         params = get_preset(preset).resolve()
@@ -97,47 +92,42 @@ def area_tables(out, liberty, presets):
     publish("mma_area", rows, lines, out)
 
 
-def _fpga(preset, per_output, stages, out):
-    base = build(preset, {}).params
-    overrides = {**_shape_overrides(preset, per_output), "stages": stages}
-    unit = build(preset, overrides)
-    m, n, k = (unit.params[key] for key in "mnk")
-    start = time.monotonic()
-    try:
-        result = synthesize(unit, preset, out / "fpga" / _name(preset, overrides), targets=("ecp5",))
-        error = None
-    except SynthesisError as failure:
-        result, error = {}, str(failure).splitlines()[-1][:120]
-    full = base["m"] * base["n"] * base["k"]
-    row = {"preset": preset, "m": m, "n": n, "k": k, "stages": stages,
-           "scale": full / (m * n * k), "error": error, "seconds": round(time.monotonic() - start)}
-    for target in ("ecp5", "ecp5_nodsp"):
-        if target in result:
-            row[target] = result[target]
-            fmax = result[target]["fmax_mhz"]
-            row[target]["gops_full"] = 2 * full * fmax / 1000 if fmax else None
-    return row
+#: MMA presets placed on the ECP5 by default, each at these pipeline depths.
+FPGA_PRESETS = ["mma_fp16", "mma_fp16_v100", "mma_tf32_a100", "mma_int8", "mma_e4m3_ada",
+                "mma_e4m3_h100", "mma_e5m2_b200"]
+FPGA_STAGES = [2, 8]
 
 
-def fpga_table(out, presets, per_output, stage_list):
-    """Published after every row: one float MMA takes tens of minutes to place and route."""
+def fpga_table(out, presets, per_output, stage_list, workers=None):
+    """One fmax point (seed 1, with and without DSP blocks) per preset and depth;
+    the README's table only when every default preset and depth is placed."""
+    chosen = [(preset, {**_shape_overrides(preset, per_output), "stages": stages})
+              for preset in presets for stages in stage_list]
+    points = [point for preset, overrides in chosen
+              for point in sweep.grid(preset, {k: [v] for k, v in overrides.items()}, "fmax")]
     rows = []
-    for preset, stages in tracked([(preset, stages) for preset in presets for stages in stage_list],
-                                  "mma fpga"):
-        rows.append(_fpga(preset, per_output, stages, out))
-        print(rows[-1], flush=True)
-        publish("mma_fpga", rows, _fpga_lines(rows), out)
+    for (preset, overrides), found in zip(chosen, synthesized_rows(points, out, workers)):
+        block = get_preset(preset).resolve()
+        placed = get_preset(preset).resolve(overrides)
+        m, n, k = (placed[key] for key in "mnk")
+        row = {"preset": preset, "m": m, "n": n, "k": k, "stages": overrides["stages"],
+               "scale": block["m"] * block["n"] / (m * n), "seconds": round(found["seconds"])}
+        for target in ("ecp5", "ecp5_nodsp"):
+            entry = dict(found["result"][target])
+            fmax = entry["fmax_mhz"] = (entry["fmax_mhz"] or {}).get("1")
+            entry["gops_full"] = 2 * _macs(block) * fmax / 1000 if fmax else None
+            row[target] = entry
+        rows.append(row)
+    whole = (sorted(presets) == sorted(FPGA_PRESETS) and sorted(stage_list) == FPGA_STAGES
+             and per_output)
+    publish("mma_fpga" if whole else "mma_fpga_only", rows, _fpga_lines(rows), out)
 
 
 def _fpga_lines(rows):
-    lines = ["| preset | placed shape | stages | ECP5 LUT4 / MULT18 (placed) | Fmax MHz | "
-             "LUT4 no DSP (placed) | Fmax MHz no DSP | block LUT4 no DSP | block GOPS "
-             "(DSP / no DSP) | wall s |", "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| preset | placed shape | stages | ECP5 LUT4 / MULT18 | Fmax MHz | "
+             "LUT4 no DSP | Fmax MHz no DSP | block LUT4 no DSP | block GOPS "
+             "(DSP / no DSP) | synthesis + place s |", "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        if r["error"]:
-            lines.append(f"| `{r['preset']}` | {r['m']}x{r['n']}x{r['k']} | {r['stages']} | "
-                         f"failed: {r['error']} | | | | | | {r['seconds']} |")
-            continue
         dsp, lut = r["ecp5"], r["ecp5_nodsp"]
         derived = "" if r["scale"] == 1 else " (derived)"
         gops = " / ".join("n/a" if g is None else f"{g:.1f}"
@@ -148,11 +138,12 @@ def _fpga_lines(rows):
                      f"{dsp['lut4']:,} / {dsp['dsp']} | {dsp_fmax} | {lut['lut4']:,} | "
                      f"{lut['fmax_mhz']} | {lut['lut4'] * r['scale']:,.0f}{derived} | "
                      f"{gops}{derived} | {r['seconds']} |")
-    lines.append("\nECP5 25k (CABGA381), nextpnr seed 1, unit between shift-register pins "
-                 "(hw/wrapper.py). Block GOPS = 2·m·n·k of the preset's full block x Fmax "
-                 "(one MMA per cycle); for a placed shape smaller than the block it assumes the "
-                 "block keeps the placed element's Fmax and m·n times its LUTs (decoders "
-                 "shared across a row or column make the LUT figure an upper bound).")
+    lines.append("\nECP5 25k (CABGA381), nextpnr seed 1, the unit between shift-register pins "
+                 "(hw/wrapper.py); each row an fmax point of the bench database. Block GOPS = "
+                 "2·m·n·k of the preset's full block x Fmax (one MMA per cycle); for a placed "
+                 "shape smaller than the block it assumes the block keeps the placed element's "
+                 "Fmax and m·n times its LUTs (decoders shared along a row or column make the "
+                 "LUT figure an upper bound).")
     return lines
 
 
@@ -162,18 +153,20 @@ def main():
     arguments.add_argument("--skip-fpga", action="store_true", help="no ECP5 LUT/Fmax table")
     arguments.add_argument("--area-presets", nargs="+", default=[p for _, p in MMAS],
                         help="MMA presets in the area tables (default: all)")
-    arguments.add_argument("--fpga-presets", nargs="+", default=["mma_fp16", "mma_int8"],
-                        help="MMA presets placed on the ECP5")
+    arguments.add_argument("--fpga-presets", nargs="+", default=FPGA_PRESETS,
+                        help="MMA presets placed on the ECP5 (default: the README table's)")
     arguments.add_argument("--fpga-block", action="store_true",
                         help="place the whole block (default: one output element, 1x1xK)")
-    arguments.add_argument("--stages", type=int, nargs="+", default=[2],
-                        help="pipeline depths to place")
+    arguments.add_argument("--stages", type=int, nargs="+", default=FPGA_STAGES,
+                        help="pipeline depths to place (default: 2 8)")
+    arguments.add_argument("--workers", type=int, default=None,
+                        help="local Dask workers (default: one per core)")
     args = parse(arguments)
     out = args.output
     if not args.skip_area:
-        area_tables(out, args.liberty, args.area_presets)
+        area_tables(out, args.liberty, args.area_presets, args.workers)
     if not args.skip_fpga:
-        fpga_table(out, args.fpga_presets, not args.fpga_block, args.stages)
+        fpga_table(out, args.fpga_presets, not args.fpga_block, args.stages, args.workers)
 
 
 if __name__ == "__main__":

@@ -758,8 +758,11 @@ def _client(workers, scheduler):
         with Client(scheduler, timeout="30s") as client:
             yield client
         return
+    # No dashboard; the scheduler's HTTP server (health, metrics) on a free port, so
+    # two sweeps on one machine do not warn about port 8787.
     with LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1,
                       processes=True, dashboard_address=None,
+                      scheduler_kwargs={"dashboard_address": ":0"},
                       silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
         yield client
 
