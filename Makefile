@@ -31,12 +31,12 @@ test: installed
 # Every fp16 x fp16 and bf16 x bf16 pair (2**32 each) in RNE and RDN through the
 # exported Verilog (Verilator batch harness, sim/exhaustive.py), combinational and
 # through the 18-rank Booth pipeline that target_mhz=250 picks: the sweep
-# sweeps/exhaustive.toml (resumable; build/exhaustive/report/sweep.md), then the
-# slow pytest sweeps.
+# sweeps/exhaustive.toml (resumable; build/exhaustive/report/sweep.md and the README's
+# table, bench/verification.py), then the slow pytest sweeps.
 exhaustive: installed
 	$(NNARITH) sweep --file sweeps/exhaustive.toml --workers $(JOBS); status=$$?; \
 	  $(NNARITH) sweep --report build/exhaustive/exhaustive.db -o build/exhaustive/report \
-	  && exit $$status
+	  && $(PY) bench/verification.py exhaustive && exit $$status
 	$(PY) -m pytest -n $(JOBS) -q -m slow tests
 
 sim: installed
@@ -69,11 +69,12 @@ bench: installed
 
 # Fusion Unit == sum of Yosys $mul, every mode word (hw/formal.py): one SAT proof each,
 # 8 x 2 and 8 x 4 split into 256 constant-weight proofs; the sweep sweeps/formal.toml
-# (resumable; build/formal/report/sweep.md).
+# (resumable; build/formal/report/sweep.md and the README's table, bench/verification.py).
 .PHONY: formal
 formal: installed
 	$(NNARITH) sweep --file sweeps/formal.toml --workers $(JOBS); status=$$?; \
-	  $(NNARITH) sweep --report build/formal/formal.db -o build/formal/report && exit $$status
+	  $(NNARITH) sweep --report build/formal/formal.db -o build/formal/report \
+	  && $(PY) bench/verification.py formal && exit $$status
 
 # The API reference (pdoc) from the docstrings: build/docs/index.html.
 docs: installed

@@ -195,6 +195,8 @@ def _settings(job: str, given: dict) -> dict:
         if timeout is not None and (isinstance(timeout, bool)
                                     or not isinstance(timeout, (int, float)) or not timeout > 0):
             raise ValueError(f"timeout: must be a number of seconds > 0, got {timeout!r}")
+        if timeout is not None:     # 3600 from a sweep file and 3600.0 from --timeout: one key
+            settings["timeout"] = float(timeout)
     return settings
 
 
@@ -891,7 +893,7 @@ def _markdown(rows):
             lines.append(f"| {r['preset']} | {_point_text(r) or '-'} | {r['status']} | "
                          + " | ".join("" if v is None else str(v) for v in cells)
                          + f" | {r['seconds'] if r['seconds'] is not None else ''} |")
-        lines += _totals(job, mine)
+        lines += totals(job, mine)
         failed = [r for r in mine if r["error"]]
         if failed:
             lines += ["", "Failed:"] + [f"- {r['preset']} {_params_text(r['params'])}: "
@@ -960,33 +962,74 @@ def _anchor_tables(anchored):
     return lines
 
 
-def _totals(job, rows):
-    """A split job's points summed per unit: an exhaustive run's shards per rm,
-    a formal run's mode words."""
-    if job not in ("exhaustive", "formal"):
-        return []
+def totals(job, rows):
+    """A split job's points summed: an exhaustive run's shards per unit and
+    rounding mode, a formal run's mode words per operand widths."""
+    if job == "exhaustive":
+        return _exhaustive_totals(rows)
+    if job == "formal":
+        return _formal_totals(rows)
+    return []
+
+
+def _exhaustive_totals(rows):
+    from .golden.formats import ROUND_MODES
+    names = {code: name for name, code in ROUND_MODES.items()}
     groups = {}
     for r in rows:
-        rm = r["metrics"].get("rm") if job == "exhaustive" else None
-        groups.setdefault((r["preset"], _params_text(r["params"]), rm), []).append(r)
-    if job == "exhaustive":
-        lines = ["", "| preset | parameters | rm | shards done | pairs | mismatches |",
-                 "|---|---|---:|---:|---:|---:|"]
-        for (preset, params, rm), mine in groups.items():
-            done = [r for r in mine if r["status"] in FINISHED]
-            lines.append(f"| {preset} | {params or '-'} | {'' if rm is None else rm} | "
-                         f"{len(done)}/{mine[0]['settings']['shards']} | "
-                         f"{sum(r['metrics'].get('pairs') or 0 for r in done):,} | "
-                         f"{sum(r['metrics'].get('mismatches') or 0 for r in done):,} |")
-        return lines
-    lines = ["", "| preset | parameters | modes proved | failed | not finished | proof seconds |",
-             "|---|---|---:|---:|---:|---:|"]
-    for (preset, params, _), mine in groups.items():
-        count = {status: sum(r["status"] == status for r in mine) for status in
+        groups.setdefault((r["preset"], _params_text(r["params"]), r["metrics"].get("rm")),
+                          []).append(r)
+    lines = ["", "| preset | parameters | rm | shards done | pairs | mismatches "
+             "| shard seconds (sum) |", "|---|---|---|---:|---:|---:|---:|"]
+    for (preset, params, rm), mine in groups.items():
+        done = [r for r in mine if r["status"] in FINISHED]
+        rm_text = "" if rm is None else f"{rm} ({names.get(rm, '?')})"
+        lines.append(f"| {preset} | {params or '-'} | {rm_text} | "
+                     f"{len(done)}/{mine[0]['settings']['shards']} | "
+                     f"{sum(r['metrics'].get('pairs') or 0 for r in done):,} | "
+                     f"{sum(r['metrics'].get('mismatches') or 0 for r in done):,} | "
+                     f"{sum(r['seconds'] or 0 for r in done):,.0f} |")
+    return lines
+
+
+def _formal_totals(rows):
+    """One line per unit and operand widths (signedness aside; every illegal
+    code on one line): its mode words, how many proved, and the range of
+    proof times."""
+    from .hw.catalogue import get_preset
+    from .hw.formal import describe
+    groups = {}
+    for r in rows:
+        params = get_preset(r["preset"]).resolve(r["params"])
+        mode = r["settings"]["mode"]
+        operands = describe(mode, params["max_prec"], params["min_prec"]).split(": ", 1)[1]
+        widths = operands.replace("s", "").replace("u", "")
+        cases = r["metrics"].get("cases")
+        groups.setdefault((r["preset"], _params_text(r["params"]), widths), []).append(
+            (mode, r, cases))
+
+    def order(key):
+        widths = key[2]
+        return key[:2] + ((1, ()) if widths == "illegal code"
+                          else (0, tuple(map(int, widths.split(" x ")))))
+    lines = ["", "| preset | parameters | operands | mode words | cases per word | proved "
+             "| refuted | not finished | proof seconds |", "|---|---|---|---|---:|---:|---:|---:|---:|"]
+    for key in sorted(groups, key=order):
+        mine = sorted(groups[key], key=lambda entry: entry[0])
+        count = {status: sum(r["status"] == status for _, r, _ in mine) for status in
                  ("done", "mismatch", "failed")}
-        seconds = sum(r["metrics"].get("proof_seconds") or 0 for r in mine)
-        lines.append(f"| {preset} | {params or '-'} | {count['done']}/{len(mine)} | "
-                     f"{count['mismatch']} | {count['failed']} | {seconds:,.0f} |")
+        seconds = [r["metrics"]["proof_seconds"] for _, r, _ in mine
+                   if r["metrics"].get("proof_seconds") is not None]
+        spread = ("" if not seconds else f"{min(seconds):,.1f}" if len(seconds) == 1
+                  else f"{min(seconds):,.1f}–{max(seconds):,.1f}")
+        cases = sorted({c for _, _, c in mine if c is not None})
+        lines.append(f"| {key[0]} | {key[1] or '-'} | {key[2]} | "
+                     f"{', '.join(str(mode) for mode, _, _ in mine)} | "
+                     f"{'/'.join(map(str, cases))} | {count['done']}/{len(mine)} | "
+                     f"{count['mismatch']} | {count['failed']} | {spread} |")
+    total = sum(r["metrics"].get("proof_seconds") or 0 for r in rows)
+    proved = sum(r["status"] == "done" for r in rows)
+    lines += ["", f"{proved} of {len(rows)} mode words proved, {total:,.0f} s of proofs."]
     return lines
 
 

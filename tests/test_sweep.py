@@ -257,8 +257,8 @@ def test_exhaustive_shards_cover_every_pair_once(here):
     for rm in (0, 2):
         assert sum(m["pairs"] for m in metrics["e4m3_mul"] if m["rm"] == rm) == 1 << 16
     text = report_text(db, here)
-    assert "| e4m3_mul | - | 2 | 3/3 | 65,536 | 0 |" in text
-    assert "| int8_mul | - |  | 3/3 | 65,536 | 0 |" in text
+    assert "| e4m3_mul | - | 2 (RDN) | 3/3 | 65,536 | 0 | " in text
+    assert "| int8_mul | - |  | 3/3 | 65,536 | 0 | " in text
 
 
 def test_formal_points_prove_one_mode_word_each(here):
@@ -271,7 +271,10 @@ def test_formal_points_prove_one_mode_word_each(here):
     assert proofs == [(0, "proved", "done"), (3, "proved", "done"), (48, "proved", "done")]
     text = report_text(db, here)
     assert "| fusion_unit | - | done | 48 | s2 x s2 | 1 | proved |" in text
-    assert "| fusion_unit | - | 3/3 | 0 | 0 |" in text
+    # Summed per operand widths, signedness aside; every illegal code on one line.
+    assert "| fusion_unit | - | 2 x 2 | 0, 48 | 1 | 2/2 | 0 | 0 | " in text
+    assert "| fusion_unit | - | illegal code | 3 | 1 | 1/1 | 0 | 0 | " in text
+    assert "3 of 3 mode words proved" in text
 
 
 class FlagsOffByOne(FloatMultiplierModel):
@@ -308,6 +311,10 @@ def test_the_make_targets_sweep_files_name_every_point():
     runs = {(p.preset, json.dumps(p.params), p.settings["rm"]) for p in exhaustive}
     assert len(runs) == 8 and len(exhaustive) == 8 * 16
     assert {p.preset for p in exhaustive} == {"fp16_mul", "bf16_mul"}
+    # The file's `timeout = 3600` and `--timeout 3600` (a float) are one setting, one key:
+    # a word proved from the command line counts for `make formal`.
+    given = sweep.grid("fusion_unit", {}, "formal", {"modes": [0], "timeout": 3600.0})
+    assert json.dumps(given[0].settings) == json.dumps(formal[0].settings)
 
 
 def test_yosys_options_make_an_anchor_point_and_collect_finds_each_points_row(here):
