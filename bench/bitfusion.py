@@ -23,7 +23,8 @@ from nnarith.golden.bitfusion import pair_count
 from nnarith.hw.formal import core_verilog
 from nnarith.hw.temporal import TemporalPE
 
-from results import number, parse, parser, publish, svg_line_plot, synthesized
+from results import (number, parse, parser, publish, publish_figure, svg_line_plot,
+                     synthesized)
 
 #: Precision pairs (activation x weight) of the throughput table and plot.
 PAIRS = [(2, 2), (4, 2), (4, 4), (8, 2), (8, 4), (8, 8)]
@@ -137,10 +138,9 @@ def throughput_table(rows, out):
                            + " |")
     publish("bitfusion_throughput", data, lines + dense_lines, out)
     series = [(row["unit"], row["per_1000_area"]) for row in data]
-    (out / "bitfusion_throughput.svg").write_text(svg_line_plot(
+    publish_figure("bitfusion_throughput", svg_line_plot(
         f"Products per cycle per {per} (log scale) vs precision (a x w bits)",
-        [f"{pa}x{pb}" for pa, pb in PAIRS], series))
-    print(f"wrote {out / 'bitfusion_throughput.svg'}")
+        [f"{pa}x{pb}" for pa, pb in PAIRS], series), out)
 
 
 def main():

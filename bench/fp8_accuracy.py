@@ -33,12 +33,11 @@ Metrics per numerics and K, pooled over the trials: ``||D - D_exact||_F /
 ||D_exact||_F`` and the median elementwise ``|D - D_exact| / |D_exact|``.
 
 Writes build/bench/fp8_accuracy.{json,md} and fp8_accuracy_{e4m3,e5m2}.svg
-(also copied to bench/figures/ unless --quick or --figures '').
+(also to bench/figures/, where the README links them, unless --quick).
 Run: make bench (or python bench/fp8_accuracy.py [--quick]).
 """
 
 import math
-import shutil
 import statistics
 import time
 from fractions import Fraction
@@ -49,7 +48,7 @@ import numpy as np
 from nnarith.golden.float import from_float64, to_float64
 from nnarith.golden.mma import gemm
 
-from results import COLORS, parser, publish, svg_line_plot, tracked
+from results import COLORS, parser, publish, publish_figure, svg_line_plot, tracked
 
 FORMATS = ("e4m3", "e5m2")
 #: Largest finite value and the quantum (2**-q: every value is a multiple of it).
@@ -271,14 +270,10 @@ def main():
     arguments.add_argument("--trials", type=int, help=f"GEMMs per K (default {TRIALS})")
     arguments.add_argument("--size", type=int, default=SIZE, help="M = N (default %(default)s)")
     arguments.add_argument("--seed", type=int, default=SEED)
-    arguments.add_argument("--figures", help="also copy the SVGs here (default bench/figures, "
-                                             "none with --quick; '' for none)")
     args = arguments.parse_args()          # --liberty (from results.parser) is unused here
     out = Path(args.output)
     ks = QUICK_KS if args.quick else KS
     trials = args.trials or (1 if args.quick else TRIALS)
-    figures = args.figures if args.figures is not None else \
-        ("" if args.quick else str(Path(__file__).parent / "figures"))
     config = {"size": args.size, "trials": trials, "seed": args.seed, "Ks": list(ks),
               "formats": list(FORMATS),
               "scale": "per tensor: fp8_max / amax (e4m3 448, e5m2 57344), RNE, saturating",
@@ -319,13 +314,8 @@ def main():
                              "conclusion": sentences,
                              "seconds": round(seconds, 1)}, lines, out)
     for fmt in FORMATS:
-        path = out / f"fp8_accuracy_{fmt}.svg"
-        path.write_text(figure(rows, fmt, ks, config))
-        print(f"wrote {path}")
-        if figures:
-            Path(figures).mkdir(parents=True, exist_ok=True)
-            shutil.copy(path, Path(figures) / path.name)
-            print(f"wrote {Path(figures) / path.name}")
+        publish_figure(f"fp8_accuracy_{fmt}", figure(rows, fmt, ks, config), out,
+                       readme=not args.quick)
     print("\n".join(sentences))
 
 

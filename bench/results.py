@@ -1,8 +1,8 @@
 """What every benchmark shares: its command line (a liberty for µm², an output
 folder), where it leaves its figures (build/bench/<name>.json and .md), the
-sweep database its synthesis points land in (build/bench/bench.db), and the
+sweep database its synthesis points land in (build/bench/bench.db), the
 README table it regenerates (between ``<!-- bench:<name> -->`` and
-``<!-- /bench:<name> -->``)."""
+``<!-- /bench:<name> -->``) and the plots the README links (bench/figures/)."""
 
 import argparse
 import json
@@ -14,6 +14,7 @@ from nnarith.progress import Progress
 
 OUT = Path("build/bench")
 README = Path(__file__).resolve().parent.parent / "README.md"
+FIGURES = Path(__file__).resolve().parent / "figures"
 
 
 def publish(name, data, lines, out=OUT):
@@ -26,6 +27,16 @@ def publish(name, data, lines, out=OUT):
     print("\n".join(lines))
     if readme_table(name, lines):
         print(f"README.md: table {name} regenerated")
+
+
+def publish_figure(name, svg, out=OUT, readme=True):
+    """Write the SVG text ``svg`` as ``out/<name>.svg`` and, for a run whose
+    tables the README shows (``readme``), as bench/figures/<name>.svg, the
+    copy the README links."""
+    for folder in [Path(out)] + ([FIGURES] if readme else []):
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{name}.svg").write_text(svg)
+        print(f"wrote {folder / f'{name}.svg'}")
 
 
 def readme_table(name, lines, readme=README):

@@ -28,7 +28,8 @@ from nnarith.golden.csr import csr_encode, merge_cycles
 from nnarith.golden.sparse import bitmask_encode, join_cycles
 from nnarith.hw.catalogue import get_preset
 
-from results import number, parse, parser, publish, svg_line_plot, synthesized
+from results import (number, parse, parser, publish, publish_figure, svg_line_plot,
+                     synthesized)
 
 CHUNKS = (16, 32, 64, 128)
 MATCHES = (1, 2, 4, 8)
@@ -143,10 +144,9 @@ def density_table(grid, others, liberty, out):
     publish("sparse_density", rows, lines, out)
     series = [(u, [r["same_area_elements_per_cycle"] for r in rows if r["unit"] == u])
               for u in models]
-    (out / "sparse_density.svg").write_text(svg_line_plot(
+    publish_figure("sparse_density", svg_line_plot(
         "Dense-equivalent MACs per cycle in the area of one sparse_join (log) vs density",
-        percent, series))
-    print(f"wrote {out / 'sparse_density.svg'}")
+        percent, series), out)
 
 
 def _units(label, copies):

@@ -24,7 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from results import (HARDFLOAT, hardfloat_points, parse, parser, publish,  # noqa: E402
-                     svg_line_plot, synthesized_rows)
+                     publish_figure, svg_line_plot, synthesized_rows)
 
 from nnarith import sweep  # noqa: E402
 from nnarith.hw.catalogue import build  # noqa: E402
@@ -150,9 +150,9 @@ def main():
         by_stage = {p["stages"]: p["best_fmax_mhz"] or 0 for p in points
                     if p["unit"] == preset and p["params"] == params}
         series.append((label, [by_stage.get(s, 0) for s in stage_axis]))
-    (args.output / "timing.svg").write_text(svg_line_plot(
+    publish_figure("timing", svg_line_plot(
         "ECP5 Fmax in MHz (best seed, no DSP; y, log) against pipeline stages (x)",
-        stage_axis, series))
+        stage_axis, series), args.output)
 
 
 if __name__ == "__main__":

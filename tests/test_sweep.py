@@ -446,7 +446,7 @@ def stored_rows(db):
         store.close()
 
 
-def test_a_bench_table_replaces_its_readme_region(tmp_path):
+def test_a_bench_table_replaces_its_readme_region(tmp_path, monkeypatch):
     import importlib.util
     spec = importlib.util.spec_from_file_location(
         "bench_results", Path(__file__).parent.parent / "bench" / "results.py")
@@ -464,3 +464,16 @@ def test_a_bench_table_replaces_its_readme_region(tmp_path):
         closes = re.findall(rf"(?m)^<!-- /bench:{name} -->$", text)
         assert len(opens) == len(closes) == 1
         assert text.index(f"\n<!-- bench:{name} -->\n") < text.index(f"\n<!-- /bench:{name} -->")
+        # ... and a bench script publishes it (a region nothing writes would go stale).
+        scripts = (Path(__file__).parent.parent / "bench").glob("*.py")
+        assert any(f'"{name}"' in script.read_text() for script in scripts), name
+    # A plot goes to the output folder, and where the README links it for a full run.
+    monkeypatch.setattr(results, "FIGURES", tmp_path / "figures")
+    results.publish_figure("p", "<svg/>", tmp_path / "out", readme=False)
+    assert (tmp_path / "out" / "p.svg").read_text() == "<svg/>"
+    assert not (tmp_path / "figures").exists()
+    results.publish_figure("p", "<svg>2</svg>", tmp_path / "out")
+    assert (tmp_path / "figures" / "p.svg").read_text() == "<svg>2</svg>"
+    linked = re.findall(r"\]\(bench/figures/([\w.]+)\)", text)
+    assert linked and all((Path(__file__).parent.parent / "bench" / "figures" / name).is_file()
+                          for name in linked)
