@@ -1,5 +1,7 @@
 """Sweep speed-up: the same `nnarith sweep` on 1 and 2 (or --workers) Dask
-workers of this machine, each into a fresh database: wall time and ratio.
+workers of this machine, each into a fresh database: wall time and ratio, for
+short tasks (24 synth points of a second or two each) and long ones (8 fmax
+points: two nextpnr placements each, tens of seconds).
 Writes build/bench/sweep_speedup.{json,md}.
 Run: python bench/sweep_speedup.py (part of make bench).
 
@@ -15,29 +17,39 @@ from nnarith import sweep
 
 from results import OUT, publish
 
-PRESETS = ["int8_mul", "int16_mul", "fp16_mul", "bf16_mul"]
-PARAMS = {"arch": "infer,booth", "stages": "0..2"}
+#: (name, points): the short synth sweep and the long fmax one.
+SWEEPS = [
+    ("synth, generic gates", lambda: sweep.grid(
+        ["int8_mul", "int16_mul", "fp16_mul", "bf16_mul"],
+        {"arch": "infer,booth", "stages": "0..2"}, "synth")),
+    ("fmax, ECP5 seed 1", lambda: sweep.grid(
+        ["fp16_mul", "bf16_mul"], {"arch": "infer,booth", "stages": "0,4"}, "fmax")),
+]
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", default="1,2", help="worker counts to compare (default 1,2)")
     counts = [int(n) for n in parser.parse_args().workers.split(",")]
-    points = sweep.grid(PRESETS, PARAMS, "synth")
     rows = []
-    for workers in counts:
-        folder = OUT / "sweep_speedup" / f"workers{workers}"
-        shutil.rmtree(folder, ignore_errors=True)
-        start = time.perf_counter()
-        result = sweep.run(points, folder / "sweep.db", workers=workers, root=folder)
-        seconds = time.perf_counter() - start
-        assert result["done"] == len(points), result
-        rows.append({"workers": workers, "points": len(points), "seconds": round(seconds, 1)})
-        print(rows[-1], flush=True)
-    base = rows[0]["seconds"]
-    lines = ["| workers | points | wall time (s) | speed-up |", "|---:|---:|---:|---:|"]
-    lines += [f"| {r['workers']} | {r['points']} | {r['seconds']} | {base / r['seconds']:.2f}× |"
-              for r in rows]
+    for n, (name, make_points) in enumerate(SWEEPS):
+        points = make_points()
+        for workers in counts:
+            folder = OUT / "sweep_speedup" / f"sweep{n}_workers{workers}"
+            shutil.rmtree(folder, ignore_errors=True)
+            start = time.perf_counter()
+            result = sweep.run(points, folder / "sweep.db", workers=workers, root=folder)
+            seconds = time.perf_counter() - start
+            assert result["done"] == len(points), result
+            rows.append({"sweep": name, "workers": workers, "points": len(points),
+                         "seconds": round(seconds, 1)})
+            print(rows[-1], flush=True)
+    lines = ["| sweep | workers | points | wall time (s) | speed-up |",
+             "|---|---:|---:|---:|---:|"]
+    for r in rows:
+        base = next(b["seconds"] for b in rows if b["sweep"] == r["sweep"])
+        lines.append(f"| {r['sweep']} | {r['workers']} | {r['points']} | {r['seconds']} | "
+                     f"{base / r['seconds']:.2f}× |")
     publish("sweep_speedup", rows, lines)
 
 
