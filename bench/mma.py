@@ -24,7 +24,8 @@ Run: make bench (or python bench/mma.py --liberty PATH; --help for the parts).
 from nnarith import sweep
 from nnarith.hw.catalogue import get_preset
 
-from results import number, parse, parser, publish, synthesized, synthesized_rows
+from results import (fmax_by_seed, number, parse, parser, publish, synthesized,
+                     synthesized_rows)
 
 #: (label, preset) of the blocks compared in the area tables.
 MMAS = [
@@ -113,10 +114,9 @@ def fpga_table(out, presets, per_output, stage_list, workers=None):
         row = {"preset": preset, "m": m, "n": n, "k": k, "stages": overrides["stages"],
                "scale": block["m"] * block["n"] / (m * n), "seconds": round(found["seconds"])}
         for target in ("ecp5", "ecp5_nodsp"):
-            entry = dict(found["result"][target])
-            fmax = entry["fmax_mhz"] = (entry["fmax_mhz"] or {}).get("1")
-            entry["gops_full"] = 2 * _macs(block) * fmax / 1000 if fmax else None
-            row[target] = entry
+            fmax = fmax_by_seed(found, target).get(1)
+            row[target] = {**found["result"][target], "fmax_mhz": fmax,
+                           "gops_full": 2 * _macs(block) * fmax / 1000 if fmax else None}
         rows.append(row)
     whole = (sorted(presets) == sorted(FPGA_PRESETS) and sorted(stage_list) == FPGA_STAGES
              and per_output)

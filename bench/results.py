@@ -74,6 +74,12 @@ def synthesized_rows(points, out=OUT, workers=None):
     return rows
 
 
+def fmax_by_seed(row, target):
+    """An fmax point's Fmax (MHz, None where it did not fit) per nextpnr seed for
+    ``target`` (``ecp5`` or ``ecp5_nodsp``): the database keeps the seeds as text."""
+    return {int(seed): mhz for seed, mhz in (row["result"][target]["fmax_mhz"] or {}).items()}
+
+
 #: HardFloat's IEEE-in/IEEE-out tops (anchors/hardfloat/hardfloat_wrappers.v) and the
 #: preset of ours each is compared with.
 HARDFLOAT = {"hf_mul_fp16": "fp16_mul", "hf_mul_bf16": "bf16_mul",

@@ -23,8 +23,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from results import (HARDFLOAT, hardfloat_points, parse, parser, publish,  # noqa: E402
-                     publish_figure, svg_line_plot, synthesized_rows)
+from results import (HARDFLOAT, fmax_by_seed, hardfloat_points, parse, parser,  # noqa: E402
+                     publish, publish_figure, svg_line_plot, synthesized_rows)
 
 from nnarith import sweep  # noqa: E402
 from nnarith.hw.catalogue import build  # noqa: E402
@@ -74,9 +74,7 @@ def _points(rows, seeds):
 
 def _measured(unit, params, stages, synth, fmax, seeds, unit_object=None):
     """A table row from a synth and an fmax row (the model's estimate from the unit)."""
-    # Fmax per seed (None where it does not fit), the seeds as the JSON keeps them: text.
-    nodsp, dsp = ({int(seed): mhz for seed, mhz in (fmax["result"][key]["fmax_mhz"] or {}).items()}
-                  for key in ("ecp5_nodsp", "ecp5"))
+    nodsp, dsp = (fmax_by_seed(fmax, key) for key in ("ecp5_nodsp", "ecp5"))
     estimate = timing_estimate(unit_object) if unit_object is not None else None
     pipe = getattr(unit_object, "timing", None)
     paths = [[d.luts, d.carry, d.chains] for d in pipe.stage_delays(pipe.ranks)] if pipe else None

@@ -1003,10 +1003,8 @@ def _formal_totals(rows):
         params = get_preset(r["preset"]).resolve(r["params"])
         mode = r["settings"]["mode"]
         operands = describe(mode, params["max_prec"], params["min_prec"]).split(": ", 1)[1]
-        widths = operands.replace("s", "").replace("u", "")
-        cases = r["metrics"].get("cases")
-        groups.setdefault((r["preset"], _params_text(r["params"]), widths), []).append(
-            (mode, r, cases))
+        widths = re.sub(r"\b[su](\d+)", r"\1", operands)          # "s8 x u2" -> "8 x 2"
+        groups.setdefault((r["preset"], _params_text(r["params"]), widths), []).append((mode, r))
 
     def order(key):
         widths = key[2]
@@ -1016,15 +1014,15 @@ def _formal_totals(rows):
              "| refuted | not finished | proof seconds |", "|---|---|---|---|---:|---:|---:|---:|---:|"]
     for key in sorted(groups, key=order):
         mine = sorted(groups[key], key=lambda entry: entry[0])
-        count = {status: sum(r["status"] == status for _, r, _ in mine) for status in
+        count = {status: sum(r["status"] == status for _, r in mine) for status in
                  ("done", "mismatch", "failed")}
-        seconds = [r["metrics"]["proof_seconds"] for _, r, _ in mine
+        seconds = [r["metrics"]["proof_seconds"] for _, r in mine
                    if r["metrics"].get("proof_seconds") is not None]
         spread = ("" if not seconds else f"{min(seconds):,.1f}" if len(seconds) == 1
                   else f"{min(seconds):,.1f}–{max(seconds):,.1f}")
-        cases = sorted({c for _, _, c in mine if c is not None})
+        cases = sorted({r["metrics"]["cases"] for _, r in mine if "cases" in r["metrics"]})
         lines.append(f"| {key[0]} | {key[1] or '-'} | {key[2]} | "
-                     f"{', '.join(str(mode) for mode, _, _ in mine)} | "
+                     f"{', '.join(str(mode) for mode, _ in mine)} | "
                      f"{'/'.join(map(str, cases))} | {count['done']}/{len(mine)} | "
                      f"{count['mismatch']} | {count['failed']} | {spread} |")
     total = sum(r["metrics"].get("proof_seconds") or 0 for r in rows)
