@@ -24,15 +24,10 @@ from collections import deque
 
 import cocotb
 import numpy as np
-from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge, Timer
 
 from ..progress import CountFile
-
-
-def _read(handle):
-    value = handle.value
-    return value.to_unsigned() if hasattr(value, "to_unsigned") else int(value)
+from .streams import DutWires, Monitor, start_dut
 
 
 def _pack(block, width):
@@ -101,53 +96,52 @@ async def gemm(dut):
         manifest = json.load(f)
     data = dict(np.load(os.environ["NNARITH_GEMM"], allow_pickle=True))
     chains = Chains(data)
-    fixed = {name: int(value) for name, value in zip(data["fixed_names"], data["fixed_values"])}
-    for name, value in fixed.items():
-        getattr(dut, name).value = value
+    wires = DutWires(dut)
+    for name, value in zip(data["fixed_names"], data["fixed_values"]):
+        wires.set(name, int(value))
     latency = manifest["latency"]
-    out = getattr(dut, str(data["out"]))
+    out = str(data["out"])
     counter = CountFile(os.environ["NNARITH_PROGRESS"])
     start = time.perf_counter()
-    issued = idle = cycles = finished = 0
+    issued = idle = cycles = 0
+    errors = []
     if latency == 0:
         while chains.ready:
             tile = chains.ready.popleft()
             for name, value in chains.inputs(tile).items():
-                getattr(dut, name).value = value
+                wires.set(name, value)
             await Timer(1, unit="ns")
-            chains.finish(tile, _read(out))
+            chains.finish(tile, wires.get(out))
             issued += 1
             counter.write(issued)
     else:
-        clock = getattr(dut, manifest["clock"])
-        in_valid, out_valid = dut.in_valid, dut.out_valid
-        cocotb.start_soon(Clock(clock, 10, unit="ns").start())
-        getattr(dut, manifest["reset"]).value, in_valid.value = 1, 0
-        for _ in range(2):
+        # The tiles' issue follows the chains, not a fixed list: a Monitor
+        # takes each D off out_valid and holds it to the manifest's latency.
+        sent, in_flight = [], deque()
+        monitor = Monitor(wires, [out], valid="out_valid", latency=latency, sent=sent)
+        await start_dut(wires, manifest["clock"], manifest["reset"], [])
+        wires.set("in_valid", 0)
+        clock = wires.handle(manifest["clock"])
+        while not chains.finished and cycles <= 4 * (issued + latency) + 64:
             await FallingEdge(clock)
-        getattr(dut, manifest["reset"]).value = 0
-        in_flight = deque()
-        while not chains.finished:
-            await FallingEdge(clock)
-            if _read(out_valid):
-                chains.finish(in_flight.popleft(), _read(out))
-                finished += 1
-                counter.write(finished)
+            if monitor.transfer(cycles) and in_flight:
+                chains.finish(in_flight.popleft(), monitor.got[out][-1])
+                counter.write(len(monitor.cycles))
             if chains.ready:
                 tile = chains.ready.popleft()
                 for name, value in chains.inputs(tile).items():
-                    getattr(dut, name).value = value
-                in_valid.value = 1
+                    wires.set(name, value)
+                wires.set("in_valid", 1)
                 in_flight.append(tile)
+                sent.append(cycles)
                 issued += 1
             else:
-                in_valid.value = 0
+                wires.set("in_valid", 0)
                 idle += 1 if issued < chains.total else 0
             cycles += 1
-            if cycles > 4 * (issued + latency) + 64:
-                break
+        errors, _ = monitor.errors(cycles)
     seconds = time.perf_counter() - start
-    counter.write(finished if latency else issued, final=True)
+    counter.write(len(monitor.cycles) if latency else issued, final=True)
 
     if chains.group_steps:
         # Each group's partial D against the golden's, as (group, row, col).
@@ -159,7 +153,7 @@ async def gemm(dut):
     bad = np.argwhere(got != expected)
     report = {"top": manifest["top"], "tiles_issued": issued, "cycles": cycles,
               "idle_cycles": idle, "elements": int(data["expected"].size), "mismatches": int(len(bad)),
-              "finished": chains.finished, "seconds": seconds, "failures": None}
+              "errors": errors, "finished": chains.finished, "seconds": seconds, "failures": None}
     if len(bad):
         report["failures"] = os.environ["NNARITH_FAILURES"]
         with open(report["failures"], "w") as f:
@@ -171,4 +165,7 @@ async def gemm(dut):
                        len(bad), expected.size, os.environ["NNARITH_SEED"], report["failures"])
     with open(os.environ["NNARITH_REPORT"], "w") as f:
         json.dump(report, f, indent=2)
-    assert chains.finished and not len(bad), f"{len(bad)} mismatches"
+    for error in errors:
+        dut._log.error("%s (seed %s)", error, os.environ["NNARITH_SEED"])
+    assert chains.finished and not len(bad) and not errors, \
+        f"{len(bad)} mismatches, {len(errors)} timing errors"

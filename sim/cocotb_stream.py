@@ -35,19 +35,13 @@ import random
 import time
 
 import cocotb
-from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge, Timer
 
 import numpy as np
 
 from ..progress import CountFile
 from ..sim.vectors import load
-
-
-def _read(handle):
-    """A port's value as an unsigned int (1-bit ports are ``Logic``, wider ``LogicArray``)."""
-    value = handle.value
-    return value.to_unsigned() if hasattr(value, "to_unsigned") else int(value)
+from .streams import DutWires, Monitor, Sink, Source, clock, start_dut
 
 
 def _data_ports(manifest, direction):
@@ -55,130 +49,32 @@ def _data_ports(manifest, direction):
             if p["dir"] == direction and p["kind"] not in ("clock", "reset", "valid", "ready")]
 
 
-async def _run_combinational(dut, inputs, outputs, count, counter):
-    got = {name: [] for name in outputs}
-    drive = [(getattr(dut, name), inputs[name]) for name in inputs]
-    sample = [(getattr(dut, name), got[name]) for name in outputs]
-    for i in range(count):
-        for handle, values in drive:
-            handle.value = values[i]
-        await Timer(1, unit="ns")
-        for handle, values in sample:
-            values.append(_read(handle))
-        counter.write(i + 1)
-    return got, [], None
+def _parts(wires, manifest, inputs, counts, rng, bubble_rate):
+    """The unit's sources and monitors, and the cycles allowed for its vectors.
 
-
-async def _run_pipelined(dut, manifest, inputs, outputs, count, rng, bubble_rate, counter):
+    Handshake units (``manifest["streams"]``): a source per input stream fed
+    from its own arrays, a sink per output stream with backpressure, results
+    counted per stream. Pipelined units: one source on ``in_valid`` with
+    stalls, a monitor on ``out_valid`` holding each result to ``latency``.
+    Combinational units: one vector per nanosecond."""
+    if manifest.get("streams"):
+        sources = [Source(wires, {n: inputs[n] for n in s["payload"]}, valid=s["valid"],
+                          ready=s["ready"], rng=rng, bubble_rate=bubble_rate, name=s["name"])
+                   for s in manifest["streams"] if s["dir"] == "in"]
+        sinks = [Sink(wires, s["payload"], valid=s["valid"], ready=s["ready"], rng=rng,
+                      bubble_rate=bubble_rate, count=counts[s["payload"][0]], name=s["name"])
+                 for s in manifest["streams"] if s["dir"] == "out"]
+        transfers = sum(part.count for part in sources + sinks)
+        return sources, sinks, 64 * transfers + 1000
     latency = manifest["latency"]
-    clock, reset = getattr(dut, manifest["clock"]), getattr(dut, manifest["reset"])
-    in_valid = getattr(dut, manifest["valid"]["in"])
-    out_valid = getattr(dut, manifest["valid"]["out"])
-    drive = [(getattr(dut, name), inputs[name]) for name in inputs]
-    got = {name: [] for name in outputs}
-    sample = [(getattr(dut, name), got[name]) for name in outputs]
-
-    cocotb.start_soon(Clock(clock, 10, unit="ns").start())
-    reset.value, in_valid.value = 1, 0
-    for _ in range(2):
-        await FallingEdge(clock)
-    reset.value = 0
-
-    issued_at, errors, first_late = [], [], None
-    collected, cycle, sent = 0, 0, 0
-    limit = 2 * count + latency + 16
-    while collected < count and cycle < limit:
-        await FallingEdge(clock)
-        if _read(out_valid):
-            if collected < len(issued_at) and cycle - issued_at[collected] != latency:
-                errors.append(f"vector {collected}: out_valid {cycle - issued_at[collected]} "
-                              f"cycles after in_valid, manifest says {latency}")
-                first_late = collected if first_late is None else first_late
-            for handle, values in sample:
-                values.append(_read(handle))
-            collected += 1
-            counter.write(collected)
-        # The inputs of the vector about to be sent also go on the wires during
-        # bubbles, so that results cannot depend on data without in_valid.
-        index = min(sent, count - 1)
-        for handle, values in drive:
-            handle.value = values[index]
-        if sent < count and rng.random() >= bubble_rate:
-            in_valid.value = 1
-            issued_at.append(cycle)
-            sent += 1
-        else:
-            in_valid.value = 0
-        cycle += 1
-    if collected != count:
-        errors.append(f"only {collected} of {count} results came out within {limit} cycles")
-        first_late = collected if first_late is None else first_late
-    return got, errors, first_late
-
-
-async def _run_streams(dut, manifest, inputs, result_counts, rng, bubble_rate, counter):
-    """A unit with ready/valid streams (``manifest["streams"]``): each input
-    stream is fed from its own arrays, one transfer per element, and an offer
-    stands until taken; on a ``bubble_rate`` fraction of cycles a stream
-    without a standing offer offers nothing, and each output stream refuses
-    its result (backpressure). Results are collected in order per output
-    stream; the cycle of every transfer is recorded as ``_cycles_<stream>``.
-    The count of results so far (the longest stream's) goes to ``counter``."""
-    clock, reset = getattr(dut, manifest["clock"]), getattr(dut, manifest["reset"])
-    feeds, sinks = [], []
-    for stream in manifest["streams"]:
-        entry = {"name": stream["name"], "valid": getattr(dut, stream["valid"]),
-                 "ready": getattr(dut, stream["ready"]), "cycles": [], "busy": False}
-        if stream["dir"] == "in":
-            entry["drive"] = [(getattr(dut, n), inputs[n]) for n in stream["payload"]]
-            entry["count"] = len(inputs[stream["payload"][0]]) if stream["payload"] else 0
-            feeds.append(entry)
-        else:
-            entry["sample"] = {n: (getattr(dut, n), []) for n in stream["payload"]}
-            entry["count"] = result_counts[stream["payload"][0]]
-            sinks.append(entry)
-    cocotb.start_soon(Clock(clock, 10, unit="ns").start())
-    reset.value = 1
-    for entry in feeds + sinks:
-        entry["valid" if entry in feeds else "ready"].value = 0
-    for _ in range(2):
-        await FallingEdge(clock)
-    reset.value = 0
-
-    transfers = sum(e["count"] for e in feeds + sinks)
-    limit, cycle = 64 * transfers + 1000, 0
-    while any(len(s["cycles"]) < s["count"] for s in sinks) and cycle < limit:
-        await FallingEdge(clock)
-        for feed in feeds:
-            sent = len(feed["cycles"])
-            # An offer stands until taken (valid never depends on ready).
-            feed["busy"] = sent < feed["count"] and (feed["busy"] or rng.random() >= bubble_rate)
-            if feed["count"]:
-                for handle, values in feed["drive"]:
-                    handle.value = values[min(sent, feed["count"] - 1)]
-            feed["valid"].value = int(feed["busy"])
-        for sink in sinks:
-            sink["busy"] = rng.random() >= bubble_rate
-            sink["ready"].value = int(sink["busy"])
-        await Timer(1, unit="ns")           # ready may depend on valid: let it settle
-        for feed in feeds:                  # both sides agree: transfers at the next edge
-            if feed["busy"] and _read(feed["ready"]):
-                feed["cycles"].append(cycle)
-                feed["busy"] = False
-        for sink in sinks:
-            if sink["busy"] and _read(sink["valid"]):
-                for handle, values in sink["sample"].values():
-                    values.append(_read(handle))
-                sink["cycles"].append(cycle)
-        counter.write(max(len(s["cycles"]) for s in sinks))
-        cycle += 1
-    short = [s for s in sinks if len(s["cycles"]) != s["count"]]
-    errors = [f"stream {s['name']}: only {len(s['cycles'])} of {s['count']} results came out "
-              f"within {limit} cycles" for s in short]
-    got = {n: values for sink in sinks for n, (_, values) in sink["sample"].items()}
-    for entry in feeds + sinks:
-        got[f"_cycles_{entry['name']}"] = entry["cycles"]
-    return got, errors, min((len(s["cycles"]) for s in short), default=None)
+    if not latency:
+        source = Source(wires, inputs)
+        return [source], [Monitor(wires, list(counts), count=source.count)], source.count
+    source = Source(wires, inputs, valid=manifest["valid"]["in"], rng=rng,
+                    bubble_rate=bubble_rate)
+    monitor = Monitor(wires, list(counts), valid=manifest["valid"]["out"], count=source.count,
+                      latency=latency, sent=source.cycles)
+    return [source], [monitor], 2 * source.count + latency + 16
 
 
 def _write_failures(path, bad, inputs, expected, got):
@@ -209,20 +105,33 @@ async def stream(dut):
     counts = {n: len(expected[n]) for n in outputs}
 
     counter = CountFile(os.environ["NNARITH_PROGRESS"])
+    wires = DutWires(dut)
+    sources, monitors, limit = _parts(wires, manifest, inputs, counts, random.Random(seed),
+                                      float(os.environ["NNARITH_BUBBLE_RATE"]))
+    parts = [*sources, *monitors]
+    clocked, handshake = bool(manifest["latency"]), bool(manifest.get("streams"))
+    if clocked or handshake:
+        await start_dut(wires, manifest["clock"], manifest["reset"], parts)
+
+    async def edge():
+        await FallingEdge(wires.handle(manifest["clock"]))
+
+    async def settle():                 # combinational outputs; ready that depends on valid
+        await Timer(1, unit="ns")
+
     start = time.perf_counter()
-    if manifest.get("streams"):
-        got, errors, first_late = await _run_streams(
-            dut, manifest, inputs, counts, random.Random(seed),
-            float(os.environ["NNARITH_BUBBLE_RATE"]), counter)
-    elif manifest["latency"] == 0:
-        count = len(next(iter(inputs.values())))
-        got, errors, first_late = await _run_combinational(dut, inputs, outputs, count, counter)
-    else:
-        count = len(next(iter(inputs.values())))
-        got, errors, first_late = await _run_pipelined(
-            dut, manifest, inputs, outputs, count, random.Random(seed),
-            float(os.environ["NNARITH_BUBBLE_RATE"]), counter)
+    await clock(parts, limit=limit, until=lambda _: all(m.done for m in monitors),
+                edge=edge if clocked or handshake else None,
+                settle=settle if handshake or not clocked else None,
+                progress=lambda: counter.write(max(len(m.cycles) for m in monitors)))
     seconds = time.perf_counter() - start
+    errors, late = [], []
+    for monitor in monitors:
+        found, first = monitor.errors(limit)
+        errors += found
+        late += [] if first is None else [first]
+    got = {n: values for monitor in monitors for n, values in monitor.got.items()}
+    got.update({f"_cycles_{part.name}": part.cycles for part in parts if part.name})
     counter.write(max((len(got[n]) for n in outputs), default=0), final=True)
 
     np.savez(os.environ["NNARITH_OUTPUTS"],
@@ -233,7 +142,7 @@ async def stream(dut):
     bad = [i for i in range(results)
            if any(i < counts[n] and (i >= len(got[n]) or got[n][i] != expected[n][i])
                   for n in outputs)]
-    failing = [i for i in (*bad[:1], first_late) if i is not None]
+    failing = [*bad[:1], *late]
     report = {"top": manifest["top"], "seed": seed, "vectors": results, "mismatches": len(bad),
               "errors": errors, "seconds": seconds, "failures": None,
               "first_failure": min(failing, default=None)}

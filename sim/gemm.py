@@ -55,10 +55,12 @@ class GemmResult:
     command: str | None = None
     #: Products per promotion to the fp32 accumulator (None: no promotion).
     promote_every: int | None = None
+    #: Broken timing contracts: a D that left out_valid off its latency.
+    errors: tuple = ()
 
     @property
     def ok(self):
-        return self.finished and self.mismatches == 0 and self.elements > 0
+        return self.finished and self.mismatches == 0 and self.elements > 0 and not self.errors
 
     def summary(self):
         m, k, n = self.shape
@@ -72,6 +74,7 @@ class GemmResult:
                 f"{self.tiles_issued} tiles {timing}")
         if self.failures:
             text += f"\n  failing elements: {self.failures}"
+        text += "".join(f"\n  {error}" for error in self.errors[:5])
         if self.command and not self.ok:
             text += f"\n  reproduce: {self.command}"
         return text
@@ -240,7 +243,8 @@ def simulate_gemm(preset, shape, overrides=None, simulator=None, seed=1, rm=0, t
                       report.get("mismatches", 0), report.get("tiles_issued", 0),
                       report.get("cycles", 0), report.get("idle_cycles", 0),
                       report.get("seconds", 0.0), report.get("failures"), workdir, expected,
-                      report.get("finished", False), command, promote_every)
+                      report.get("finished", False), command, promote_every,
+                      tuple(report.get("errors", ())))
 
 
 def _promote_in_rtl(workdir, partial_fmt, acc, expected, simulator, seed, progress, report):
