@@ -98,20 +98,22 @@ async def gemm(dut):
     chains = Chains(data)
     wires = DutWires(dut)
     for name, value in zip(data["fixed_names"], data["fixed_values"]):
-        wires.set(name, int(value))
+        wires.writer(name)(int(value))
     latency = manifest["latency"]
     out = str(data["out"])
     counter = CountFile(os.environ["NNARITH_PROGRESS"])
     start = time.perf_counter()
     issued = idle = cycles = 0
     errors = []
+    operands = {name: wires.writer(name) for name in ("a", "b", "c")}
     if latency == 0:
+        read_out = wires.reader(out)
         while chains.ready:
             tile = chains.ready.popleft()
             for name, value in chains.inputs(tile).items():
-                wires.set(name, value)
+                operands[name](value)
             await Timer(1, unit="ns")
-            chains.finish(tile, wires.get(out))
+            chains.finish(tile, read_out())
             issued += 1
             counter.write(issued)
     else:
@@ -120,23 +122,24 @@ async def gemm(dut):
         sent, in_flight = [], deque()
         monitor = Monitor(wires, [out], valid="out_valid", latency=latency, sent=sent)
         await start_dut(wires, manifest["clock"], manifest["reset"], [])
-        wires.set("in_valid", 0)
-        clock = wires.handle(manifest["clock"])
+        in_valid = wires.writer("in_valid")
+        in_valid(0)
+        falling = FallingEdge(wires.handle(manifest["clock"]))
         while not chains.finished and cycles <= 4 * (issued + latency) + 64:
-            await FallingEdge(clock)
+            await falling
             if monitor.transfer(cycles) and in_flight:
                 chains.finish(in_flight.popleft(), monitor.got[out][-1])
                 counter.write(len(monitor.cycles))
             if chains.ready:
                 tile = chains.ready.popleft()
                 for name, value in chains.inputs(tile).items():
-                    wires.set(name, value)
-                wires.set("in_valid", 1)
+                    operands[name](value)
+                in_valid(1)
                 in_flight.append(tile)
                 sent.append(cycles)
                 issued += 1
             else:
-                wires.set("in_valid", 0)
+                in_valid(0)
                 idle += 1 if issued < chains.total else 0
             cycles += 1
         errors, _ = monitor.errors(cycles)

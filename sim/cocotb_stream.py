@@ -109,20 +109,15 @@ async def stream(dut):
     sources, monitors, limit = _parts(wires, manifest, inputs, counts, random.Random(seed),
                                       float(os.environ["NNARITH_BUBBLE_RATE"]))
     parts = [*sources, *monitors]
-    clocked, handshake = bool(manifest["latency"]), bool(manifest.get("streams"))
-    if clocked or handshake:
+    handshake = bool(manifest.get("streams"))
+    edge = settle = None
+    if handshake or manifest["latency"]:
         await start_dut(wires, manifest["clock"], manifest["reset"], parts)
-
-    async def edge():
-        await FallingEdge(wires.handle(manifest["clock"]))
-
-    async def settle():                 # combinational outputs; ready that depends on valid
-        await Timer(1, unit="ns")
-
+        edge = FallingEdge(wires.handle(manifest["clock"]))
+    if handshake or not manifest["latency"]:
+        settle = Timer(1, unit="ns")    # combinational outputs; ready that depends on valid
     start = time.perf_counter()
-    await clock(parts, limit=limit, until=lambda _: all(m.done for m in monitors),
-                edge=edge if clocked or handshake else None,
-                settle=settle if handshake or not clocked else None,
+    await clock(parts, limit=limit, edge=edge, settle=settle,
                 progress=lambda: counter.write(max(len(m.cycles) for m in monitors)))
     seconds = time.perf_counter() - start
     errors, late = [], []

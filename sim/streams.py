@@ -7,11 +7,14 @@ A :class:`Source` offers input elements, a :class:`Monitor` watches results
 come out and checks their latency, a :class:`Sink` is a monitor that also
 refuses results (backpressure); :func:`clock` runs them cycle by cycle. They
 reach the unit's ports through *wires*: :class:`DutWires` for a cocotb DUT,
-:class:`SimWires` for an Amaranth testbench, both with ``get(name)`` (the
-port's value as an unsigned int) and ``set(name, value)``.
+:class:`SimWires` for an Amaranth testbench, both with ``reader(name)`` (a
+function that returns the port's value as an unsigned int) and
+``writer(name)`` (a function that drives it), made once per port: the drivers
+run every cycle of millions of vectors.
 """
 
 import random
+from functools import partial
 
 __all__ = ["DutWires", "SimWires", "Source", "Monitor", "Sink", "clock", "start_dut"]
 
@@ -20,20 +23,25 @@ class DutWires:
     """A cocotb DUT's ports by name."""
 
     def __init__(self, dut):
-        self._dut, self._handles = dut, {}
+        self._dut = dut
 
     def handle(self, name):
-        if name not in self._handles:
-            self._handles[name] = getattr(self._dut, name)
-        return self._handles[name]
+        return getattr(self._dut, name)
 
-    def get(self, name):
-        # 1-bit ports hold a ``Logic``, wider ones a ``LogicArray``.
-        value = self.handle(name).value
-        return value.to_unsigned() if hasattr(value, "to_unsigned") else int(value)
+    def reader(self, name):
+        handle = self.handle(name)
 
-    def set(self, name, value):
-        self.handle(name).value = value
+        def read():
+            # 1-bit ports hold a ``Logic``, wider ones a ``LogicArray``.
+            value = handle.value
+            return value.to_unsigned() if hasattr(value, "to_unsigned") else int(value)
+        return read
+
+    def writer(self, name):
+        # The ``value`` property's setter bound to the handle: no Python frame
+        # of our own between the driver and cocotb.
+        handle = self.handle(name)
+        return partial(type(handle).value.__set__, handle)
 
 
 async def start_dut(wires, clock_port, reset_port, parts):
@@ -43,14 +51,15 @@ async def start_dut(wires, clock_port, reset_port, parts):
     from cocotb.clock import Clock
     from cocotb.triggers import FallingEdge
 
-    clk = wires.handle(clock_port)
+    clk, reset = wires.handle(clock_port), wires.writer(reset_port)
     start_soon(Clock(clk, 10, unit="ns").start())
-    wires.set(reset_port, 1)
+    reset(1)
     for part in parts:
-        part.quiet()
+        if hasattr(part, "quiet"):          # a monitor drives nothing
+            part.quiet()
     for _ in range(2):
         await FallingEdge(clk)
-    wires.set(reset_port, 0)
+    reset(0)
 
 
 class SimWires:
@@ -59,12 +68,14 @@ class SimWires:
     def __init__(self, unit, ctx):
         self._unit, self._ctx = unit, ctx
 
-    def get(self, name):
-        port = getattr(self._unit, name)
-        return self._ctx.get(port) & ((1 << len(port)) - 1)
+    def reader(self, name):
+        port, ctx = getattr(self._unit, name), self._ctx
+        mask = (1 << len(port)) - 1
+        return lambda: ctx.get(port) & mask
 
-    def set(self, name, value):
-        self._ctx.set(getattr(self._unit, name), value)
+    def writer(self, name):
+        port, ctx = getattr(self._unit, name), self._ctx
+        return lambda value: ctx.set(port, value)
 
 
 class Source:
@@ -78,11 +89,12 @@ class Source:
 
     def __init__(self, wires, payload, *, valid=None, ready=None, rng=None, bubble_rate=0.0,
                  name=None):
-        self.wires, self.payload, self.valid, self.ready = wires, payload, valid, ready
-        self.name = name
-        self.rng, self.bubble_rate = rng or random.Random(0), bubble_rate
+        self.name, self.rng, self.bubble_rate = name, rng or random.Random(0), bubble_rate
         self.count = len(next(iter(payload.values()))) if payload else 0
         self.cycles, self.offering = [], False
+        self._payload = [(wires.writer(port), values) for port, values in payload.items()]
+        self._valid = wires.writer(valid) if valid is not None else None
+        self._ready = wires.reader(ready) if ready is not None else None
 
     @property
     def done(self):
@@ -90,24 +102,25 @@ class Source:
 
     def quiet(self):
         """No offer (during reset)."""
-        if self.valid is not None:
-            self.wires.set(self.valid, 0)
+        if self._valid is not None:
+            self._valid(0)
 
     def drive(self):
         sent = len(self.cycles)
-        self.offering = sent < self.count and (self.valid is None or self.offering
+        self.offering = sent < self.count and (self._valid is None or self.offering
                                                or self.rng.random() >= self.bubble_rate)
         # The next element is on the wires during stalls too: results must not
         # depend on data that valid does not mark.
         if self.count:
-            for name, values in self.payload.items():
-                self.wires.set(name, values[min(sent, self.count - 1)])
-        if self.valid is not None:
-            self.wires.set(self.valid, int(self.offering))
+            index = sent if sent < self.count else self.count - 1
+            for write, values in self._payload:
+                write(values[index])
+        if self._valid is not None:
+            self._valid(int(self.offering))
 
     def transfer(self, cycle):
         """Whether the offer is taken at the coming edge (recorded if so)."""
-        if not (self.offering and (self.ready is None or self.wires.get(self.ready))):
+        if not self.offering or (self._ready is not None and not self._ready()):
             return False
         self.cycles.append(cycle)
         self.offering = False
@@ -124,28 +137,22 @@ class Monitor:
 
     def __init__(self, wires, payload, *, valid=None, count=None, latency=None, sent=None,
                  name=None):
-        self.wires, self.valid, self.count, self.name = wires, valid, count, name
-        self.latency, self.sent = latency, sent
+        self.count, self.latency, self.sent, self.name = count, latency, sent, name
         self.got = {port: [] for port in payload}
         self.cycles = []
-
-    @property
-    def done(self):
-        return self.count is not None and len(self.cycles) >= self.count
-
-    def quiet(self):
-        pass
-
-    def drive(self):
-        pass
+        #: Whether ``count`` results came (an attribute: it is asked every cycle).
+        self.done = count == 0
+        self._payload = [(wires.reader(port), self.got[port]) for port in payload]
+        self._valid = wires.reader(valid) if valid is not None else None
 
     def transfer(self, cycle):
         """Whether a result comes out at the coming edge (taken if so)."""
-        if not (self.valid is None or self.wires.get(self.valid)):
+        if self._valid is not None and not self._valid():
             return False
-        for port, values in self.got.items():
-            values.append(self.wires.get(port))
+        for read, values in self._payload:
+            values.append(read())
         self.cycles.append(cycle)
+        self.done = self.count is not None and len(self.cycles) >= self.count
         return True
 
     def errors(self, limit):
@@ -177,39 +184,54 @@ class Sink(Monitor):
 
     def __init__(self, wires, payload, *, valid, ready, rng=None, bubble_rate=0.0, **monitor):
         super().__init__(wires, payload, valid=valid, **monitor)
-        self.ready, self.rng, self.bubble_rate = ready, rng or random.Random(0), bubble_rate
+        self.rng, self.bubble_rate = rng or random.Random(0), bubble_rate
         self.taking = False
+        self._ready = wires.writer(ready)
 
     def quiet(self):
-        self.wires.set(self.ready, 0)
+        """Refuse (during reset)."""
+        self._ready(0)
 
     def drive(self):
         self.taking = self.rng.random() >= self.bubble_rate
-        self.wires.set(self.ready, int(self.taking))
+        self._ready(int(self.taking))
 
     def transfer(self, cycle):
         return self.taking and super().transfer(cycle)
 
 
-async def clock(parts, *, limit, until, edge=None, settle=None, progress=None):
+async def clock(parts, *, limit, until=None, edge=None, settle=None, progress=None):
     """Run ``parts`` (sources, monitors and sinks) cycle by cycle: after
     ``edge`` (None: a combinational unit) each part drives its wires in turn
     (the order in which they draw from a shared rng), the wires ``settle``
     where ready may depend on valid, and each part records the transfer the
-    coming edge makes. Stops before a cycle for which ``until(cycle)`` holds,
-    or after ``limit`` cycles; returns whether ``until`` came to hold.
-    ``progress()`` is called after each cycle."""
+    coming edge makes (a monitor drives nothing). ``edge`` and ``settle`` are
+    awaited again every cycle (a cocotb trigger, an Amaranth ``ctx.tick()``).
+    Stops before a cycle for which ``until(cycle)`` holds (by default: every
+    monitor with a ``count`` is done), or after ``limit`` cycles; returns
+    whether it came to hold. ``progress()`` is called every 256 cycles (a
+    progress bar needs no more).
+
+    The loop runs once per cycle of millions of vectors: the parts' methods
+    are looked up once, and a monitor keeps ``done`` as an attribute."""
+    drivers = [part.drive for part in parts if hasattr(part, "drive")]
+    transfers = [part.transfer for part in parts]
+    if until is None:
+        waits = [part for part in parts if isinstance(part, Monitor) and part.count is not None]
+
+        def until(_):
+            return waits[0].done and all(monitor.done for monitor in waits)
     for cycle in range(limit):
         if until(cycle):
             return True
         if edge is not None:
-            await edge()
-        for part in parts:
-            part.drive()
+            await edge
+        for drive in drivers:
+            drive()
         if settle is not None:
-            await settle()
-        for part in parts:
-            part.transfer(cycle)
-        if progress is not None:
+            await settle
+        for transfer in transfers:
+            transfer(cycle)
+        if progress is not None and not cycle & 255:
             progress()
     return until(limit)

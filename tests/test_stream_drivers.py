@@ -9,6 +9,18 @@ import pytest
 from nnarith.sim.streams import Monitor, Sink, Source, clock
 
 
+class Edge:
+    """An edge the drivers can await every cycle: ``step()`` when awaited."""
+
+    def __init__(self, step):
+        self.step = step
+
+    def __await__(self):
+        self.step()
+        return
+        yield
+
+
 class Delay:
     """Wires of a pipeline: ``in_valid``/``a`` leave as ``out_valid``/``y``
     ``depth`` edges later."""
@@ -17,13 +29,13 @@ class Delay:
         self.ports = {"in_valid": 0, "a": 0, "out_valid": 0, "y": 0}
         self.ranks = [(0, 0)] * depth
 
-    def get(self, name):
-        return self.ports[name]
+    def reader(self, name):
+        return lambda: self.ports[name]
 
-    def set(self, name, value):
-        self.ports[name] = int(value)
+    def writer(self, name):
+        return lambda value: self.ports.__setitem__(name, int(value))
 
-    async def edge(self):
+    def step(self):
         self.ranks = [(self.ports["in_valid"], self.ports["a"])] + self.ranks[:-1]
         self.ports["out_valid"], self.ports["y"] = self.ranks[-1]
 
@@ -35,15 +47,12 @@ class Wire:
     def __init__(self):
         self.ports = {"in_valid": 0, "a": 0, "out_ready": 0}
 
-    def get(self, name):
-        return self.ports[{"out_valid": "in_valid", "y": "a", "in_ready": "out_ready"}
-                          .get(name, name)]
+    def reader(self, name):
+        name = {"out_valid": "in_valid", "y": "a", "in_ready": "out_ready"}.get(name, name)
+        return lambda: self.ports[name]
 
-    def set(self, name, value):
-        self.ports[name] = int(value)
-
-    async def edge(self):
-        pass
+    def writer(self, name):
+        return lambda value: self.ports.__setitem__(name, int(value))
 
 
 def _pipeline(depth, latency, bubble_rate, count=40, limit=None):
@@ -53,8 +62,7 @@ def _pipeline(depth, latency, bubble_rate, count=40, limit=None):
     monitor = Monitor(wires, ["y"], valid="out_valid", count=count, latency=latency,
                       sent=source.cycles)
     limit = limit or 2 * count + depth + 16
-    finished = asyncio.run(clock([source, monitor], limit=limit, edge=wires.edge,
-                                 until=lambda _: monitor.done))
+    finished = asyncio.run(clock([source, monitor], limit=limit, edge=Edge(wires.step)))
     return values, source, monitor, finished, limit
 
 
@@ -101,12 +109,8 @@ def test_offers_stand_under_backpressure(bubble_rate):
     sink = Sink(wires, ["y"], valid="out_valid", ready="out_ready", rng=rng,
                 bubble_rate=bubble_rate, count=len(values), name="out")
     offered = []
-
-    async def edge():
-        offered.append((wires.ports["in_valid"], wires.ports["a"]))
-
-    finished = asyncio.run(clock([source, sink], limit=2000, edge=edge,
-                                 until=lambda _: sink.done))
+    edge = Edge(lambda: offered.append((wires.ports["in_valid"], wires.ports["a"])))
+    finished = asyncio.run(clock([source, sink], limit=2000, edge=edge))
     assert finished and sink.got["y"] == values and source.cycles == sink.cycles
     offered = offered[1:]       # each edge saw the cycle before it: offered[c] is cycle c's
     refused = [c for c in range(len(offered) - 1) if offered[c][0] and c not in sink.cycles]
@@ -117,8 +121,8 @@ def test_offers_stand_under_backpressure(bubble_rate):
 
 def test_a_combinational_unit_takes_one_vector_a_cycle():
     wires = Wire()
-    wires.set("out_ready", 1)
+    wires.ports["out_ready"] = 1
     source = Source(wires, {"a": [5, 6, 7]})
     monitor = Monitor(wires, ["y"], count=3)
-    assert asyncio.run(clock([source, monitor], limit=3, until=lambda _: monitor.done))
+    assert asyncio.run(clock([source, monitor], limit=3))
     assert monitor.got["y"] == [5, 6, 7] and monitor.cycles == [0, 1, 2]
