@@ -36,9 +36,10 @@ def run_pysim(unit, inputs, bubble_rate=0.0, seed=0):
                         for s in unit.streams if s.dir == "out"]
             limit = 64 * sum(source.count for source in sources) + 1000
 
-            def until(cycle):
-                last = max((m.cycles[-1] for m in monitors if m.cycles), default=-1)
-                return all(source.done for source in sources) and cycle - last > 65
+            def until(cycle):           # 64 cycles with no transfer after the last input
+                last = max((part.cycles[-1] for part in sources + monitors if part.cycles),
+                           default=-1)
+                return all(source.done for source in sources) and cycle - last > 64
         else:
             source = Source(wires, {n: values[n] for n in in_names},
                             valid="in_valid" if unit.latency else None, rng=rng,

@@ -219,8 +219,8 @@ async def clock(parts, *, limit, until=None, edge=None, settle=None, progress=No
     if until is None:
         waits = [part for part in parts if isinstance(part, Monitor) and part.count is not None]
 
-        def until(_):
-            return waits[0].done and all(monitor.done for monitor in waits)
+        def until(_):           # the first monitor's flag spares a generator per cycle
+            return not waits or (waits[0].done and all(monitor.done for monitor in waits))
     for cycle in range(limit):
         if until(cycle):
             return True
