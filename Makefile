@@ -48,10 +48,10 @@ verilog: installed
 	@for p in $(PRESETS); do $(NNARITH) verilog $$p -o build/verilog || exit 1; done
 
 # Every preset and variant as sweep points (build/synth/synth.db: resumable, a rerun
-# synthesizes only what changed), then build/synth/report.{md,json}.
+# synthesizes only what changed), then build/synth/report.{md,json} and the README's table.
 synth: installed
 	$(NNARITH) report $(if $(wildcard $(LIBERTY)),--liberty $(LIBERTY),) -o build/synth --workers $(JOBS)
-	@cat build/synth/report.md
+	$(PY) bench/results.py synth build/synth/report.md
 
 bench: installed
 	$(PY) bench/multipliers.py $(if $(wildcard $(LIBERTY)),--liberty $(LIBERTY),)

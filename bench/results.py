@@ -180,3 +180,22 @@ def svg_line_plot(title, x_labels, series, log_y=True):
         parts.append(f'<text x="{width - right + 46}" y="{legend_y + 4}">{label}</text>')
     parts.append("</svg>")
     return "\n".join(parts) + "\n"
+
+
+def main():
+    """``python bench/results.py NAME FILE``: put the Markdown table of ``FILE``,
+    written by a command of its own (``make synth``'s build/synth/report.md),
+    in the README between the markers for ``NAME``."""
+    arguments = argparse.ArgumentParser(description=main.__doc__.splitlines()[0])
+    arguments.add_argument("name")
+    arguments.add_argument("file", type=Path)
+    args = arguments.parse_args()
+    lines = args.file.read_text(encoding="utf-8").rstrip("\n").split("\n")
+    print("\n".join(lines))
+    if not readme_table(args.name, lines):
+        raise SystemExit(f"results: README.md has no <!-- bench:{args.name} --> markers")
+    print(f"README.md: table {args.name} regenerated from {args.file}")
+
+
+if __name__ == "__main__":
+    main()

@@ -125,3 +125,34 @@ def test_make_synth_report_is_sweep_points_a_rerun_reuses(here):
     store = Results(out / "synth.db")
     assert [row["finished"] for row in store.rows()] == finished      # nothing rerun
     store.close()
+
+
+def test_make_synth_takes_a_block_whole_for_area_and_one_element_for_fpgas():
+    """A block's row: generic (and asic) from the whole block synthesized from
+    its parts, the FPGA columns from one output element, marked so."""
+    from nnarith.hw.report import ELEMENT, _row, markdown, report_points
+    settings = {"targets": ["generic", "ice40", "xilinx"], "liberty": None}
+    whole, fpga, timed = report_points("mma_int8", {}, settings)
+    assert (whole.job, whole.params, whole.settings["targets"], whole.settings["split"]) == \
+        ("synth", {}, ["generic"], True)
+    assert (fpga.job, fpga.params, fpga.settings["targets"]) == \
+        ("synth", {"m": 1, "n": 1}, ["ice40", "xilinx"])
+    assert (timed.job, timed.params) == ("fmax", {"m": 1, "n": 1})
+    assert [p.job for p in report_points("int8_mul", {"arch": "booth"}, settings)] == \
+        ["synth", "fmax"]
+
+    def done(result, metrics=None, seconds=1.0):
+        return {"status": "done", "result": result, "metrics": metrics or {}, "seconds": seconds}
+    ecp5 = {"ecp5": {"lut4": 90, "dsp": 4}, "ecp5_nodsp": {"lut4": 700, "dsp": 0}}
+    row = _row("mma_int8", {}, [
+        done({"generic": {"cells": 30000, "levels": 40, "top_cells": 10}}, seconds=20),
+        done({"ice40": {"lut4": 800, "carry": 50, "dsp": 0},
+              "xilinx": {"lut": 500, "dsp": 4}, "xilinx_nodsp": {"lut": 600, "dsp": 0}}),
+        done(ecp5, {"fmax_mhz": 80.5, "fmax_nodsp_mhz": 70.25}, seconds=100)])
+    assert row["generic"]["cells"] == 30000 and row["fpga_element"] and row["seconds"] == 121
+    table = markdown([row])
+    assert f"| mma_int8 | - | 30000 | 40 | n/a | n/a | 800/50/0{ELEMENT} | 90/4{ELEMENT} |" in table
+    assert f"| 80.5 / 70.25{ELEMENT} | 121 |" in table and "one output element" in table
+    failed = _row("mma_int8", {}, [done({}), {"status": "failed", "error": "abc: out of memory"},
+                                   None])
+    assert failed == {"preset": "mma_int8", "variant": "", "error": "abc: out of memory"}
