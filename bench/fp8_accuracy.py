@@ -32,8 +32,10 @@ within 65504 / 2; its reference is the exact product of those inputs.
 Metrics per numerics and K, pooled over the trials: ``||D - D_exact||_F /
 ||D_exact||_F`` and the median elementwise ``|D - D_exact| / |D_exact|``.
 
-Writes build/bench/fp8_accuracy.{json,md} and fp8_accuracy_{e4m3,e5m2}.svg
-(also to bench/figures/, where the README links them, unless --quick).
+Writes build/bench/fp8_accuracy.{json,md} (every table), fp8_accuracy_e4m3.{json,md}
+(the README's table) and fp8_accuracy_{e4m3,e5m2}.svg (also to bench/figures/, where
+the README links them); a run with --quick or other --trials, --size or --seed
+writes fp8_accuracy_e4m3_only.{json,md} and leaves the README alone.
 Run: make bench (or python bench/fp8_accuracy.py [--quick]).
 """
 
@@ -78,6 +80,21 @@ NUMERICS = {
     "b200_fp16": ("B200 pair split, fp16 out", "fp16", {"gpu": "b200"}, None),
     YARDSTICK: ("fp32 FMA chain (yardstick)", "fp32", {"mode": "chain", "rm": "rne"}, None),
 }
+#: The README's table: E4M3, Frobenius, every other K; key -> its label there.
+README_ROWS = {
+    "fused": "fused (exact sum, one RNE rounding)",
+    YARDSTICK: "fp32 FMA chain (`fmaf` loop, the yardstick)",
+    "h100_mma": "H100 `mma.sync` (pair split)",
+    "b200": "B200 `mma.sync` (pair split)",
+    "ada": "Ada native (13-bit RZ blocks of 16, chained)",
+    "h100_wgmma": "H100 `wgmma` native (13-bit RZ block of 32)",
+    "h100_wgmma_p512": "H100 `wgmma`, promoted to fp32 every 512",
+    "h100_wgmma_p128": "H100 `wgmma`, promoted every 128",
+    "h100_wgmma_p32": "H100 `wgmma`, promoted every 32",
+    "ada_p128": "Ada native, promoted every 128",
+    "b200_fp16": "B200 pair split, fp16 output (inputs scaled down to fit fp16)",
+}
+README_FMT = "e4m3"           # the README's table: fp8_accuracy_e4m3
 #: The native paths and their promoted variants, for the conclusion.
 NATIVE = {"ada": ("Ada native", ["ada_p128"]),
           "h100_wgmma": ("H100 wgmma native",
@@ -263,6 +280,22 @@ def tables(rows, ks, formats, config):
     return lines
 
 
+def readme_lines(rows, ks, same):
+    """The README's table: E4M3 Frobenius errors at every other K, H100's and
+    B200's pair split on one row where they are ``same``."""
+    shown = ks[::2]
+    lines = ["| numerics (fp32 output unless noted) | "
+             + " | ".join(f"K = {k:,}" for k in shown) + " |", "|---|" + "---|" * len(shown)]
+    for key, label in README_ROWS.items():
+        if same and key == "b200":
+            continue
+        label = "H100 / B200 `mma.sync` (pair split)" if same and key == "h100_mma" else label
+        values = [next(r["frobenius"] for r in rows if r["fmt"] == README_FMT and r["K"] == k
+                       and r["numerics"] == key) for k in shown]
+        lines.append(f"| {label} | " + " | ".join(f"{v:.1e}" for v in values) + " |")
+    return lines
+
+
 def main():
     arguments = parser(__doc__)
     arguments.add_argument("--quick", action="store_true",
@@ -313,9 +346,12 @@ def main():
     publish("fp8_accuracy", {"config": config, "rows": rows, "fp16_scaling": scaling,
                              "conclusion": sentences,
                              "seconds": round(seconds, 1)}, lines, out)
+    # Only the default run is the README's.
+    full = (ks, trials, args.size, args.seed) == (KS, TRIALS, SIZE, SEED)
+    publish("fp8_accuracy_e4m3" if full else "fp8_accuracy_e4m3_only",
+            [r for r in rows if r["fmt"] == README_FMT], readme_lines(rows, ks, same), out)
     for fmt in FORMATS:
-        publish_figure(f"fp8_accuracy_{fmt}", figure(rows, fmt, ks, config), out,
-                       readme=not args.quick)
+        publish_figure(f"fp8_accuracy_{fmt}", figure(rows, fmt, ks, config), out, readme=full)
     print("\n".join(sentences))
 
 
