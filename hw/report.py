@@ -19,19 +19,19 @@ COLUMNS = [
     ("levels", lambda r: r["generic"]["levels"]),
     ("transistors", lambda r: r["generic"].get("transistors", "n/a")),
     ("µm²", lambda r: r["asic"]["area_um2"] if "asic" in r else "n/a"),
-    ("iCE40 LUT4/carry/MAC16", lambda r: "{lut4}/{carry}/{dsp}".format(**r["ice40"]) + _mark(r)),
-    ("ECP5 LUT4/MULT18", lambda r: "{lut4}/{dsp}".format(**r["ecp5"]) + _mark(r)),
-    ("ECP5 LUT4 no DSP", lambda r: f"{r['ecp5_nodsp']['lut4']}{_mark(r)}"),
-    ("Xilinx LUT/DSP48", lambda r: "{lut}/{dsp}".format(**r["xilinx"]) + _mark(r)),
-    ("Xilinx LUT no DSP", lambda r: f"{r['xilinx_nodsp']['lut']}{_mark(r)}"),
+    ("iCE40 LUT4/carry/MAC16", lambda r: "{lut4}/{carry}/{dsp}".format(**r["ice40"])),
+    ("ECP5 LUT4/MULT18", lambda r: "{lut4}/{dsp}".format(**r["ecp5"])),
+    ("ECP5 LUT4 no DSP", lambda r: r["ecp5_nodsp"]["lut4"]),
+    ("Xilinx LUT/DSP48", lambda r: "{lut}/{dsp}".format(**r["xilinx"])),
+    ("Xilinx LUT no DSP", lambda r: r["xilinx_nodsp"]["lut"]),
     ("ECP5 Fmax MHz (DSP / no DSP)",
-     lambda r: f"{r['ecp5'].get('fmax_mhz')} / {r['ecp5_nodsp'].get('fmax_mhz')}{_mark(r)}"),
+     lambda r: f"{r['ecp5'].get('fmax_mhz')} / {r['ecp5_nodsp'].get('fmax_mhz')}"),
     ("synthesis s", lambda r: r.get("seconds", "n/a")),
 ]
 
 
-def _mark(row):
-    return ELEMENT if row.get("fpga_element") else ""
+#: The columns a block takes from one output element.
+FPGA_COLUMNS = {title for title, _ in COLUMNS if title.startswith(("iCE40", "ECP5", "Xilinx"))}
 
 
 def _variant_name(overrides):
@@ -109,7 +109,9 @@ def markdown(rows):
         if "error" in row:
             lines.append(f"| {row['preset']} | {row['variant'] or '-'} | failed: {row['error']} |")
             continue
-        lines.append("| " + " | ".join(str(cell(row)) for _, cell in COLUMNS) + " |")
+        mark = ELEMENT if row.get("fpga_element") else ""
+        lines.append("| " + " | ".join(f"{cell(row)}{mark if title in FPGA_COLUMNS else ''}"
+                                       for title, cell in COLUMNS) + " |")
     if any(row.get("fpga_element") for row in rows):
         lines += ["", f"{ELEMENT} one output element of the block (m = n = 1, the whole K): a "
                   "whole block does not fit the ECP5 25k, and its generic cells, levels and "
