@@ -49,8 +49,11 @@ verilog: installed
 
 # Every preset and variant as sweep points (build/synth/synth.db: resumable, a rerun
 # synthesizes only what changed), then build/synth/report.{md,json} and the README's table.
+# A point gets SYNTH_TIMEOUT seconds (the longest that finishes takes ~1,900 s): one that
+# Yosys's ABC never finishes is a failed row, not a run without end.
+SYNTH_TIMEOUT ?= 3600
 synth: installed
-	$(NNARITH) report $(if $(wildcard $(LIBERTY)),--liberty $(LIBERTY),) -o build/synth --workers $(JOBS)
+	$(NNARITH) report $(if $(wildcard $(LIBERTY)),--liberty $(LIBERTY),) -o build/synth --workers $(JOBS) --timeout $(SYNTH_TIMEOUT)
 	$(PY) bench/results.py synth build/synth/report.md
 
 bench: installed

@@ -3,6 +3,7 @@ sweep points (:mod:`nnarith.sweep`: every worker, resumable, one database),
 then one table."""
 
 import json
+import re
 from pathlib import Path
 
 from .catalogue import PRESETS
@@ -49,14 +50,16 @@ def report_points(name, overrides, settings):
     from .synth import SPLIT_TARGETS
     values = {key: [value] for key, value in overrides.items()}
     preset = PRESETS[name]
+    timed = {"timeout": settings.get("timeout")}
     if not preset.is_block:
-        return sweep.grid(name, values, "synth", settings) + sweep.grid(name, values, "fmax")
+        return (sweep.grid(name, values, "synth", settings)
+                + sweep.grid(name, values, "fmax", timed))
     element = {**values, **{key: [value] for key, value in preset.one_output().items()}}
     whole = [t for t in settings["targets"] if t in SPLIT_TARGETS]
     fpga = [t for t in settings["targets"] if t not in SPLIT_TARGETS]
     return (sweep.grid(name, values, "synth", {**settings, "targets": whole, "split": True})
             + sweep.grid(name, element, "synth", {**settings, "targets": fpga})
-            + sweep.grid(name, element, "fmax"))
+            + sweep.grid(name, element, "fmax", timed))
 
 
 def _row(name, overrides, found):
@@ -78,17 +81,17 @@ def _row(name, overrides, found):
 
 
 def synth_report(out_dir, liberty=None, presets=None, *, workers=None, scheduler=None,
-                 progress=True):
+                 timeout=None, progress=True):
     """Synthesize presets (default: all) and their variants as sweep points
     (:func:`report_points`: ``synth`` for generic, asic with ``liberty``,
     iCE40 and Xilinx; ``fmax`` for ECP5 with nextpnr) into
     ``out_dir/synth.db``, which a rerun reuses; write report.json and
-    report.md. A unit whose synthesis fails gets an error row instead of
-    stopping the report."""
+    report.md. A unit whose synthesis fails, or takes more than ``timeout``
+    seconds a point, gets an error row instead of stopping the report."""
     from .. import sweep
     out_dir = Path(out_dir)
     settings = {"targets": ["generic", "ice40", "xilinx"] + (["asic"] if liberty else []),
-                "liberty": liberty}
+                "liberty": liberty, "timeout": timeout}
     runs = [(name, overrides, report_points(name, overrides, settings))
             for name in presets or PRESETS for overrides in ({}, *PRESETS[name].variants)]
     db, root = out_dir / "synth.db", out_dir / "sweep"
@@ -107,7 +110,9 @@ def markdown(rows):
              "|" + "---|" * len(COLUMNS)]
     for row in rows:
         if "error" in row:
-            lines.append(f"| {row['preset']} | {row['variant'] or '-'} | failed: {row['error']} |")
+            # The log's path (in report.json) names this machine's folders: not for a table.
+            error = re.sub(r"; (log|folder): \S+$", "", row["error"])
+            lines.append(f"| {row['preset']} | {row['variant'] or '-'} | failed: {error} |")
             continue
         mark = ELEMENT if row.get("fpga_element") else ""
         lines.append("| " + " | ".join(f"{cell(row)}{mark if title in FPGA_COLUMNS else ''}"

@@ -146,7 +146,8 @@ def cmd_report(args) -> int:
     _check_scheduler(args.scheduler)
     out = _output_dir(args.output)
     synth_report(out, liberty=args.liberty, presets=args.presets or None,
-                 workers=args.workers, scheduler=args.scheduler, progress=not args.quiet)
+                 workers=args.workers, scheduler=args.scheduler, timeout=args.timeout,
+                 progress=not args.quiet)
     print(out / "report.md")
     return EXIT_OK
 
@@ -304,6 +305,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="local Dask worker processes (default: one per core); the points land "
                    "in <output>/synth.db, which a rerun reuses")
     p.add_argument("--scheduler", help="an existing Dask scheduler, tcp://HOST:PORT, instead")
+    p.add_argument("--timeout", type=float, default=None,
+                   help="seconds a point may run; then its tools stop and its row says so (a "
+                   "rerun tries it again; default none)")
     quiet_arg(p)
     p.set_defaults(func=cmd_report)
 
@@ -332,7 +336,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="exhaustive: points per rm, each a slice of the a range (default 1)")
     p.add_argument("--modes", help="formal: mode words, e.g. 0..63 or 5,21 (default all 64)")
     p.add_argument("--timeout", type=float, default=None,
-                   help="formal: seconds per mode word (default none)")
+                   help="synth, fmax, formal: seconds a point may run; then its tools stop and it "
+                   "is a failed row that a rerun tries again (default none)")
     p.add_argument("--verilog", action="append", metavar="FILE",
                    help="hand-written Verilog (an anchor such as HardFloat) instead of presets: "
                    "the files Yosys reads (repeatable); synth and fmax jobs")

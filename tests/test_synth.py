@@ -156,3 +156,12 @@ def test_make_synth_takes_a_block_whole_for_area_and_one_element_for_fpgas():
     failed = _row("mma_int8", {}, [done({}), {"status": "failed", "error": "abc: out of memory"},
                                    None])
     assert failed == {"preset": "mma_int8", "variant": "", "error": "abc: out of memory"}
+    # The table names the failure; the log's path (this machine's) stays in report.json.
+    timed_out = {"preset": "requant", "variant": "rounding=single", "error":
+                 "timeout: no result within 3600 s; yosys generic failed (exit -9): 3.24.2. "
+                 "Extracting gate netlist; log: /work/build/runs/3c46/generic.log"}
+    assert ("| requant | rounding=single | failed: timeout: no result within 3600 s; yosys "
+            "generic failed (exit -9): 3.24.2. Extracting gate netlist |") in markdown([timed_out])
+    # A timeout is a setting of both of a row's points (and, a budget, in neither key).
+    assert {p.settings["timeout"] for p in report_points(
+        "int8_mul", {}, {**settings, "timeout": 3600})} == {3600.0}
