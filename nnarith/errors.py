@@ -71,15 +71,16 @@ def tools_stopped_after(seconds, folder):
             if done.wait(0.5):
                 return
 
-    watcher = threading.Thread(target=watch, daemon=True) if seconds is not None else None
-    if watcher:
-        watcher.start()
+    if seconds is None:
+        yield expired
+        return
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
     try:
         yield expired
     finally:
         done.set()
-        if watcher:
-            watcher.join()
+        watcher.join()
 
 
 def descendants(pid):
